@@ -28,3 +28,16 @@ export function maskUrl(text: string): string {
 }
 
 export const SECRET_MASK = MASK;
+
+/**
+ * A URL fit for a log: the password masked and the query hidden, since signed download URLs carry their
+ * key there. Without "scheme://" maskUrl cannot tell where a password ends, so everything up to the last
+ * "@" is hidden. Masking runs first so that a raw "?" inside a password cannot shorten what is masked.
+ */
+export function displayUrl(raw: string): string {
+  const masked = maskUrl(raw).replace(/#.*$/s, "");
+  const authorityEnd = masked.indexOf("@") + 1;
+  const query = masked.indexOf("?", authorityEnd);
+  const shown = query === -1 ? masked : `${masked.slice(0, query)}?...`;
+  return shown.includes("://") ? shown : shown.replace(/^.*@/s, `${MASK}@`);
+}
