@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The slug side of bin/compile: what the dyno sources at start, and cleaning up after a failure.
+
+# Writes .profile.d/execpack.sh. Dynos source it after config vars are set, with HOME=/app: the paths are
+# $HOME-relative because the build ran in /tmp/build_<id> and no build path may survive into the slug.
+slug::write_profile() {
+	local build_dir="${1}"
+	mkdir -p "${build_dir}/.profile.d"
+	cat >"${build_dir}/.profile.d/execpack.sh" <<'PROFILE'
+export PATH="${HOME}/.execpack/bin:${PATH}"
+PROFILE
+}
+
+# Writes the export file that buildpacks running after this one source (multi-buildpack apps).
+slug::write_export() {
+	local buildpack_dir="${1}"
+	local build_dir="${2}"
+	echo "export PATH=\"${build_dir}/.execpack/bin:\${PATH}\"" >"${buildpack_dir}/export"
+}
+
+# EXIT trap of bin/compile: when the compile failed, nothing it added stays in the build directory.
+slug::remove_on_failure() {
+	local build_dir="${1}"
+	local status="${2}"
+	if [[ "${status}" -ne 0 ]]; then
+		rm -rf "${build_dir}/.execpack" "${build_dir}/.profile.d/execpack.sh"
+		output::warning "The build failed; nothing was installed."
+	fi
+}

@@ -1,0 +1,45 @@
+/**
+ * What `execpack [ARGS...]` does at every dyno start: read the dyno's environment as it is now (config vars
+ * change and credentials rotate without a rebuild), derive the add-on variables, apply binary.env, then
+ * exec the binary in place. A bad config stops here, before the binary starts with wrong values.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ExecpackError } from "./errors.js";
+import { execInPlace } from "./exec.js";
+import { resolveEnvironment } from "./environment.js";
+import type { ResolvedEnvironment } from "./environment.js";
+import { binaryPath, readManifest } from "./slug.js";
+import type { SlugPaths } from "./slug.js";
+
+export const BINARY_ENV_FILE = "binary.env";
+
+/** binary.env at the app root, if the app has one. */
+export function readBinaryEnv(appDir: string): { text: string; path: string } | undefined {
+  const path = join(appDir, BINARY_ENV_FILE);
+  try {
+    return { text: readFileSync(path, "utf8"), path: BINARY_ENV_FILE };
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new ExecpackError("env.binary-env-unreadable", "binary.env exists but cannot be read", {
+      seen: [`file: ${path}`],
+      hint: "Check the file's permissions in the repository.",
+      cause,
+    });
+  }
+}
+
+export function bootEnvironment(paths: SlugPaths, configVars: NodeJS.ProcessEnv): ResolvedEnvironment {
+  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(paths.appDir) });
+}
+
+export async function boot(paths: SlugPaths, args: readonly string[], configVars: NodeJS.ProcessEnv): Promise<never> {
+  let manifest = readManifest(paths);
+  if (manifest.fetch === "boot") {
+    // Loaded only in this mode: the download stack is the heaviest part of the bootstrapper.
+    const { fetchAtBoot } = await import("./boot-fetch.js");
+    manifest = await fetchAtBoot(paths, manifest, configVars);
+  }
+  const resolved = bootEnvironment(paths, configVars);
+  return execInPlace(binaryPath(paths, manifest), manifest.name, args, resolved.env);
+}

@@ -1,0 +1,19 @@
+/**
+ * The TypeScript half of bin/compile: reads the config vars from ENV_DIR, then downloads the release and
+ * installs its binary into the slug. Node.js and the bootstrapper are already in place (bin/compile).
+ * Usage: node compile.js <build-dir> <cache-dir> <env-dir>
+ */
+import { join } from "node:path";
+import { readBinarySettings, readEnvDir } from "../config.js";
+import { installRelease } from "../install.js";
+import { runMain } from "../main.js";
+import { step } from "../output.js";
+import { slugPaths } from "../slug.js";
+
+await runMain(async () => {
+  const [buildDir, cacheDir, envDir] = process.argv.slice(2);
+  if (!buildDir || !cacheDir || !envDir) throw new Error("usage: compile.js <build-dir> <cache-dir> <env-dir>");
+  const settings = readBinarySettings(readEnvDir(envDir));
+  step("Installing the release binary");
+  await installRelease({ settings, paths: slugPaths(buildDir), cacheDir: join(cacheDir, "execpack") });
+});

@@ -1,0 +1,90 @@
+/**
+ * `execpackctl`: the toolbox for people.
+ *   execpackctl env   [--app DIR] [--env-file FILE] [--reveal]   the environment the binary would get
+ *   execpackctl check [--app DIR] [--env-file FILE]              validate binary.env and every add-on URL
+ *   execpackctl try   [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
+ * In a dyno (`heroku run execpackctl env`) the config vars are the dyno's environment and the app is /app;
+ * locally they come from the app directory's .env file (or --env-file) and the app is the current directory.
+ */
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { checkApp, showEnvironment } from "../inspect.js";
+import { ExecpackError } from "../errors.js";
+import { runMain } from "../main.js";
+import { readEnvFile, tryApp } from "../try.js";
+
+const USAGE = `Usage: execpackctl <command> [options]
+
+Commands:
+  env [--app DIR] [--env-file FILE] [--reveal]   print the environment the binary would get (secrets masked)
+  check [--app DIR] [--env-file FILE]            validate binary.env and every add-on URL
+  try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
+                                                 build and boot an app locally the way Heroku would`;
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+/** In a slug this file is .execpack/bootstrapper/src/cli/execpackctl.js. */
+const inDyno = here.includes("/.execpack/bootstrapper/");
+
+function usageError(message: string): ExecpackError {
+  return new ExecpackError("ctl.usage", message, { hint: USAGE });
+}
+
+function configVars(appDir: string, envFile: string | undefined): NodeJS.ProcessEnv {
+  if (inDyno && envFile === undefined) return process.env;
+  return readEnvFile(envFile ?? join(appDir, ".env"));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: command === "try",
+    options: {
+      app: { type: "string" },
+      "env-file": { type: "string" },
+      reveal: { type: "boolean", default: false },
+      port: { type: "string" },
+      process: { type: "string" },
+    },
+  });
+  const appDir = resolve(values.app ?? (inDyno ? join(here, "../../../..") : "."));
+  switch (command) {
+    case "env":
+      process.stdout.write(showEnvironment(appDir, configVars(appDir, values["env-file"]), { reveal: values.reveal ?? false }));
+      return 0;
+    case "check": {
+      const report = checkApp(appDir, configVars(appDir, values["env-file"]));
+      process.stdout.write(report.text);
+      return report.ok ? 0 : 1;
+    }
+    case "try":
+      return runTry(positionals[0] ?? ".", values["env-file"], values.port, values.process);
+    case undefined:
+    case "help":
+    case "--help":
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw usageError(`Unknown command '${command}'`);
+  }
+}
+
+async function runTry(appDir: string, envFile: string | undefined, port: string | undefined, processType: string | undefined): Promise<number> {
+  if (inDyno) throw usageError("'execpackctl try' builds an app locally; run it from a checkout of the buildpack, not in a dyno");
+  const run = await tryApp({
+    buildpackDir: fileURLToPath(new URL("../..", import.meta.url)),
+    appDir,
+    envFile,
+    port: port === undefined ? undefined : Number(port),
+    processType,
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => run.dyno.kill(signal));
+  const status = await new Promise<number>((resolveStatus) =>
+    run.dyno.on("exit", (code, signal) => resolveStatus(code ?? (signal ? 128 + 15 : 1))),
+  );
+  run.cleanup();
+  return status;
+}
+
+await runMain(() => main(process.argv.slice(2)));

@@ -1,0 +1,80 @@
+/**
+ * The buildpack's own config vars (BINARY_URL, BINARY_SHA256, BINARY_NAME, BINARY_FETCH, BINARY_TOKEN,
+ * BINARY_ALLOW_HTTP), read from Heroku's ENV_DIR at build time or from the environment at boot, and
+ * validated before anything is downloaded.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { ExecpackError } from "./errors.js";
+import { maskUrl } from "./secrets.js";
+
+export interface BinarySettings {
+  url: string;
+  sha256: string | undefined;
+  name: string | undefined;
+  fetch: "build" | "boot";
+  token: string | undefined;
+  allowInsecureHttp: boolean;
+}
+
+type ConfigVars = Readonly<Record<string, string | undefined>>;
+
+/** Config vars at build time: one file per variable in ENV_DIR, its content the value. */
+export function readEnvDir(envDir: string): Record<string, string> {
+  const vars: Record<string, string> = {};
+  let names: string[];
+  try {
+    names = readdirSync(envDir);
+  } catch {
+    return vars; // Heroku always passes ENV_DIR; a missing one (local runs) just means no config vars.
+  }
+  for (const name of names) {
+    const file = join(envDir, name);
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && statSync(file).isFile()) vars[name] = readFileSync(file, "utf8");
+  }
+  return vars;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+export function readBinarySettings(vars: ConfigVars): BinarySettings {
+  const url = nonEmpty(vars.BINARY_URL);
+  if (!url) {
+    throw new ExecpackError("config.missing-binary-url", "BINARY_URL is not set", {
+      hint: "Tell execpack where the release is, then build again:\n  heroku config:set BINARY_URL=https://github.com/OWNER/REPO/releases/download/v1.0.0/app_linux_amd64.tar.gz",
+    });
+  }
+  return {
+    url,
+    sha256: readSha256(vars.BINARY_SHA256),
+    name: nonEmpty(vars.BINARY_NAME),
+    fetch: readFetchMode(vars.BINARY_FETCH),
+    token: nonEmpty(vars.BINARY_TOKEN),
+    allowInsecureHttp: ["1", "true", "yes"].includes(nonEmpty(vars.BINARY_ALLOW_HTTP)?.toLowerCase() ?? ""),
+  };
+}
+
+function readSha256(value: string | undefined): string | undefined {
+  const sha256 = nonEmpty(value)?.toLowerCase().replace(/^sha256:/, "");
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new ExecpackError("config.invalid-sha256", "BINARY_SHA256 is not a SHA-256 checksum", {
+      seen: [`BINARY_SHA256 has ${sha256.length} characters; expected 64 hexadecimal digits`],
+      hint: "Copy the checksum of the release file from the project's checksums file, or compute it with: sha256sum FILE",
+    });
+  }
+  return sha256;
+}
+
+function readFetchMode(value: string | undefined): "build" | "boot" {
+  const mode = nonEmpty(value)?.toLowerCase() ?? "build";
+  if (mode !== "build" && mode !== "boot") {
+    throw new ExecpackError("config.invalid-fetch", "BINARY_FETCH must be 'build' or 'boot'", {
+      seen: [`BINARY_FETCH="${maskUrl(mode)}"`],
+      hint: "Unset it to download while the slug compiles (the default), or set BINARY_FETCH=boot to download at every dyno start.",
+    });
+  }
+  return mode;
+}

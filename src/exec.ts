@@ -1,0 +1,85 @@
+/**
+ * The hand-off: replace this process with the binary, like a Docker entrypoint's `exec "$@"`.
+ * The binary keeps the PID, stdin/stdout/stderr, the working directory; signals and the exit status are its
+ * own and nothing of Node stays resident.
+ *
+ * process.execve on Node 24 aborts the process (status 134) when the call fails instead of throwing, so
+ * everything that can be checked is checked first, and output still buffered for a pipe is flushed first,
+ * since execve discards it.
+ */
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from "node:fs";
+import { ExecpackError } from "./errors.js";
+import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader } from "./elf.js";
+
+export function assertExecutable(file: string): void {
+  let isFile = false;
+  try {
+    isFile = statSync(file).isFile();
+  } catch {
+    // Reported below with a hint; the stat error itself adds nothing for the user.
+  }
+  if (!isFile) {
+    throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
+      seen: [`expected: ${file}`],
+      hint: "The slug holds no installed binary. Check the build log of the last release, then push again.",
+    });
+  }
+  try {
+    accessSync(file, constants.X_OK);
+  } catch (cause) {
+    throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
+      seen: [`file: ${file}`],
+      hint: "Rebuild the app; execpack installs the binary with mode 0755.",
+      cause,
+    });
+  }
+  assertRunnableFormat(file);
+}
+
+function assertRunnableFormat(file: string): void {
+  const head = Buffer.alloc(64);
+  const fd = openSync(file, "r");
+  const length = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  const bytes = head.subarray(0, length);
+  if (bytes[0] === 0x23 && bytes[1] === 0x21) return; // "#!": the kernel runs the interpreter it names.
+  const header = readElfHeader(bytes);
+  const architecture = dynoArchitecture();
+  if (!header || !isRunnableOn(header, architecture)) {
+    throw new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
+      seen: [`file: ${file}`, `format: ${describeFile(bytes)}`, `dyno: ${architecture}`],
+      hint: "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.",
+    });
+  }
+}
+
+/** Resolves once everything written to stdout and stderr has left the process. */
+export async function flushStdio(): Promise<void> {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (stream) =>
+        new Promise<void>((resolve) => {
+          if (stream.writableLength === 0) resolve();
+          else stream.write("", () => resolve());
+        }),
+    ),
+  );
+}
+
+/** Execs `file` with argv[0] = `argv0` and ARGS untouched. Returns only by throwing an ExecpackError. */
+export async function execInPlace(
+  file: string,
+  argv0: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<never> {
+  assertExecutable(file);
+  if (typeof process.execve !== "function") {
+    throw new ExecpackError("boot.execve-unavailable", `This Node.js (${process.version}) cannot exec in place`, {
+      hint: "execpack needs Node.js 22.15 or later in the slug; rebuild the app so the buildpack installs it.",
+    });
+  }
+  await flushStdio();
+  process.execve(file, [argv0, ...args], { ...env });
+  throw new Error("process.execve returned"); // Unreachable: execve either replaces the process or aborts it.
+}

@@ -1,0 +1,98 @@
+/**
+ * Fetching a release and installing its binary into the slug: download (verified, cached), choose and
+ * extract the Linux binary for this architecture, then record what was installed. Used by the compile
+ * step and, with BINARY_FETCH=boot, at every dyno start.
+ *
+ * Nothing is half-done: the binary is extracted to a temporary name and renamed into place only when
+ * everything succeeded, so a failure never replaces a good binary.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { BinarySettings } from "./config.js";
+import { download } from "./download.js";
+import type { DownloadResult } from "./download.js";
+import { extractBinary } from "./archive.js";
+import { detail } from "./output.js";
+import { displayUrl } from "./secrets.js";
+import type { InstallManifest, SlugPaths } from "./slug.js";
+
+export interface InstallOptions {
+  settings: BinarySettings;
+  paths: SlugPaths;
+  /** Where downloads are kept between builds (CACHE_DIR/execpack), or a scratch directory. */
+  cacheDir: string;
+  /** Absolute epoch ms by which the whole fetch must be done (boot-time fetch). */
+  deadline?: number;
+  log?: (line: string) => void;
+}
+
+export async function installRelease(options: InstallOptions): Promise<InstallManifest> {
+  const { settings, paths, cacheDir } = options;
+  const log = options.log ?? detail;
+  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(paths.binaryDir, { recursive: true });
+
+  log(`Downloading ${displayUrl(settings.url)}`);
+  const archive = await download({
+    url: settings.url,
+    destination: join(cacheDir, "release.download"),
+    sha256: settings.sha256,
+    token: settings.token,
+    cache: { dir: join(cacheDir, "release-cache") },
+    allowInsecureHttp: settings.allowInsecureHttp,
+    deadline: options.deadline,
+    onProgress: progressPrinter(log),
+    log,
+  });
+  log(describeDownload(archive));
+
+  const incoming = join(paths.binaryDir, ".incoming");
+  try {
+    const extracted = await extractBinary({
+      archivePath: archive.path,
+      destination: incoming,
+      binaryName: settings.name,
+      contentType: archive.contentType,
+    });
+    const name = basename(extracted.entry);
+    renameSync(incoming, join(paths.binaryDir, name));
+    const manifest: InstallManifest = {
+      name,
+      entry: extracted.entry,
+      size: extracted.size,
+      sha256: extracted.sha256,
+      source: displayUrl(settings.url),
+      format: extracted.format,
+      fetch: settings.fetch,
+    };
+    writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+    log(`Installed '${extracted.entry}' from the ${extracted.format} archive (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
+    return manifest;
+  } finally {
+    rmSync(incoming, { force: true });
+  }
+}
+
+function describeDownload(result: DownloadResult): string {
+  const origin = result.fromCache ? "cached copy, unchanged upstream" : "downloaded";
+  return `Release: ${formatBytes(result.size)}, sha256 ${result.sha256} (${origin})`;
+}
+
+/** A line every few seconds: the build log is not a terminal, so no progress bars. */
+function progressPrinter(log: (line: string) => void) {
+  return ({ bytes, total, rate }: { bytes: number; total?: number; rate: number }) => {
+    const percent = total ? ` (${Math.floor((bytes / total) * 100)}%)` : "";
+    log(`${formatBytes(bytes)}${total ? ` of ${formatBytes(total)}` : ""}${percent} at ${formatBytes(rate)}/s`);
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

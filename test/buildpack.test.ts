@@ -1,0 +1,232 @@
+/**
+ * The buildpack as Heroku runs it: real bin/detect, bin/compile and bin/release on a copy of a fixture app,
+ * a release zip with a real ELF (the probe) served from loopback, Node.js fetched from a loopback mirror of
+ * the distribution site, the slug moved before boot, the servers stopped, and the web command started by
+ * bash in a clean environment whose PATH has no Node.js.
+ */
+import { once } from "node:events";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ZipFile } from "yazl";
+import { createWriteStream } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, makeStackPath, processCommand, runScript, startDyno } from "../src/local-heroku.js";
+import type { BuildResult } from "../src/local-heroku.js";
+import { nodeMirror } from "./helpers/node-mirror.js";
+import { probeBinary, readProbeReport } from "./helpers/probe.js";
+import { serveDirectory } from "./helpers/static-server.js";
+import type { StaticServer } from "./helpers/static-server.js";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
+
+async function writeReleaseZip(file: string, probe: string): Promise<void> {
+  const zip = new ZipFile();
+  zip.addFile(probe, "probe_1.4.0_linux_amd64/probe", { mode: 0o100755 });
+  zip.addBuffer(Buffer.from("# probe\nA server.\n"), "probe_1.4.0_linux_amd64/README.md");
+  zip.addBuffer(Buffer.from("#!/bin/sh\necho install\n"), "probe_1.4.0_linux_amd64/install.sh", { mode: 0o100755 });
+  zip.addBuffer(Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1, ...new Array(60).fill(0)]), "probe_1.4.0_darwin_arm64/probe");
+  zip.addBuffer(Buffer.concat([Buffer.from("MZ"), Buffer.alloc(126)]), "probe_1.4.0_windows_amd64/probe.exe");
+  zip.end();
+  await once(zip.outputStream.pipe(createWriteStream(file)), "close");
+}
+
+function sha256(file: string): string {
+  return createHash("sha256").update(readFileSync(file)).digest("hex");
+}
+
+function noStackTrace(text: string): void {
+  expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+}
+
+describe("classic buildpack, end to end", () => {
+  let workDir: string;
+  let releases: StaticServer;
+  let mirror: StaticServer;
+  let stackPath: string;
+  let buildEnv: NodeJS.ProcessEnv;
+  let probe: string;
+  let good: BuildResult;
+  const buildPassword = "build-time-pass";
+
+  function build(configVars: Record<string, string>, appDir = FIXTURE_APP): Promise<BuildResult> {
+    return buildApp({ buildpackDir: REPO, appDir, workDir, configVars, buildEnv, cacheDir: join(workDir, "cache") });
+  }
+
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), "execpack-e2e-"));
+    probe = probeBinary();
+    await writeReleaseZip(join(workDir, "probe_1.4.0.zip"), probe);
+    releases = await serveDirectory(workDir);
+    mirror = await serveDirectory(nodeMirror());
+    stackPath = makeStackPath(workDir);
+    buildEnv = {
+      PATH: stackPath,
+      HOME: join(workDir, "home"),
+      STACK: "heroku-24",
+      // npm installs the bootstrapper's runtime dependencies from its cache only: the tests reach loopback alone.
+      npm_config_offline: "true",
+      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+    };
+    good = await build({
+      BINARY_URL: `${releases.url.replace("http://", `http://deploy:${buildPassword}@`)}/probe_1.4.0.zip`,
+      BINARY_SHA256: sha256(join(workDir, "probe_1.4.0.zip")),
+      NODEJS_ORG_MIRROR: mirror.url,
+      DATABASE_URL: `postgres://builder:${buildPassword}@build-host:5432/build_db`,
+    });
+  });
+
+  afterAll(async () => {
+    await releases?.close();
+    await mirror?.close();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("detects the app by its binary.env and Procfile", () => {
+    expect(good.detect).toMatchObject({ status: 0, stdout: "execpack\n" });
+  });
+
+  it("compiles with Heroku-style output naming the masked URL, the entry, its size and SHA-256", () => {
+    const { status, stdout, stderr } = good.compile!;
+    expect(status, stderr).toBe(0);
+    expect(stdout).toMatch(/^-----> Installing Node.js/m);
+    expect(stdout).toContain(`Downloading Node.js v`);
+    expect(stdout).toContain(`http://deploy:*****@127.0.0.1:`);
+    expect(stdout).toContain("probe_1.4.0_linux_amd64/probe");
+    expect(stdout).toContain(sha256(probe));
+    expect(stdout + stderr).not.toContain(buildPassword);
+    expect(stdout).toMatch(/^ {7}\S/m);
+  });
+
+  it("leaves a slug with Node.js, the bootstrapper without dev dependencies, and no build path", () => {
+    const slug = good.slugDir!;
+    expect(existsSync(join(slug, ".execpack/node/bin/node"))).toBe(true);
+    expect(existsSync(join(slug, ".execpack/bootstrapper/src/cli/execpack.js"))).toBe(true);
+    expect(existsSync(join(slug, ".execpack/bootstrapper/src/cli/execpack.ts"))).toBe(false);
+    expect(existsSync(join(slug, ".execpack/bootstrapper/node_modules/undici"))).toBe(true);
+    for (const devOnly of ["vitest", "typescript", "tsx", "node"]) {
+      expect(existsSync(join(slug, ".execpack/bootstrapper/node_modules", devOnly))).toBe(false);
+    }
+    expect(sha256(join(slug, ".execpack/binary/probe"))).toBe(sha256(probe));
+    const profile = readFileSync(join(slug, ".profile.d/execpack.sh"), "utf8");
+    expect(profile).toContain("${HOME}/.execpack/bin");
+    expect(profile).not.toContain(good.buildDir);
+    expect(readFileSync(join(slug, ".execpack/binary.json"), "utf8")).not.toContain(good.buildDir);
+  });
+
+  it("offers web: execpack as the default process type", () => {
+    expect(good.release!.status).toBe(0);
+    expect(good.release!.stdout).toMatch(/^default_process_types:\n {2}web: execpack$/m);
+  });
+
+  it("boots the web command with no Node.js on PATH", async () => {
+    const check = await runScript("bash", ["-c", "command -v node || echo none"], { PATH: stackPath });
+    expect(check.stdout.trim()).toBe("none");
+  });
+
+  async function bootWeb(configVars: Record<string, string>, options: { execCommand: boolean; after?: string }) {
+    const report = join(workDir, `report-${Math.random()}`);
+    const dyno = startDyno({
+      slugDir: good.slugDir!,
+      command: `${processCommand(good.slugDir!, good.release!.stdout)} 'two words' ''${options.after ?? ""}`,
+      configVars: { ...configVars, PROBE_REPORT: report },
+      path: stackPath,
+      port: 5123,
+      execCommand: options.execCommand,
+    });
+    let stdout = "";
+    let stderr = "";
+    dyno.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    dyno.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const exited = once(dyno, "exit") as Promise<[number | null, string | null]>;
+    const ready = new Promise<void>((resolve) => {
+      dyno.stdout!.on("data", () => stdout.includes("ready") && resolve());
+    });
+    await Promise.race([ready, exited]);
+    return { dyno, report, exited, output: () => ({ stdout, stderr }) };
+  }
+
+  const runtimeConfig = {
+    // Rotated after the build: the binary must get these, not the build-time ones.
+    DATABASE_URL: "postgres://runtime_user:p%40ss%3Aw%2Frd@db.internal:6543/runtime_db",
+    APP_MODE: "staging",
+  };
+
+  it("execs the binary in place: same PID, ARGS untouched, runtime credentials, SIGTERM and exit status", async () => {
+    await releases.close(); // Nothing may be fetched at boot in the default mode.
+    const { dyno, report, exited, output } = await bootWeb(runtimeConfig, { execCommand: true });
+    const probeReport = readProbeReport(report);
+    expect(probeReport.pid).toBe(dyno.pid);
+    expect(probeReport.argv).toEqual(["probe", "serve", "--wait", "two words", ""]);
+    expect(probeReport.cwd).toBe(good.slugDir);
+    expect(probeReport.env).toMatchObject({
+      DATABASE_URL: runtimeConfig.DATABASE_URL,
+      DATABASE_HOST: "db.internal",
+      DATABASE_PORT: "6543",
+      DATABASE_USER: "runtime_user",
+      DATABASE_PASSWORD: "p@ss:w/rd",
+      DATABASE_NAME: "runtime_db",
+      APP_DB_HOST: "db.internal",
+      APP_DB_PASSWORD: "p@ss:w/rd",
+      APP_LISTEN: "0.0.0.0:5123",
+      APP_MODE: "staging",
+      APP_GREETING: "literal ${NOT_EXPANDED}",
+      PORT: "5123",
+      HOME: good.slugDir,
+    });
+    expect(Object.keys(probeReport.env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);
+
+    dyno.kill("SIGTERM");
+    const [code] = await exited;
+    expect(code).toBe(42);
+    expect(output().stdout).toBe("ready\nsigterm\n");
+  });
+
+  it("leaves no Node.js process between bash and the binary when bash forks for execpack", async () => {
+    // A command after execpack keeps bash from exec'ing it: bash forks, and that child must become the binary.
+    const { dyno, report, exited, output } = await bootWeb(runtimeConfig, { execCommand: false, after: '; echo "status $?"' });
+    const probeReport = readProbeReport(report);
+    expect(probeReport.ppid).toBe(dyno.pid);
+    expect(readFileSync(`/proc/${probeReport.pid}/comm`, "utf8").trim()).toBe("probe");
+    expect(readFileSync(`/proc/${dyno.pid}/comm`, "utf8").trim()).toBe("bash");
+    process.kill(probeReport.pid, "SIGTERM");
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(output().stdout).toBe("ready\nsigterm\nstatus 42\n");
+  });
+
+  it("runs the release phase command with the same environment and passes its exit status", async () => {
+    const report = join(workDir, "release-report");
+    const dyno = startDyno({
+      slugDir: good.slugDir!,
+      command: "execpack migrate --exit 7",
+      configVars: { ...runtimeConfig, PROBE_REPORT: report },
+      path: stackPath,
+    });
+    const [code] = (await once(dyno, "exit")) as [number | null];
+    expect(code).toBe(7);
+    expect(readProbeReport(report).env.APP_DB_PASSWORD).toBe("p@ss:w/rd");
+  });
+
+  it("refuses to start the binary when binary.env needs a malformed DATABASE_URL, without echoing its password", async () => {
+    const report = join(workDir, "bad-url-report");
+    const dyno = startDyno({
+      slugDir: good.slugDir!,
+      command: "execpack serve",
+      configVars: { DATABASE_URL: "postgres://user:hunter2secret@db.internal:notaport/db", PROBE_REPORT: report },
+      path: stackPath,
+    });
+    let stderr = "";
+    dyno.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const [code] = (await once(dyno, "exit")) as [number | null];
+    expect(code).toBe(1);
+    expect(stderr).toContain("env.invalid-url");
+    expect(stderr).toContain("DATABASE_URL");
+    expect(stderr).not.toContain("hunter2secret");
+    noStackTrace(stderr);
+    expect(existsSync(report)).toBe(false);
+  });
+});
