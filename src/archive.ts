@@ -7,10 +7,10 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { once } from "node:events";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { constants as zlibConstants, createGunzip, gunzipSync } from "node:zlib";
@@ -549,7 +549,7 @@ function selectByBinaryName(entries: readonly ArchiveEntry[], binaryName: string
 }
 
 /** BINARY_NAME as exact path, basename, or glob. A glob without "/" may also match just the basename. */
-export function matchesBinaryName(path: string, binaryName: string): boolean {
+function matchesBinaryName(path: string, binaryName: string): boolean {
   const wanted = normalizeEntryPath(binaryName);
   const name = path.slice(path.lastIndexOf("/") + 1);
   if (!/[*?]/.test(wanted)) return path === wanted || name === wanted;
@@ -787,7 +787,7 @@ function assetLabel(architecture: Architecture): string {
 }
 
 /** One line per entry, "path (what it is)", directories left out, at most LISTED_ENTRIES lines. */
-export function listEntries(entries: readonly ArchiveEntry[]): string[] {
+function listEntries(entries: readonly ArchiveEntry[]): string[] {
   const files = entries.filter((entry) => entry.kind !== "directory");
   if (files.length === 0) return ["(no files in the archive)"];
   const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${entry.path}" (${entry.description})`);
