@@ -4,7 +4,9 @@
  *   node -e 0                       bare Node.js start-up: the baseline
  *   execpack (binary.env + URLs)   the launcher, the bootstrapper, the environment, the exec into `true`
  *   true                           the binary alone
- * and prints medians and the ratio against bare Node. Run: npm run bench:boot [-- RUNS]
+ * and prints medians and ratios against bare Node: the raw one, and the one the target is about, what
+ * execpack adds before the binary starts ((execpack → true) − (true alone), over node -e 0).
+ * Run: npm run bench:boot [-- RUNS]
  */
 import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
@@ -27,9 +29,9 @@ function median(values: number[]): number {
 
 function time(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): number {
   const start = process.hrtime.bigint();
-  const result = spawnSync(command, args, { env, cwd, stdio: "ignore" });
+  const result = spawnSync(command, args, { env, cwd, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
   const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${result.status}`);
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${result.status}\n${result.stderr}`);
   return elapsed;
 }
 
@@ -59,8 +61,8 @@ try {
     HOME: slug,
     PATH: `${slug}/.execpack/bin:/usr/bin:/bin`,
     PORT: "5000",
-    DATABASE_URL: "postgres://user:secret@db.example.com:5432/app",
-    REDIS_URL: "redis://h:secret@cache.example.com:6379",
+    DATABASE_URL: "postgres://user:secret@db.internal:5432/app",
+    REDIS_URL: "redis://h:secret@cache.internal:6379",
   };
   const node = join(slug, ".execpack/node/bin/node");
   const execpack = join(slug, ".execpack/bin/execpack");
@@ -80,6 +82,8 @@ try {
     const value = median(samples.get(name)!);
     console.log(`${name.padEnd(28)}${value.toFixed(1).padStart(11)}${`${(value / baseline).toFixed(2)}x`.padStart(15)}`);
   }
+  const added = median(samples.get("execpack → true")!) - median(samples.get("true alone")!);
+  console.log(`\nexecpack before the binary starts: ${added.toFixed(1)} ms = ${(added / baseline).toFixed(2)}x node -e 0 (target ≤ 1.30x)`);
 } finally {
   rmSync(workDir, { recursive: true, force: true });
 }

@@ -1,43 +1,47 @@
 #!/usr/bin/env bash
-# The bootstrapper in the slug: the TypeScript of src/ with its types stripped, its runtime dependencies
-# (no dev dependencies), and the launchers that `.profile.d/execpack.sh` puts on PATH.
+# The bootstrapper in the slug: src/ bundled by esbuild into one CommonJS file per command (execpack,
+# execpackctl, compile, and boot-fetch loaded on demand), and the launchers that `.profile.d/execpack.sh`
+# puts on PATH. The npm dependencies it is built from stay in the build cache: the slug gets no node_modules.
 
-# Builds the bootstrapper into <target> with <node>, reusing runtime dependencies cached under <cache-dir>.
+# Builds the bootstrapper into <target> with <node>, reusing the dependencies cached under <cache-dir>.
 bootstrapper::install() {
 	local buildpack_dir="${1}"
 	local target="${2}"
 	local node="${3}"
 	local cache_dir="${4}"
 	local count
-	count="$("${node}" --disable-warning=ExperimentalWarning "${buildpack_dir}/lib/build-bootstrapper.mjs" "${buildpack_dir}" "${target}")"
-	output::indent "Built ${count} modules with Node.js $("${node}" --version)"
-	bootstrapper::install_dependencies "${target}" "${node}" "${cache_dir}"
+	bootstrapper::install_dependencies "${buildpack_dir}" "${node}" "${cache_dir}"
+	mkdir -p "${target}"
+	count="$("${node}" "${buildpack_dir}/lib/build-bootstrapper.mjs" "${buildpack_dir}" "${target}" "${BOOTSTRAPPER_NODE_MODULES}")"
+	output::indent "Bundled ${count} modules for Node.js $("${node}" --version)"
 }
 
-# npm ci --omit=dev, keyed on the lockfile and the Node.js version so a rebuild reuses the last install.
+# npm ci --omit=dev of the buildpack's own dependencies (the bundler and what the bootstrapper bundles),
+# keyed on the lockfile and the Node.js version so a rebuild reuses them. Sets BOOTSTRAPPER_NODE_MODULES.
 bootstrapper::install_dependencies() {
-	local target="${1}"
+	local buildpack_dir="${1}"
 	local node="${2}"
 	local cache_dir="${3}"
 	local key
-	key="$(cat "${target}/package-lock.json" <("${node}" --version) | sha256sum | cut -c 1-16)"
-	local cached="${cache_dir}/node_modules-${key}"
-	if [[ -d "${cached}" ]]; then
-		output::indent "Using cached runtime dependencies"
-		cp -a "${cached}" "${target}/node_modules"
-	else
-		output::indent "Installing runtime dependencies"
-		if ! (cd "${target}" && PATH="$(dirname "${node}"):${PATH}" "${NODEJS_NPM[@]}" ci --omit=dev --ignore-scripts \
-			--no-audit --no-fund --loglevel=error >/dev/null); then
-			output::error "bootstrapper.dependencies-failed" "npm could not install the bootstrapper's runtime dependencies" \
-				"The npm output above says why. Retry the build; if it persists, report it."
-			return 1
-		fi
-		rm -rf "${cache_dir}"/node_modules-*
-		mkdir -p "${cache_dir}"
-		cp -a "${target}/node_modules" "${cached}"
+	key="$(cat "${buildpack_dir}/package-lock.json" <("${node}" --version) | sha256sum | cut -c 1-16)"
+	local installed="${cache_dir}/dependencies-${key}"
+	BOOTSTRAPPER_NODE_MODULES="${installed}/node_modules"
+	if [[ -d "${BOOTSTRAPPER_NODE_MODULES}" ]]; then
+		output::indent "Using cached build dependencies"
+		return 0
 	fi
-	rm -f "${target}/package-lock.json"
+	output::indent "Installing build dependencies"
+	local staging="${installed}.partial"
+	rm -rf "${cache_dir}"/dependencies-* && mkdir -p "${staging}"
+	cp "${buildpack_dir}/package.json" "${buildpack_dir}/package-lock.json" "${staging}/"
+	if ! (cd "${staging}" && PATH="$(dirname "${node}"):${PATH}" "${NODEJS_NPM[@]}" ci --omit=dev --ignore-scripts \
+		--no-audit --no-fund --loglevel=error >/dev/null); then
+		rm -rf "${staging}"
+		output::error "bootstrapper.dependencies-failed" "npm could not install the buildpack's dependencies" \
+			"The npm output above says why. Retry the build; if it persists, report it."
+		return 1
+	fi
+	mv "${staging}" "${installed}"
 }
 
 # Copies the launchers into <slug-dir>/bin.

@@ -1,34 +1,50 @@
-// Builds the bootstrapper for the slug at compile time: every src/**/*.ts becomes a .js file with its
-// types stripped by Node's own module.stripTypeScriptTypes. Nothing is transpiled at boot, tsx and
-// TypeScript are not needed, and the source uses only erasable syntax (tsconfig: erasableSyntaxOnly).
-// Usage: node lib/build-bootstrapper.mjs <buildpack-dir> <target-dir>
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
-import { stripTypeScriptTypes } from "node:module";
-import { join, relative, dirname } from "node:path";
+// Builds the bootstrapper for the slug at compile time: esbuild bundles each command of src/cli with the
+// runtime dependencies into one CommonJS file. Nothing is transpiled at boot, and the slug gets no
+// node_modules at all. One file per command keeps `execpack` start-up close to bare Node.js (see
+// bench/boot.ts): loading a dozen ES modules cost more than all of execpack's work at boot.
+// Usage: node lib/build-bootstrapper.mjs <buildpack-dir> <target-dir> <node_modules-dir>
+import { createRequire } from "node:module";
+import { join } from "node:path";
 
-const [buildpackDir, targetDir] = process.argv.slice(2);
-if (!buildpackDir || !targetDir) {
-  console.error("usage: build-bootstrapper.mjs <buildpack-dir> <target-dir>");
+const [buildpackDir, targetDir, nodeModulesDir] = process.argv.slice(2);
+if (!buildpackDir || !targetDir || !nodeModulesDir) {
+  console.error("usage: build-bootstrapper.mjs <buildpack-dir> <target-dir> <node_modules-dir>");
   process.exit(2);
 }
 
-function* typeScriptFiles(dir) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* typeScriptFiles(path);
-    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) yield path;
-  }
-}
+const esbuild = createRequire(join(nodeModulesDir, "noop.js"))("esbuild");
+const cli = join(buildpackDir, "src/cli");
 
-const sourceDir = join(buildpackDir, "src");
-let count = 0;
-for (const file of typeScriptFiles(sourceDir)) {
-  const output = join(targetDir, "src", relative(sourceDir, file)).replace(/\.ts$/, ".js");
-  mkdirSync(dirname(output), { recursive: true });
-  writeFileSync(output, stripTypeScriptTypes(readFileSync(file, "utf8"), { mode: "strip" }));
-  count += 1;
-}
-for (const name of ["package.json", "package-lock.json"]) {
-  copyFileSync(join(buildpackDir, name), join(targetDir, name));
-}
-process.stdout.write(`${count}\n`);
+// boot.ts loads the download stack only with BINARY_FETCH=boot: keep it in its own file, loaded on demand.
+const lazyBootFetch = {
+  name: "lazy-boot-fetch",
+  setup(build) {
+    build.onResolve({ filter: /\/boot-fetch\.js$/ }, (args) =>
+      args.kind === "dynamic-import" ? { path: "./boot-fetch.cjs", external: true } : undefined,
+    );
+  },
+};
+
+const result = await esbuild.build({
+  entryPoints: {
+    execpack: join(cli, "execpack.ts"),
+    execpackctl: join(cli, "execpackctl.ts"),
+    compile: join(cli, "compile.ts"),
+    "boot-fetch": join(buildpackDir, "src/boot-fetch.ts"),
+  },
+  outdir: targetDir,
+  outExtension: { ".js": ".cjs" },
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node22",
+  nodePaths: [nodeModulesDir],
+  plugins: [lazyBootFetch],
+  // The sources are ES modules that find their files from import.meta.url.
+  define: { "import.meta.url": "__execpack_module_url" },
+  banner: { js: 'const __execpack_module_url = require("node:url").pathToFileURL(__filename).href;' },
+  legalComments: "none",
+  logLevel: "warning",
+  metafile: true,
+});
+process.stdout.write(`${Object.keys(result.metafile.inputs).filter((input) => !input.includes("node_modules")).length}\n`);

@@ -11,8 +11,15 @@ export interface ErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * Marks our errors across bundles: boot-fetch is bundled apart from execpack (it is loaded on demand), so
+ * each bundle has its own ExecpackError class and `instanceof` alone would call the other's errors bugs.
+ */
+const BRAND = Symbol.for("execpack.error");
+
 export class ExecpackError extends Error {
   override readonly name = "ExecpackError";
+  readonly [BRAND] = true;
   readonly code: string;
   readonly seen: readonly string[];
   readonly hint: string | undefined;
@@ -26,5 +33,5 @@ export class ExecpackError extends Error {
 }
 
 export function isExecpackError(error: unknown): error is ExecpackError {
-  return error instanceof ExecpackError;
+  return error instanceof ExecpackError || (error instanceof Error && (error as { [BRAND]?: unknown })[BRAND] === true);
 }

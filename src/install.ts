@@ -54,7 +54,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       binaryName: settings.name,
       contentType: archive.contentType,
     });
-    const name = basename(extracted.entry);
+    const name = installedName(extracted.entry, extracted.format, settings.url);
     renameSync(incoming, join(paths.binaryDir, name));
     const manifest: InstallManifest = {
       name,
@@ -71,6 +71,18 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
   } finally {
     rmSync(incoming, { force: true });
   }
+}
+
+/** Archives name their binary; a bare or single-file download is named by its URL (`app_linux.gz` → `app_linux`). */
+export function installedName(entry: string, format: string, url: string): string {
+  if (!["elf", "gzip", "xz"].includes(format)) return basename(entry);
+  let fromUrl = "";
+  try {
+    fromUrl = decodeURIComponent(basename(new URL(url).pathname)).replace(/\.(gz|xz)$/i, "");
+  } catch {
+    // Not a parsable URL or path: fall back to a fixed name below.
+  }
+  return /^[A-Za-z0-9._+-]+$/.test(fromUrl) && !fromUrl.startsWith(".") ? fromUrl : "binary";
 }
 
 function describeDownload(result: DownloadResult): string {

@@ -3,13 +3,14 @@
  * and every path recorded in it is relative: the slug is built in /tmp/build_<id> and runs from /app.
  *
  *   .execpack/node/bin/node          Node.js for the bootstrapper (the stack image has none)
- *   .execpack/bootstrapper/src/…     this code, types stripped at build time
+ *   .execpack/bootstrapper/*.cjs     this code, one bundle per command, built at compile time
  *   .execpack/bin/execpack[ctl]      launchers, put on PATH by .profile.d/execpack.sh
  *   .execpack/binary/<name>          the released binary
  *   .execpack/binary.json            what was installed (InstallManifest)
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ExecpackError } from "./errors.js";
 
 export const SLUG_DIR_NAME = ".execpack";
@@ -32,6 +33,13 @@ export interface SlugPaths {
   root: string;
   binaryDir: string;
   manifest: string;
+}
+
+/** The app directory of a bootstrapper file in the slug: the parent of its `.execpack` directory. */
+export function appDirOf(moduleUrl: string): string {
+  const file = fileURLToPath(moduleUrl);
+  const marker = file.lastIndexOf(`/${SLUG_DIR_NAME}/`);
+  return marker === -1 ? process.cwd() : file.slice(0, marker) || "/";
 }
 
 export function slugPaths(appDir: string): SlugPaths {

@@ -10,7 +10,7 @@ import { runMain } from "../main.js";
 import { step } from "../output.js";
 import { slugPaths } from "../slug.js";
 
-await runMain(async () => {
+void runMain(async () => {
   const [buildDir, cacheDir, envDir] = process.argv.slice(2);
   if (!buildDir || !cacheDir || !envDir) throw new Error("usage: compile.js <build-dir> <cache-dir> <env-dir>");
   const settings = readBinarySettings(readEnvDir(envDir));

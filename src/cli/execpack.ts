@@ -1,13 +1,10 @@
 /**
  * `execpack [ARGS...]`: the dyno's start command. Resolves the binary's environment and execs the binary
- * with ARGS untouched. The launcher (.execpack/bin/execpack) runs this file with the slug's Node.js.
+ * with ARGS untouched. The launcher (.execpack/bin/execpack) runs this command's bundle with the slug's Node.js.
  */
-import { fileURLToPath } from "node:url";
 import { boot } from "../boot.js";
 import { runMain } from "../main.js";
-import { slugPaths } from "../slug.js";
+import { appDirOf, slugPaths } from "../slug.js";
 
-// This file is .execpack/bootstrapper/src/cli/execpack.js: the app root is four levels up.
-const appDir = fileURLToPath(new URL("../../../../", import.meta.url));
-
-await runMain(() => boot(slugPaths(appDir), process.argv.slice(2), process.env));
+// A plain copy: every read of process.env crosses into C++, and the boot reads each variable several times.
+void runMain(() => boot(slugPaths(appDirOf(import.meta.url)), process.argv.slice(2), { ...process.env }));

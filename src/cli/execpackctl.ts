@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { checkApp, showEnvironment } from "../inspect.js";
 import { ExecpackError } from "../errors.js";
 import { runMain } from "../main.js";
+import { appDirOf, SLUG_DIR_NAME } from "../slug.js";
 import { readEnvFile, tryApp } from "../try.js";
 
 const USAGE = `Usage: execpackctl <command> [options]
@@ -22,9 +23,8 @@ Commands:
   try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
                                                  build and boot an app locally the way Heroku would`;
 
-const here = fileURLToPath(new URL(".", import.meta.url));
-/** In a slug this file is .execpack/bootstrapper/src/cli/execpackctl.js. */
-const inDyno = here.includes("/.execpack/bootstrapper/");
+/** In a slug this command runs from .execpack/bootstrapper/execpackctl.cjs; locally from src/cli/. */
+const inDyno = fileURLToPath(import.meta.url).includes(`/${SLUG_DIR_NAME}/`);
 
 function usageError(message: string): ExecpackError {
   return new ExecpackError("ctl.usage", message, { hint: USAGE });
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
       process: { type: "string" },
     },
   });
-  const appDir = resolve(values.app ?? (inDyno ? join(here, "../../../..") : "."));
+  const appDir = resolve(values.app ?? (inDyno ? appDirOf(import.meta.url) : "."));
   switch (command) {
     case "env":
       process.stdout.write(showEnvironment(appDir, configVars(appDir, values["env-file"]), { reveal: values.reveal ?? false }));
@@ -87,4 +87,4 @@ async function runTry(appDir: string, envFile: string | undefined, port: string 
   return status;
 }
 
-await runMain(() => main(process.argv.slice(2)));
+void runMain(() => main(process.argv.slice(2)));
