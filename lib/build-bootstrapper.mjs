@@ -4,6 +4,7 @@
 // bench/boot.ts): loading a dozen ES modules cost more than all of execpack's work at boot.
 // Usage: node lib/build-bootstrapper.mjs <buildpack-dir> <target-dir> <node_modules-dir>
 import { createRequire } from "node:module";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const [buildpackDir, targetDir, nodeModulesDir] = process.argv.slice(2);
@@ -26,10 +27,9 @@ const lazyBootFetch = {
 };
 
 const result = await esbuild.build({
+  // Every command in src/cli becomes <name>.cjs; CommonJS has no top-level await, so entries use `void runMain(…)`.
   entryPoints: {
-    execpack: join(cli, "execpack.ts"),
-    execpackctl: join(cli, "execpackctl.ts"),
-    compile: join(cli, "compile.ts"),
+    ...Object.fromEntries(readdirSync(cli).filter((name) => name.endsWith(".ts")).map((name) => [name.slice(0, -3), join(cli, name)])),
     "boot-fetch": join(buildpackDir, "src/boot-fetch.ts"),
   },
   outdir: targetDir,
