@@ -114,16 +114,33 @@ export async function buildApp(options: BuildOptions): Promise<BuildResult> {
   writeEnvDir(envDir, options.configVars);
 
   const bin = (name: string) => join(options.buildpackDir, "bin", name);
-  const detect = await runScript(bin("detect"), [buildDir], options.buildEnv, options.onOutput);
-  if (detect.status !== 0) return { detect, buildDir };
+  const say = options.onOutput ?? (() => {});
+  // Heroku prints detect's answer and the process types itself; the compile's output streams as it comes.
+  const detect = await runScript(bin("detect"), [buildDir], options.buildEnv);
+  if (detect.status !== 0) {
+    say(`${detect.stderr} !     No default language could be detected for this app.\n`);
+    return { detect, buildDir };
+  }
+  say(`-----> ${detect.stdout.trim()} app detected\n`);
   const compile = await runScript(bin("compile"), [buildDir, cacheDir, envDir], options.buildEnv, options.onOutput);
   if (compile.status !== 0) return { detect, compile, buildDir };
-  const release = await runScript(bin("release"), [buildDir], options.buildEnv, options.onOutput);
+  const release = await runScript(bin("release"), [buildDir], options.buildEnv);
   if (release.status !== 0) return { detect, compile, release, buildDir };
+  say(`-----> Discovering process types\n       ${describeProcessTypes(buildDir, release.stdout)}\n`);
 
   const slugDir = join(options.workDir, `app_${id}`);
   renameSync(buildDir, slugDir);
   return { detect, compile, release, buildDir, slugDir };
+}
+
+function describeProcessTypes(appDir: string, releaseYaml: string): string {
+  const procfile = join(appDir, "Procfile");
+  if (existsSync(procfile)) return `Procfile declares types -> ${processTypes(readFileSync(procfile, "utf8")).join(", ")}`;
+  return `Default types for buildpack -> ${processTypes(releaseYaml).join(", ")}`;
+}
+
+function processTypes(source: string): string[] {
+  return [...source.matchAll(/^\s*([A-Za-z0-9_-]+):\s*\S/gm)].map((match) => match[1] ?? "").filter((type) => type !== "default_process_types");
 }
 
 /** The Procfile's command for a process type, else the default that bin/release offered. */

@@ -22,6 +22,8 @@ export interface TryOptions {
   processType?: string;
   port?: number;
   stdio?: "pipe" | "inherit";
+  /** Start the command with bash's `exec` (the demo shows the dyno's PID becoming the binary's). */
+  execCommand?: boolean;
 }
 
 export interface TryRun {
@@ -85,7 +87,15 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
     }
     const port = options.port ?? 5000;
     step(`Slug moved to ${build.slugDir}; starting ${processType}: ${command} (PORT=${port})`);
-    const dyno = startDyno({ slugDir: build.slugDir, command, configVars, path, port, stdio: options.stdio ?? "inherit" });
+    const dyno = startDyno({
+      slugDir: build.slugDir,
+      command,
+      configVars,
+      path,
+      port,
+      stdio: options.stdio ?? "inherit",
+      execCommand: options.execCommand,
+    });
     return { dyno, slugDir: build.slugDir, command, port, cleanup };
   } catch (error) {
     cleanup();

@@ -105,7 +105,9 @@ describe("classic buildpack, end to end", () => {
   it("leaves a slug with Node.js, the bundled bootstrapper without any node_modules, and no build path", () => {
     const slug = good.slugDir!;
     expect(existsSync(join(slug, ".execpack/node/bin/node"))).toBe(true);
-    expect(readdirSync(join(slug, ".execpack/bootstrapper")).sort()).toEqual(["boot-fetch.cjs", "compile.cjs", "execpack.cjs", "execpackctl.cjs"]);
+    const bundles = readdirSync(join(slug, ".execpack/bootstrapper"));
+    expect(bundles).toEqual(expect.arrayContaining(["boot-fetch.cjs", "compile.cjs", "execpack.cjs", "execpackctl.cjs"]));
+    expect(bundles.filter((file) => !file.endsWith(".cjs"))).toEqual([]);
     expect(execFileSync("find", [slug, "-name", "node_modules"], { encoding: "utf8" })).toBe("");
     expect(sha256(join(slug, ".execpack/binary/probe"))).toBe(sha256(probe));
     const profile = readFileSync(join(slug, ".profile.d/execpack.sh"), "utf8");
@@ -206,6 +208,18 @@ describe("classic buildpack, end to end", () => {
     const [code] = (await once(dyno, "exit")) as [number | null];
     expect(code).toBe(7);
     expect(readProbeReport(report).env.APP_DB_PASSWORD).toBe("p@ss:w/rd");
+  });
+
+  it("runs execpackctl env in a dyno, like `heroku run execpackctl env`, with secrets masked", async () => {
+    const dyno = startDyno({ slugDir: good.slugDir!, command: "execpackctl env", configVars: runtimeConfig, path: stackPath });
+    let stdout = "";
+    dyno.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    const [code] = (await once(dyno, "exit")) as [number | null];
+    expect(code).toBe(0);
+    expect(stdout).toContain("DATABASE_HOST='db.internal' # derived from DATABASE_URL");
+    expect(stdout).toContain("APP_DB_PASSWORD='*****' # binary.env:5");
+    expect(stdout).not.toContain("p@ss:w/rd");
+    expect(stdout).not.toContain("p%40ss%3Aw%2Frd");
   });
 
   it("refuses to start the binary when binary.env needs a malformed DATABASE_URL, without echoing its password", async () => {
