@@ -39,6 +39,7 @@ nodejs::provision() {
 		found="$(readlink -f "${found}")"
 		output::indent "Using Node.js $("${found}" --version) found on PATH"
 		cp "${found}" "${target}/bin/node"
+		# shellcheck disable=SC2034 # read by bootstrapper::install_dependencies (lib/bootstrapper.sh)
 		NODEJS_NPM=("$(command -v npm || echo npm)")
 		return 0
 	fi
@@ -97,6 +98,7 @@ Check the network, or set the config var NODEJS_ORG_MIRROR to a mirror of the No
 	rm -rf "${unpacked}"
 	tar -xzf "${tarball}" -C "${cache_dir}"
 	cp "${unpacked}/bin/node" "${target}/bin/node"
+	# shellcheck disable=SC2034 # read by bootstrapper::install_dependencies (lib/bootstrapper.sh)
 	NODEJS_NPM=("${unpacked}/bin/node" "${unpacked}/lib/node_modules/npm/bin/npm-cli.js")
 }
 
