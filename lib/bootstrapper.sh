@@ -51,4 +51,11 @@ bootstrapper::install_launchers() {
 	mkdir -p "${slug_dir}/bin"
 	cp "${buildpack_dir}/launchers/execpack" "${buildpack_dir}/launchers/execpackctl" "${slug_dir}/bin/"
 	chmod 0755 "${slug_dir}/bin/execpack" "${slug_dir}/bin/execpackctl"
+	mkdir -p "${slug_dir}/libexec"
+	cp "${buildpack_dir}/launchers/execpack-shell" "${slug_dir}/libexec/"
+	# A Node.js without process.execve hands the final exec to bash. bin/compile installs one that can
+	# exec, so this marker is written only if that ever stops being true.
+	if [[ -x "${slug_dir}/node/bin/node" ]] && ! "${slug_dir}/node/bin/node" -e 'process.exit(typeof process.execve === "function" ? 0 : 1)'; then
+		touch "${slug_dir}/shell-handoff"
+	fi
 }

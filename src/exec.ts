@@ -7,7 +7,7 @@
  * everything that can be checked is checked first, and output still buffered for a pipe is flushed first,
  * since execve discards it.
  */
-import { accessSync, closeSync, constants, openSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import { ExecpackError } from "./errors.js";
 import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader } from "./elf.js";
 
@@ -66,6 +66,19 @@ export async function flushStdio(): Promise<void> {
   );
 }
 
+/**
+ * The shell hand-off, for a Node.js without process.execve: the launcher (launchers/execpack-shell) names a
+ * plan file in EXECPACK_INTERNAL_PLAN, Node writes the binary, its argv[0] and its environment there
+ * (NUL-separated) and exits, and the launcher's bash does the final `exec`. The binary still takes over the
+ * launcher's PID and no parent is left behind. EXECPACK_INTERNAL_* never reaches the binary (environment.ts).
+ */
+export const PLAN_VARIABLE = "EXECPACK_INTERNAL_PLAN";
+
+function writePlan(planFile: string, file: string, argv0: string, env: Readonly<Record<string, string>>): void {
+  const fields = [file, argv0, ...Object.entries(env).map(([name, value]) => `${name}=${value}`)];
+  writeFileSync(planFile, `${fields.join("\0")}\0`, { mode: 0o600 });
+}
+
 /** Execs `file` with argv[0] = `argv0` and ARGS untouched. Returns only by throwing an ExecpackError. */
 export async function execInPlace(
   file: string,
@@ -74,12 +87,17 @@ export async function execInPlace(
   env: Readonly<Record<string, string>>,
 ): Promise<never> {
   assertExecutable(file);
+  await flushStdio();
+  const planFile = process.env[PLAN_VARIABLE];
+  if (planFile) {
+    writePlan(planFile, file, argv0, env); // ARGS stay with the launcher, which passes its "$@" untouched.
+    process.exit(0);
+  }
   if (typeof process.execve !== "function") {
     throw new ExecpackError("boot.execve-unavailable", `This Node.js (${process.version}) cannot exec in place`, {
       hint: "execpack needs Node.js 22.15 or later in the slug; rebuild the app so the buildpack installs it.",
     });
   }
-  await flushStdio();
   process.execve(file, [argv0, ...args], { ...env });
   throw new Error("process.execve returned"); // Unreachable: execve either replaces the process or aborts it.
 }

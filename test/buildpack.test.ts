@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -195,6 +195,28 @@ describe("classic buildpack, end to end", () => {
     const [code] = await exited;
     expect(code).toBe(0);
     expect(output().stdout).toBe("ready\nsigterm\nstatus 42\n");
+  });
+
+  it("hands the final exec to bash when the slug's Node.js cannot exec, keeping the PID and the environment", async () => {
+    const viaExecve = await bootWeb(runtimeConfig, { execCommand: true });
+    const expected = readProbeReport(viaExecve.report);
+    viaExecve.dyno.kill("SIGTERM");
+    await viaExecve.exited;
+
+    writeFileSync(join(good.slugDir!, ".execpack/shell-handoff"), "");
+    try {
+      const { dyno, report, exited } = await bootWeb(runtimeConfig, { execCommand: true });
+      const probeReport = readProbeReport(report);
+      expect(probeReport.pid).toBe(dyno.pid);
+      expect(probeReport.argv).toEqual(expected.argv);
+      expect(Object.keys(probeReport.env).sort()).toEqual(Object.keys(expected.env).sort());
+      expect(probeReport.env.APP_DB_PASSWORD).toBe("p@ss:w/rd");
+      dyno.kill("SIGTERM");
+      const [code] = await exited;
+      expect(code).toBe(42);
+    } finally {
+      rmSync(join(good.slugDir!, ".execpack/shell-handoff"));
+    }
   });
 
   it("runs the release phase command with the same environment and passes its exit status", async () => {
