@@ -3,7 +3,7 @@
  * seen and what to do, shows no stack trace, leaks no password, and leaves nothing half-installed.
  */
 import { once } from "node:events";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,19 @@ describe("bin/compile on bad input", () => {
     expect(result.compile?.stdout).toMatch(/Using Node.js v\d+\.\d+\.\d+ found on PATH/);
     expect(result.compile?.stdout).toContain("'bin/worker'");
     expect(existsSync(join(result.slugDir!, ".execpack/binary/worker"))).toBe(true);
+  });
+
+  it("rebuilds from the build cache after a conditional request answered 304 Not Modified", async () => {
+    const build = () =>
+      buildApp({ buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: url("good.zip") }, buildEnv, cacheDir: join(workDir, "rebuild-cache") });
+    const first = await build();
+    expect(first.compile?.status, first.compile?.stderr).toBe(0);
+    const before = server.conditions.length;
+    const second = await build();
+    expect(second.compile?.status, second.compile?.stderr).toBe(0);
+    expect(second.compile?.stdout).toContain("Using cached archive (304 Not Modified)");
+    expect(server.conditions.slice(before)).toEqual([expect.stringMatching(/^".+"$/)]);
+    expect(readFileSync(join(second.slugDir!, ".execpack/binary/probe"))).toEqual(readFileSync(join(first.slugDir!, ".execpack/binary/probe")));
   });
 
   it("is not detected for an app without binary.env, execpack Procfile or app.json asking for BINARY_URL", async () => {
