@@ -3,7 +3,7 @@
 const MASK = "*****";
 
 /** Variable names whose value is a secret even when it is not a URL. */
-const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL/i;
+const SECRET_NAME = /PASSWORD|PASSWD|(?:^|_)PASS(?:$|_)|SECRET|TOKEN|KEY|CREDENTIAL/i;
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
