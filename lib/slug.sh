@@ -11,11 +11,13 @@ export PATH="${HOME}/.execpack/bin:${PATH}"
 PROFILE
 }
 
-# Writes the export file that buildpacks running after this one source (multi-buildpack apps).
+# Writes the export file that buildpacks running after this one source (multi-buildpack apps): they can run
+# `execpack ARGS` (the binary with its derived environment) and the binary by its own name. The binary's
+# directory goes last on PATH so that its name never shadows a command those buildpacks already have.
 slug::write_export() {
 	local buildpack_dir="${1}"
 	local build_dir="${2}"
-	echo "export PATH=\"${build_dir}/.execpack/bin:\${PATH}\"" >"${buildpack_dir}/export"
+	echo "export PATH=\"${build_dir}/.execpack/bin:\${PATH}:${build_dir}/.execpack/binary\"" >"${buildpack_dir}/export"
 }
 
 # EXIT trap of bin/compile: when the compile failed, nothing it added stays in the build directory.

@@ -7,9 +7,13 @@
  *   .execpack/bin/execpack[ctl]      launchers, put on PATH by .profile.d/execpack.sh
  *   .execpack/binary/<name>          the released binary
  *   .execpack/binary.json            what was installed (InstallManifest)
+ *
+ * On Heroku's Fir generation (Cloud Native Buildpacks) the same tree is the `execpack` launch layer, outside
+ * the app directory, with Node.js and the binary linked in from layers of their own (lib/cnb.sh); its
+ * `app-dir` file names the app directory.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExecpackError } from "./errors.js";
 
@@ -42,9 +46,28 @@ export function appDirOf(moduleUrl: string): string {
   return marker === -1 ? process.cwd() : file.slice(0, marker) || "/";
 }
 
-export function slugPaths(appDir: string): SlugPaths {
-  const root = join(appDir, SLUG_DIR_NAME);
+export function slugPaths(appDir: string, root = join(appDir, SLUG_DIR_NAME)): SlugPaths {
   return { appDir, root, binaryDir: join(root, "binary"), manifest: join(root, "binary.json") };
+}
+
+/** Written by bin/build into the execpack layer on Fir (CNB): the app directory, where binary.env is. */
+export const APP_DIR_FILE = "app-dir";
+
+/**
+ * The install a bootstrapper bundle runs from (<root>/bootstrapper/<command>.cjs), or undefined when it runs
+ * from a checkout. In a classic slug the root is <app>/.execpack; on Fir it is the execpack layer, whose
+ * app-dir file names the app: the layers and the app keep their absolute paths in the image.
+ */
+export function installedSlugPaths(moduleUrl: string): SlugPaths | undefined {
+  const root = dirname(dirname(fileURLToPath(moduleUrl)));
+  if (basename(root) === SLUG_DIR_NAME) return slugPaths(dirname(root));
+  let appDir = "";
+  try {
+    appDir = readFileSync(join(root, APP_DIR_FILE), "utf8").trim();
+  } catch {
+    // No app-dir file: this is not an installed layer but a checkout (src/cli/ run by tsx).
+  }
+  return appDir ? slugPaths(appDir, root) : undefined;
 }
 
 export function readManifest(paths: SlugPaths): InstallManifest {

@@ -2,7 +2,7 @@
  * The TypeScript half of bin/build (Cloud Native Buildpacks, Heroku Fir): reads the config vars from the
  * platform's env/ directory, then downloads the release and installs its binary into the binary layer.
  * Node.js, the bootstrapper and every layer's metadata are bin/build's (lib/cnb.sh).
- * Usage: node build.js <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>
+ * Usage: node build.cjs <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>
  */
 import { readBinarySettings, readEnvDir } from "../config.js";
 import { installRelease } from "../install.js";
@@ -10,10 +10,10 @@ import { runMain } from "../main.js";
 import { step } from "../output.js";
 import { slugPaths } from "../slug.js";
 
-await runMain(async () => {
+void runMain(async () => {
   const [appDir, envDir, binaryLayer, cacheDir] = process.argv.slice(2);
   if (!appDir || !envDir || !binaryLayer || !cacheDir) {
-    throw new Error("usage: build.js <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>");
+    throw new Error("usage: build.cjs <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>");
   }
   const settings = readBinarySettings(readEnvDir(envDir));
   step("Installing the release binary");

@@ -4,7 +4,7 @@
  */
 import { boot } from "../boot.js";
 import { runMain } from "../main.js";
-import { appDirOf, slugPaths } from "../slug.js";
+import { appDirOf, installedSlugPaths, slugPaths } from "../slug.js";
 
 // A plain copy: every read of process.env crosses into C++, and the boot reads each variable several times.
-void runMain(() => boot(slugPaths(appDirOf(import.meta.url)), process.argv.slice(2), { ...process.env }));
+void runMain(() => boot(installedSlugPaths(import.meta.url) ?? slugPaths(appDirOf(import.meta.url)), process.argv.slice(2), { ...process.env }));

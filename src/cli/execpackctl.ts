@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { checkApp, showEnvironment } from "../inspect.js";
 import { ExecpackError } from "../errors.js";
 import { runMain } from "../main.js";
-import { appDirOf, SLUG_DIR_NAME } from "../slug.js";
+import { installedSlugPaths } from "../slug.js";
 import { readEnvFile, tryApp } from "../try.js";
 
 const USAGE = `Usage: execpackctl <command> [options]
@@ -23,8 +23,9 @@ Commands:
   try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
                                                  build and boot an app locally the way Heroku would`;
 
-/** In a slug this command runs from .execpack/bootstrapper/execpackctl.cjs; locally from src/cli/. */
-const inDyno = fileURLToPath(import.meta.url).includes(`/${SLUG_DIR_NAME}/`);
+/** The install this command runs from (a slug's .execpack/, or the execpack layer on Fir); none locally from src/cli/. */
+const installed = installedSlugPaths(import.meta.url);
+const inDyno = installed !== undefined;
 
 function usageError(message: string): ExecpackError {
   return new ExecpackError("ctl.usage", message, { hint: USAGE });
@@ -48,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       process: { type: "string" },
     },
   });
-  const appDir = resolve(values.app ?? (inDyno ? appDirOf(import.meta.url) : "."));
+  const appDir = resolve(values.app ?? installed?.appDir ?? ".");
   switch (command) {
     case "env":
       process.stdout.write(showEnvironment(appDir, configVars(appDir, values["env-file"]), { reveal: values.reveal ?? false }));

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Cloud Native Buildpack (buildpack API 0.10) side of execpack, for Heroku's Fir generation: layer metadata,
+# the keys that decide whether a layer from the last build is still good, and launch.toml.
+#
+# The classic slug keeps everything under <app>/.execpack/. Under CNB the app directory is not the place for
+# it, so the same tree is split into launch layers that each hold their slice of it at the same relative
+# path, and the execpack layer, which is the root the launchers and the bootstrapper expect, links the
+# other slices in (layers keep their absolute paths in the image, so relative links between them hold):
+#
+#   <layers>/node/node/bin/node             Node.js                 (launch, cache; metadata: version)
+#   <layers>/execpack/bin/execpack[ctl]     launchers, on PATH      (launch, cache; metadata: bootstrapper)
+#   <layers>/execpack/bootstrapper/*.cjs    the bootstrapper
+#   <layers>/execpack/app-dir               the app directory's path (CNB_APP_DIR): binary.env is there
+#   <layers>/execpack/node -> ../node/node
+#   <layers>/execpack/binary -> ../binary/binary
+#   <layers>/execpack/binary.json -> ../binary/binary.json
+#   <layers>/binary/binary/<name>           the released binary     (launch; metadata: key)
+#   <layers>/binary/binary.json             what was installed
+#   <layers>/cache/…                        downloads kept between builds (cache only)
+#
+# Node.js and the binary have layers of their own so that a new release re-exports only the binary layer.
+
+# Succeeds when a CNB lifecycle runs this buildpack: it passes the platform directory and plan paths as
+# environment variables (API 0.8+), classic Heroku passes positional arguments.
+cnb::is_cnb() {
+	[[ -n "${CNB_PLATFORM_DIR:-}" || -n "${CNB_BUILD_PLAN_PATH:-}" || -n "${CNB_LAYERS_DIR:-}" ]]
+}
+
+# Prints the string value of <key> in the [metadata] table of <layers-dir>/<layer>.toml, or nothing. The
+# lifecycle restores that file re-encoded (indented, without [types]), so the match allows for whitespace.
+cnb::layer_metadata() {
+	local layers_dir="${1}"
+	local layer="${2}"
+	local key="${3}"
+	local file="${layers_dir}/${layer}.toml"
+	[[ -f "${file}" ]] || return 0
+	awk -v key="${key}" '
+		/^[[:space:]]*\[/ { in_metadata = ($0 ~ /^[[:space:]]*\[metadata\][[:space:]]*$/); next }
+		in_metadata && match($0, "^[[:space:]]*" key "[[:space:]]*=[[:space:]]*\"") {
+			value = substr($0, RLENGTH + 1)
+			sub(/"[[:space:]]*$/, "", value)
+			print value
+			exit
+		}
+	' "${file}"
+}
+
+# Succeeds when <layers-dir>/<layer>.toml records <key> = "<expected>".
+cnb::layer_is_current() {
+	local layers_dir="${1}"
+	local layer="${2}"
+	local key="${3}"
+	local expected="${4}"
+	[[ "$(cnb::layer_metadata "${layers_dir}" "${layer}" "${key}")" == "${expected}" ]]
+}
+
+# Writes <layers-dir>/<layer>.toml: the types named in <types> ("launch cache") are true, the others false,
+# and each further KEY=VALUE argument becomes a string in [metadata]. Values are versions and hashes.
+cnb::write_layer_toml() {
+	local layers_dir="${1}"
+	local layer="${2}"
+	local types="${3}"
+	shift 3
+	local type pair
+	{
+		echo "[types]"
+		for type in launch build cache; do
+			if [[ " ${types} " == *" ${type} "* ]]; then
+				echo "${type} = true"
+			else
+				echo "${type} = false"
+			fi
+		done
+		echo
+		echo "[metadata]"
+		for pair in "$@"; do
+			echo "${pair%%=*} = \"${pair#*=}\""
+		done
+	} >"${layers_dir}/${layer}.toml"
+}
+
+# Prints the version of the Node.js that nodejs::provision would install now: the one on PATH when it can
+# run the bootstrapper (a Node.js buildpack ran first), else the pinned release.
+cnb::wanted_node_version() {
+	local found
+	if found="$(command -v node)" && nodejs::is_capable "${found}"; then
+		"${found}" --version
+	else
+		echo "v${NODEJS_VERSION}"
+	fi
+}
+
+# Prints the key of the execpack layer: the buildpack's source and lockfile, the Node.js that runs it, and
+# the app directory it points to. Any change rebuilds the bootstrapper (and the binary, see below).
+cnb::bootstrapper_key() {
+	local buildpack_dir="${1}"
+	local node_version="${2}"
+	local app_dir="${3}"
+	{
+		(cd "${buildpack_dir}" && find bin lib launchers src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+		(cd "${buildpack_dir}" && sha256sum buildpack.toml package.json package-lock.json)
+		echo "node ${node_version}"
+		echo "app ${app_dir}"
+	} | sha256sum | cut -d ' ' -f 1
+}
+
+# Prints the key of the binary layer: what decides which file is installed (BINARY_URL, BINARY_SHA256,
+# BINARY_NAME, BINARY_FETCH as set in <env-dir>) and the bootstrapper that installs it. Layer metadata is
+# readable by anyone who can pull the image, so the URL's user:password part stays out of it, hashed or not.
+cnb::binary_key() {
+	local env_dir="${1}"
+	local bootstrapper_key="${2}"
+	local url
+	url="$(env_dir::read "${env_dir}" BINARY_URL)"
+	if [[ "${url}" =~ ^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@(.*)$ ]]; then
+		url="${BASH_REMATCH[1]}${BASH_REMATCH[2]}"
+	fi
+	{
+		echo "url ${url}"
+		echo "sha256 $(env_dir::read "${env_dir}" BINARY_SHA256)"
+		echo "name $(env_dir::read "${env_dir}" BINARY_NAME)"
+		echo "fetch $(env_dir::read "${env_dir}" BINARY_FETCH)"
+		echo "bootstrapper ${bootstrapper_key}"
+	} | sha256sum | cut -d ' ' -f 1
+}
+
+# Makes the execpack layer the install root: links in the node and binary layers' slices, and records where
+# the app is (the bootstrapper reads binary.env there). CNB keeps the app at the same path in the image.
+cnb::link_layers() {
+	local root="${1}"
+	local app_dir="${2}"
+	ln -sfn ../node/node "${root}/node"
+	ln -sfn ../binary/binary "${root}/binary"
+	ln -sfn ../binary/binary.json "${root}/binary.json"
+	printf '%s\n' "${app_dir}" >"${root}/app-dir"
+}
+
+# Removes what only one build needs from the cache layer: nodejs::download unpacks the Node.js tarball next
+# to it to run npm, and the tarball alone is worth keeping.
+cnb::trim_cache() {
+	local node_cache="${1}"
+	[[ -d "${node_cache}" ]] || return 0
+	find "${node_cache}" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+}
+
+# Writes <layers-dir>/launch.toml: `web` runs `execpack` (what bin/release offers on classic Heroku). A later
+# buildpack's `web` (heroku/procfile reading the Procfile) replaces it.
+cnb::write_launch_toml() {
+	local layers_dir="${1}"
+	cat >"${layers_dir}/launch.toml" <<'TOML'
+[[processes]]
+type = "web"
+command = ["execpack"]
+default = true
+TOML
+}

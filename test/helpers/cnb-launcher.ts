@@ -1,0 +1,141 @@
+/**
+ * A small stand-in for the CNB launcher (the ENTRYPOINT of an image built by the lifecycle, buildpack API
+ * 0.10), faithful in what execpack depends on:
+ *   - every launch layer's bin/ goes on PATH and lib/ on LD_LIBRARY_PATH: buildpacks in reverse group order,
+ *     a buildpack's layers in ascending name order, all before the image's own value;
+ *   - then each layer's env/, env.launch/ and env.launch/<process>/ files modify variables, buildpacks in group
+ *     order and layers ascending: <NAME> and <NAME>.override set, <NAME>.default sets only an empty variable,
+ *     <NAME>.append and <NAME>.prepend join with the layer's <NAME>.delim (nothing without one); file contents
+ *     are taken as they are;
+ *   - the process starts with execve, without a shell and without a fork: the spawned process is the one the
+ *     launcher would have become. argv is the process's `command`, then the user's args if any were given,
+ *     else the process's `args`; the working directory is the app (or the process's working-dir).
+ * A user-provided command (`docker run --entrypoint launcher IMAGE CMD ARGS…`, `heroku run CMD`) replaces the
+ * process type and starts the same way.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export interface LaunchProcess {
+  type: string;
+  command: string[];
+  args: string[];
+  default: boolean;
+  workingDir?: string;
+}
+
+export interface LaunchOptions {
+  /** Each buildpack's layers directory, in group order; every directory in it is a launch layer of the image. */
+  buildpackLayers: readonly string[];
+  /** The image's processes, from every buildpack's launch.toml in group order. */
+  processes: readonly LaunchProcess[];
+  appDir: string;
+  /** The container's environment before the launcher: the run image's, the image config's, the platform's. */
+  env: NodeJS.ProcessEnv;
+  /** A process type; without one, the default process. */
+  processType?: string;
+  /** A user-provided command instead of a process type. */
+  command?: readonly string[];
+  /** User-provided arguments. */
+  args?: readonly string[];
+}
+
+function subdirectories(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => statSync(join(dir, name)).isDirectory())
+    .sort()
+    .map((name) => join(dir, name));
+}
+
+/** Applies one env/ (or env.launch/, env.launch/<process>/) directory's files to `env`. */
+export function applyEnvDirectory(env: NodeJS.ProcessEnv, dir: string): void {
+  if (!existsSync(dir)) return;
+  const files = readdirSync(dir).filter((name) => statSync(join(dir, name)).isFile()).sort();
+  for (const file of files) {
+    const dot = file.indexOf(".");
+    const name = dot === -1 ? file : file.slice(0, dot);
+    const suffix = dot === -1 ? "" : file.slice(dot + 1);
+    const content = readFileSync(join(dir, file), "utf8");
+    const delimFile = join(dir, `${name}.delim`);
+    const delim = existsSync(delimFile) ? readFileSync(delimFile, "utf8") : "";
+    const current = env[name];
+    switch (suffix) {
+      case "":
+      case "override":
+        env[name] = content;
+        break;
+      case "default":
+        if (!current) env[name] = content;
+        break;
+      case "append":
+        env[name] = current ? `${current}${delim}${content}` : content;
+        break;
+      case "prepend":
+        env[name] = current ? `${content}${delim}${current}` : content;
+        break;
+      default:
+        break; // .delim is read with its variable; other suffixes mean nothing to the launcher.
+    }
+  }
+}
+
+/** The environment the launcher gives a process. */
+export function launchEnvironment(buildpackLayers: readonly string[], base: NodeJS.ProcessEnv, processType: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const [variable, subdir] of [["PATH", "bin"], ["LD_LIBRARY_PATH", "lib"]] as const) {
+    const dirs = [...buildpackLayers]
+      .reverse()
+      .flatMap((layers) => subdirectories(layers).map((layer) => join(layer, subdir)))
+      .filter((dir) => existsSync(dir));
+    if (dirs.length > 0) env[variable] = [...dirs, ...(env[variable] ? [env[variable]] : [])].join(":");
+  }
+  for (const layers of buildpackLayers) {
+    for (const layer of subdirectories(layers)) {
+      applyEnvDirectory(env, join(layer, "env"));
+      applyEnvDirectory(env, join(layer, "env.launch"));
+      if (processType) applyEnvDirectory(env, join(layer, "env.launch", processType));
+    }
+  }
+  return env;
+}
+
+/** Like exec.LookPath: the first executable file of that name on PATH. */
+export function lookPath(command: string, path: string | undefined): string {
+  if (command.includes("/")) return command;
+  for (const dir of (path ?? "").split(":")) {
+    const candidate = join(dir || ".", command);
+    try {
+      if (statSync(candidate).isFile()) {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // Not here: the next PATH entry may have it.
+    }
+  }
+  throw new Error(`launcher: '${command}' not found on PATH`);
+}
+
+export function launch(options: LaunchOptions): ChildProcess {
+  let argv: string[];
+  let cwd = options.appDir;
+  let processType: string | undefined;
+  if (options.command) {
+    argv = [...options.command, ...(options.args ?? [])];
+  } else {
+    const process = options.processType
+      ? options.processes.findLast((candidate) => candidate.type === options.processType)
+      : options.processes.findLast((candidate) => candidate.default);
+    if (!process) throw new Error(`launcher: no process '${options.processType ?? "(default)"}' in the image`);
+    processType = process.type;
+    argv = [...process.command, ...(options.args && options.args.length > 0 ? options.args : process.args)];
+    if (process.workingDir) cwd = resolve(options.appDir, process.workingDir);
+  }
+  const env = launchEnvironment(options.buildpackLayers, options.env, processType);
+  const [command, ...args] = argv;
+  if (!command) throw new Error("launcher: empty command");
+  return spawn(lookPath(command, env.PATH), args, { argv0: command, cwd, env, stdio: "pipe" });
+}
