@@ -1,0 +1,21 @@
+/**
+ * Ends the run with one plain line, "N passed, N failed, N skipped", that any CI reads the same way,
+ * after vitest's own summary. Modules that failed to load count as failed.
+ */
+import type { Reporter, TestModule } from "vitest/node";
+
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
+    const counts = { passed: 0, failed: unhandledErrors.length, skipped: 0 };
+    for (const module of testModules) {
+      if (module.state() === "failed" && [...module.children.allTests()].length === 0) counts.failed += 1;
+      for (const test of module.children.allTests()) {
+        const state = test.result().state;
+        if (state === "passed") counts.passed += 1;
+        else if (state === "failed") counts.failed += 1;
+        else counts.skipped += 1;
+      }
+    }
+    process.stdout.write(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+  }
+}
