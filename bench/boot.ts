@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { ZipFile } from "yazl";
 import { buildApp, makeStackPath, nodeOnPath } from "../src/local-heroku.js";
 import { serveDirectory } from "../test/helpers/static-server.js";
+import { offlineNpm } from "../test/helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 40);
@@ -51,7 +52,7 @@ try {
     appDir,
     workDir,
     configVars: { BINARY_URL: `${server.url}/release.zip` },
-    buildEnv: { PATH: makeStackPath(workDir, [nodeOnPath(workDir)]), HOME: workDir, npm_config_offline: "true", npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm") },
+    buildEnv: { PATH: makeStackPath(workDir, [nodeOnPath(workDir)]), HOME: workDir, ...offlineNpm(), },
   });
   await server.close();
   if (!build.slugDir) throw new Error(`build failed:\n${build.compile?.stdout}\n${build.compile?.stderr}`);

@@ -64,9 +64,10 @@ export function runScript(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   onOutput?: (chunk: string) => void,
+  cwd?: string,
 ): Promise<ScriptResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {

@@ -13,6 +13,7 @@ import { buildApp, makeStackPath, nodeOnPath } from "../src/local-heroku.js";
 import { probeBinary } from "./helpers/probe.js";
 import { serveDirectory } from "./helpers/static-server.js";
 import type { StaticServer } from "./helpers/static-server.js";
+import { offlineNpm } from "./helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -52,8 +53,7 @@ describe("bin/compile on bad input", () => {
     buildEnv = {
       PATH: makeStackPath(workDir, [nodeOnPath(workDir)]),
       HOME: join(workDir, "home"),
-      npm_config_offline: "true",
-      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+      ...offlineNpm(),
     };
   });
 

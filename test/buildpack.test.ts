@@ -20,6 +20,7 @@ import { nodeMirror } from "./helpers/node-mirror.js";
 import { probeBinary, readProbeReport } from "./helpers/probe.js";
 import { serveDirectory } from "./helpers/static-server.js";
 import type { StaticServer } from "./helpers/static-server.js";
+import { offlineNpm, RUNTIME_CONFIG, RUNTIME_ENV_EXPECTED } from "./helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -69,8 +70,7 @@ describe("classic buildpack, end to end", () => {
       HOME: join(workDir, "home"),
       STACK: "heroku-24",
       // npm installs the bootstrapper's runtime dependencies from its cache only: the tests reach loopback alone.
-      npm_config_offline: "true",
-      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+      ...offlineNpm(),
     };
     good = await build({
       BINARY_URL: `${releases.url.replace("http://", `http://deploy:${buildPassword}@`)}/probe_1.4.0.zip`,
@@ -148,11 +148,7 @@ describe("classic buildpack, end to end", () => {
     return { dyno, report, exited, output: () => ({ stdout, stderr }) };
   }
 
-  const runtimeConfig = {
-    // Rotated after the build: the binary must get these, not the build-time ones.
-    DATABASE_URL: "postgres://runtime_user:p%40ss%3Aw%2Frd@db.internal:6543/runtime_db",
-    APP_MODE: "staging",
-  };
+  const runtimeConfig = RUNTIME_CONFIG;
 
   it("execs the binary in place: same PID, ARGS untouched, runtime credentials, SIGTERM and exit status", async () => {
     await releases.close(); // Nothing may be fetched at boot in the default mode.
@@ -162,18 +158,7 @@ describe("classic buildpack, end to end", () => {
     expect(probeReport.argv).toEqual(["probe", "serve", "--wait", "two words", ""]);
     expect(probeReport.cwd).toBe(good.slugDir);
     expect(probeReport.env).toMatchObject({
-      DATABASE_URL: runtimeConfig.DATABASE_URL,
-      DATABASE_HOST: "db.internal",
-      DATABASE_PORT: "6543",
-      DATABASE_USER: "runtime_user",
-      DATABASE_PASSWORD: "p@ss:w/rd",
-      DATABASE_NAME: "runtime_db",
-      APP_DB_HOST: "db.internal",
-      APP_DB_PASSWORD: "p@ss:w/rd",
-      APP_LISTEN: "0.0.0.0:5123",
-      APP_MODE: "staging",
-      APP_GREETING: "literal ${NOT_EXPANDED}",
-      PORT: "5123",
+      ...RUNTIME_ENV_EXPECTED,
       HOME: good.slugDir,
     });
     expect(Object.keys(probeReport.env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);

@@ -21,6 +21,7 @@ import { probeBinary, readProbeReport } from "./helpers/probe.js";
 import { file, tarGz, zip } from "./helpers/release-archives.js";
 import { serveDirectory } from "./helpers/static-server.js";
 import type { StaticServer } from "./helpers/static-server.js";
+import { offlineNpm, RUNTIME_CONFIG, RUNTIME_ENV_EXPECTED } from "./helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -122,8 +123,7 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       PATH: stackPath,
       HOME: join(workDir, "home"),
       // npm installs the buildpack's dependencies from its cache only: the tests reach loopback alone.
-      npm_config_offline: "true",
-      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+      ...offlineNpm(),
     };
     cnb = new CnbLifecycle({ buildpackDir: REPO, workDir, buildEnv });
     cnb.useApp(FIXTURE_APP);
@@ -237,11 +237,7 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
   });
 
   describe("launch", () => {
-    const runtimeConfig = {
-      // Rotated after the build: the binary must get these, not the build-time ones.
-      DATABASE_URL: "postgres://runtime_user:p%40ss%3Aw%2Frd@db.internal:6543/runtime_db",
-      APP_MODE: "staging",
-    };
+    const runtimeConfig = RUNTIME_CONFIG;
 
     /** The container's environment: the run image's PATH (no Node.js), the image config's, the platform's. */
     function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -291,18 +287,7 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       expect(probeReport.argv).toEqual(["probe", "serve", "--wait", "two words", ""]);
       expect(probeReport.cwd).toBe(cnb.appDir);
       expect(probeReport.env).toMatchObject({
-        DATABASE_URL: runtimeConfig.DATABASE_URL,
-        DATABASE_HOST: "db.internal",
-        DATABASE_PORT: "6543",
-        DATABASE_USER: "runtime_user",
-        DATABASE_PASSWORD: "p@ss:w/rd",
-        DATABASE_NAME: "runtime_db",
-        APP_DB_HOST: "db.internal",
-        APP_DB_PASSWORD: "p@ss:w/rd",
-        APP_LISTEN: "0.0.0.0:5123",
-        APP_MODE: "staging",
-        APP_GREETING: "literal ${NOT_EXPANDED}",
-        PORT: "5123",
+        ...RUNTIME_ENV_EXPECTED,
       });
       expect(Object.keys(probeReport.env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);
       const path = probeReport.env.PATH!.split(":");

@@ -21,6 +21,7 @@ import { file, tarGz, tarXz, zip } from "./helpers/release-archives.js";
 import type { Entry } from "./helpers/release-archives.js";
 import { serveDirectory } from "./helpers/static-server.js";
 import type { StaticServer } from "./helpers/static-server.js";
+import { offlineNpm } from "./helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const PORT = 5123;
@@ -205,8 +206,7 @@ describe("examples, end to end", () => {
       PATH: makeStackPath(workDir, [nodeOnPath(workDir)]),
       HOME: join(workDir, "home"),
       STACK: "heroku-24",
-      npm_config_offline: "true",
-      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+      ...offlineNpm(),
     };
   });
 

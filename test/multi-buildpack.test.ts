@@ -16,6 +16,7 @@ import { probeBinary, readProbeReport } from "./helpers/probe.js";
 import { file, zip } from "./helpers/release-archives.js";
 import { serveDirectory } from "./helpers/static-server.js";
 import type { StaticServer } from "./helpers/static-server.js";
+import { offlineNpm } from "./helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -49,8 +50,7 @@ describe("a buildpack that runs after execpack", () => {
     compile = await runScript(join(buildpackDir, "bin/compile"), [buildDir, join(workDir, "cache"), join(workDir, "env")], {
       PATH: stackPath,
       HOME: join(workDir, "home"),
-      npm_config_offline: "true",
-      npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+      ...offlineNpm(),
     });
   });
 

@@ -9,9 +9,10 @@
  * buildpack has to opt into every reuse again. As in an image, layers and the app keep their absolute paths
  * from build to launch: after each build the image's layers are laid out in the layers directory again.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runScript } from "../../src/local-heroku.js";
 import type { ScriptResult } from "../../src/local-heroku.js";
 import type { LaunchProcess } from "./cnb-launcher.js";
 
@@ -63,21 +64,7 @@ export function parseLaunchToml(text: string): LaunchProcess[] {
 
 /** Runs a buildpack executable the way the lifecycle does: no arguments, the app as working directory. */
 function runPhase(file: string, env: NodeJS.ProcessEnv, cwd: string, onOutput?: (chunk: string) => void): Promise<ScriptResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, [], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-      onOutput?.(chunk);
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-      onOutput?.(chunk);
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+  return runScript(file, [], env, onOutput, cwd);
 }
 
 /** How the lifecycle writes restored metadata: its own encoding, indented, and without [types]. */
