@@ -229,6 +229,78 @@ describe("classic buildpack, end to end", () => {
     expect(stdout).not.toContain("p%40ss%3Aw%2Frd");
   });
 
+  /** binary.env is read at every boot, so a test may swap it in the built slug; the original comes back after. */
+  async function withBinaryEnv<T>(text: string, run: () => Promise<T>): Promise<T> {
+    const file = join(good.slugDir!, "binary.env");
+    const original = readFileSync(file, "utf8");
+    writeFileSync(file, text);
+    try {
+      return await run();
+    } finally {
+      writeFileSync(file, original);
+    }
+  }
+
+  async function bootOnce(command: string, configVars: Record<string, string>) {
+    const report = join(workDir, `report-${Math.random()}`);
+    const dyno = startDyno({ slugDir: good.slugDir!, command, configVars: { ...configVars, PROBE_REPORT: report }, path: stackPath, execCommand: true });
+    let stderr = "";
+    dyno.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const [code] = (await once(dyno, "exit")) as [number | null];
+    return { code, stderr, report, pid: dyno.pid };
+  }
+
+  it("maps a JawsDB, a ClearDB, a rediss and a Postgres URL in one boot, as the binary sees them", async () => {
+    const addons = {
+      JAWSDB_URL: "mysql://jaws_user:j%40ws%3Apw@jaws.internal:3306/jaws_db",
+      CLEARDB_DATABASE_URL: "mysql://clear_user:cl%2Fear@us-cdbr-east.cleardb.internal/heroku_abc123?reconnect=true",
+      REDIS_URL: "rediss://:r%23dis@redis.internal:6380",
+      DATABASE_URL: "postgres://pg_user:pg%25pw@pg.internal:5432/pg_db?sslmode=require",
+    };
+    const mapping = [
+      "MYSQL_ADDRESS=${JAWSDB_ADDRESS}",
+      "MYSQL_PASSWORD=${JAWSDB_PASSWORD}",
+      "MYSQL_DSN=${JAWSDB_DSN}",
+      "CLEAR_ADDRESS=${CLEARDB_DATABASE_ADDRESS}",
+      "CLEAR_PASSWORD=${CLEARDB_DATABASE_PASSWORD}",
+      "CLEAR_NAME=${CLEARDB_DATABASE_NAME}",
+      "CACHE_ADDRESS=${REDIS_ADDRESS}",
+      "CACHE_PASSWORD=${REDIS_PASSWORD}",
+      "CACHE_TLS=${REDIS_TLS}",
+      "PG_HOST=${DATABASE_HOST}",
+      "PG_PASSWORD=${DATABASE_PASSWORD}",
+      "PG_TLS=${DATABASE_TLS}",
+    ].join("\n");
+    const { code, report } = await withBinaryEnv(mapping, () => bootOnce("execpack --exit 0", addons));
+    expect(code).toBe(0);
+    expect(readProbeReport(report).env).toMatchObject({
+      MYSQL_ADDRESS: "jaws.internal:3306",
+      MYSQL_PASSWORD: "j@ws:pw",
+      MYSQL_DSN: "jaws_user:j@ws:pw@tcp(jaws.internal:3306)/jaws_db",
+      CLEAR_ADDRESS: "us-cdbr-east.cleardb.internal:3306",
+      CLEAR_PASSWORD: "cl/ear",
+      CLEAR_NAME: "heroku_abc123",
+      CACHE_ADDRESS: "redis.internal:6380",
+      CACHE_PASSWORD: "r#dis",
+      CACHE_TLS: "true",
+      PG_HOST: "pg.internal",
+      PG_PASSWORD: "pg%pw",
+      PG_TLS: "true",
+    });
+  });
+
+  it("stops before exec when a required ${VAR:?message} is unset, naming it and showing the message", async () => {
+    const { code, stderr, report } = await withBinaryEnv("SIGNING_KEY=${APP_SIGNING_KEY:?generate one with: heroku config:set APP_SIGNING_KEY=$(openssl rand -hex 32)}\n", () =>
+      bootOnce("execpack serve", RUNTIME_CONFIG),
+    );
+    expect(code).toBe(1);
+    expect(stderr).toContain("[env.required]");
+    expect(stderr).toContain("APP_SIGNING_KEY");
+    expect(stderr).toContain("generate one with: heroku config:set APP_SIGNING_KEY=");
+    noStackTrace(stderr);
+    expect(existsSync(report)).toBe(false);
+  });
+
   it("refuses to start the binary when binary.env needs a malformed DATABASE_URL, without echoing its password", async () => {
     const report = join(workDir, "bad-url-report");
     const dyno = startDyno({
