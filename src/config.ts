@@ -15,6 +15,10 @@ export interface BinarySettings {
   fetch: "build" | "boot";
   token: string | undefined;
   allowInsecureHttp: boolean;
+  /** BINARY_CONNECT_TIMEOUT, BINARY_HEADERS_TIMEOUT, BINARY_BODY_TIMEOUT (seconds); unset means the defaults. */
+  timeouts: { connectMs?: number; headersMs?: number; bodyMs?: number };
+  /** BINARY_MAX_SIZE (uncompressed bytes, K/M/G suffixes) and BINARY_MAX_ENTRIES: the archive-bomb bounds. */
+  limits: { maxTotalBytes?: number; maxEntries?: number };
 }
 
 type ConfigVars = Readonly<Record<string, string | undefined>>;
@@ -54,7 +58,44 @@ export function readBinarySettings(vars: ConfigVars): BinarySettings {
     fetch: readFetchMode(vars.BINARY_FETCH),
     token: nonEmpty(vars.BINARY_TOKEN),
     allowInsecureHttp: ["1", "true", "yes"].includes(nonEmpty(vars.BINARY_ALLOW_HTTP)?.toLowerCase() ?? ""),
+    timeouts: {
+      connectMs: readSeconds(vars, "BINARY_CONNECT_TIMEOUT"),
+      headersMs: readSeconds(vars, "BINARY_HEADERS_TIMEOUT"),
+      bodyMs: readSeconds(vars, "BINARY_BODY_TIMEOUT"),
+    },
+    limits: {
+      maxTotalBytes: readQuantity(vars, "BINARY_MAX_SIZE", true),
+      maxEntries: readQuantity(vars, "BINARY_MAX_ENTRIES", false),
+    },
   };
+}
+
+function invalidNumber(name: string, value: string, expected: string): ExecpackError {
+  return new ExecpackError("config.invalid-number", `${name} must be ${expected}`, {
+    seen: [`${name}="${maskUrl(value)}"`],
+    hint: `Unset it to use the default (see the README's config var table), or set a valid value: heroku config:set ${name}=...`,
+  });
+}
+
+/** A duration in seconds, returned in milliseconds. */
+function readSeconds(vars: ConfigVars, name: string): number | undefined {
+  const value = nonEmpty(vars[name]);
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0) throw invalidNumber(name, value, "a positive number of seconds");
+  return seconds * 1000;
+}
+
+const SIZE_SUFFIXES: Readonly<Record<string, number>> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** A positive whole number; with `sizes`, a K, M or G suffix (binary multiples) is accepted. */
+function readQuantity(vars: ConfigVars, name: string, sizes: boolean): number | undefined {
+  const value = nonEmpty(vars[name]);
+  if (value === undefined) return undefined;
+  const match = (sizes ? /^(\d+)([KMG]?)i?B?$/i : /^(\d+)()$/).exec(value);
+  const quantity = match ? Number(match[1]) * (SIZE_SUFFIXES[(match[2] ?? "").toUpperCase()] ?? 1) : 0;
+  if (!match || quantity <= 0) throw invalidNumber(name, value, sizes ? "a size such as 4G, 800M or 1073741824" : "a positive whole number");
+  return quantity;
 }
 
 function readSha256(value: string | undefined): string | undefined {

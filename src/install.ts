@@ -40,6 +40,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
     token: settings.token,
     cache: { dir: join(cacheDir, "release-cache") },
     allowInsecureHttp: settings.allowInsecureHttp,
+    timeouts: settings.timeouts,
     deadline: options.deadline,
     onProgress: progressPrinter(log),
     log,
@@ -53,6 +54,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       destination: incoming,
       binaryName: settings.name,
       contentType: archive.contentType,
+      limits: settings.limits,
     });
     const name = installedName(extracted.entry, extracted.format, settings.url);
     renameSync(incoming, join(paths.binaryDir, name));

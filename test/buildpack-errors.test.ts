@@ -81,6 +81,8 @@ describe("bin/compile on bad input", () => {
     ["the archive holds no Linux binary", { BINARY_URL: "docs-only.zip" }, "archive.no-linux-binary", ["README.md", "app.exe"]],
     ["two binaries qualify", { BINARY_URL: "two-servers.zip" }, "archive.ambiguous", ["bin/server", "bin/worker", "BINARY_NAME"]],
     ["BINARY_SHA256 is not a checksum", { BINARY_URL: "good.zip", BINARY_SHA256: "abc" }, "config.invalid-sha256", ["64"]],
+    ["the archive has more entries than BINARY_MAX_ENTRIES", { BINARY_URL: "two-servers.zip", BINARY_MAX_ENTRIES: "1" }, "archive.too-large", ["1"]],
+    ["a timeout is not a number", { BINARY_URL: "good.zip", BINARY_CONNECT_TIMEOUT: "soon" }, "config.invalid-number", ["BINARY_CONNECT_TIMEOUT"]],
   ])("fails clearly when %s", async (_case, vars: Record<string, string>, code, words) => {
     const configVars = { ...vars };
     if (configVars.BINARY_URL) configVars.BINARY_URL = url(configVars.BINARY_URL);

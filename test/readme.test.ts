@@ -32,9 +32,15 @@ describe("README", () => {
     expect(readme).toContain(`\`${code}\``);
   });
 
-  const configVars = ["BINARY_URL", "BINARY_SHA256", "BINARY_NAME", "BINARY_FETCH", "BINARY_FETCH_TIMEOUT", "BINARY_TOKEN", "BINARY_ALLOW_HTTP", "NODEJS_ORG_MIRROR"];
+  const configVars = [
+    ...new Set(sources.flatMap((text) => [...text.matchAll(/\b(?:vars|configVars)(?:\.|, ")(BINARY_[A-Z0-9_]+)/g)].map((match) => match[1]!))),
+    "NODEJS_ORG_MIRROR",
+  ].sort();
+  it("finds the config vars the code reads (guards the scan)", () => {
+    expect(configVars).toEqual(expect.arrayContaining(["BINARY_URL", "BINARY_SHA256", "BINARY_MAX_SIZE", "BINARY_FETCH_TIMEOUT"]));
+  });
   it.each(configVars)("documents the config var %s in the reference table", (name) => {
-    expect(readme).toMatch(new RegExp(`^\\| \`${name}\` \\|`, "m"));
+    expect(readme).toMatch(new RegExp(`^\\| (\`[A-Z_]+\`, )*\`${name}\`(, \`[A-Z_]+\`)* \\|`, "m"));
   });
 
   it("gives a quick start whose commands are this package's scripts", () => {
