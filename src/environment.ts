@@ -13,7 +13,7 @@
  */
 import { deriveVariables } from "./connection-url.js";
 import { ExecpackError } from "./errors.js";
-import { SECRET_MASK, isSecretName, maskUrl } from "./secrets.js";
+import { SECRET_MASK, isSecretName, maskUrlValue } from "./secrets.js";
 
 export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { kind: "binary.env"; line: number };
 
@@ -248,8 +248,9 @@ function expand(text: string, quote: Quote, scope: Scope): string {
   return out;
 }
 
+/** A value holding a URL credential (user info, or a secret-named query parameter), whole or inside text. */
 function hasUrlPassword(value: string): boolean {
-  return maskUrl(value) !== value;
+  return maskUrlValue(value) !== value;
 }
 
 interface State {
@@ -308,12 +309,12 @@ export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment
 
 /**
  * The value as `execpackctl env` shows it. A secret that is one URL keeps everything but its password; any
- * other secret becomes `*****`. Non-secret values still pass through maskUrl, in case a URL hides in one.
+ * other secret becomes `*****`. Non-secret values still pass through maskUrlValue, in case a URL hides in one.
  */
 export function maskedValue(name: string, value: string, secret: boolean): string {
-  if (!(secret || isSecretName(name)) || value === "") return maskUrl(value);
+  if (!(secret || isSecretName(name)) || value === "") return maskUrlValue(value);
   const isOneUrl = /^[a-z][a-z0-9+.-]*:\/\/\S*$/i.test(value);
-  return isOneUrl && hasUrlPassword(value) ? maskUrl(value) : SECRET_MASK;
+  return isOneUrl && hasUrlPassword(value) ? maskUrlValue(value) : SECRET_MASK;
 }
 
 /** The escaped double-quoted form execpack's own binary.env parser reads back exactly. */
