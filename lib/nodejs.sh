@@ -61,14 +61,14 @@ nodejs::download() {
 	mkdir -p "${cache_dir}"
 	if ! sums="$(nodejs::fetch_text "${base_url}/SHASUMS256.txt")"; then
 		output::error "node.download-failed" "Could not download SHASUMS256.txt for Node.js v${NODEJS_VERSION}" \
-			"Tried: ${base_url}/SHASUMS256.txt
+			"Tried: $(nodejs::display_url "${base_url}")/SHASUMS256.txt
 Check the network, or set the config var NODEJS_ORG_MIRROR to a mirror of the Node.js distribution site."
 		return 1
 	fi
 	expected="$(awk -v file="${name}.tar.gz" '$2 == file { print $1 }' <<<"${sums}")"
 	if [[ -z "${expected}" ]]; then
 		output::error "node.download-failed" "SHASUMS256.txt of Node.js v${NODEJS_VERSION} does not list ${name}.tar.gz" \
-			"The mirror at ${mirror} may be incomplete."
+			"The mirror at $(nodejs::display_url "${mirror}") may be incomplete."
 		return 1
 	fi
 
@@ -81,7 +81,7 @@ Check the network, or set the config var NODEJS_ORG_MIRROR to a mirror of the No
 			--output "${tarball}.partial" "${base_url}/${name}.tar.gz"; then
 			rm -f "${tarball}.partial"
 			output::error "node.download-failed" "Could not download Node.js v${NODEJS_VERSION}" \
-				"Tried: ${base_url}/${name}.tar.gz"
+				"Tried: $(nodejs::display_url "${base_url}")/${name}.tar.gz"
 			return 1
 		fi
 		actual="$(nodejs::sha256 "${tarball}.partial")"
@@ -100,6 +100,12 @@ Check the network, or set the config var NODEJS_ORG_MIRROR to a mirror of the No
 	cp "${unpacked}/bin/node" "${target}/bin/node"
 	# shellcheck disable=SC2034 # read by bootstrapper::install_dependencies (lib/bootstrapper.sh)
 	NODEJS_NPM=("${unpacked}/bin/node" "${unpacked}/lib/node_modules/npm/bin/npm-cli.js")
+}
+
+# Prints a URL with its user info masked: NODEJS_ORG_MIRROR may carry credentials for a private mirror.
+nodejs::display_url() {
+	local url="${1}"
+	sed -E 's#(://)([^/]*)@#\1*****@#' <<<"${url}"
 }
 
 nodejs::fetch_text() {

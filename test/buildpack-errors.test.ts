@@ -91,6 +91,22 @@ describe("bin/compile on bad input", () => {
     for (const word of words) expect(stderr).toContain(word);
   });
 
+  it("fails clearly when Node.js cannot be fetched, without printing the mirror's credentials", async () => {
+    const result = await buildApp({
+      buildpackDir: REPO,
+      appDir: FIXTURE_APP,
+      workDir,
+      configVars: { BINARY_URL: url("good.zip"), NODEJS_ORG_MIRROR: `http://mirror:${PASSWORD}@127.0.0.1:9/dist` },
+      buildEnv: { ...buildEnv, PATH: makeStackPath(workDir) },
+      cacheDir: join(workDir, "no-node-cache"),
+    });
+    expect(result.compile?.status).toBe(1);
+    expect(result.compile?.stderr).toContain("[node.download-failed]");
+    expect(result.compile?.stderr).toContain("http://*****@127.0.0.1:9/dist/v");
+    expect(result.compile!.stdout + result.compile!.stderr).not.toContain(PASSWORD);
+    expect(existsSync(join(result.buildDir, ".execpack"))).toBe(false);
+  });
+
   it("builds with BINARY_NAME choosing among several binaries, reusing Node.js from PATH", async () => {
     const result = await buildApp({
       buildpackDir: REPO,
