@@ -79,6 +79,15 @@ function writePlan(planFile: string, file: string, argv0: string, env: Readonly<
   writeFileSync(planFile, `${fields.join("\0")}\0`, { mode: 0o600 });
 }
 
+/**
+ * Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve: the binary would get
+ * EPIPE instead of dying on a closed pipe, and a shell script could not even undo it. A handled signal is
+ * reset to its default by execve, so handling both here hands the binary the dispositions `exec "$@"` would.
+ */
+function restoreDefaultSignals(): void {
+  for (const signal of ["SIGPIPE", "SIGXFSZ"] as const) process.on(signal, () => {});
+}
+
 /** Execs `file` with argv[0] = `argv0` and ARGS untouched. Returns only by throwing an ExecpackError. */
 export async function execInPlace(
   file: string,
@@ -98,6 +107,7 @@ export async function execInPlace(
       hint: "execpack needs Node.js 22.15 or later in the slug; rebuild the app so the buildpack installs it.",
     });
   }
+  restoreDefaultSignals();
   process.execve(file, [argv0, ...args], { ...env });
   throw new Error("process.execve returned"); // Unreachable: execve either replaces the process or aborts it.
 }

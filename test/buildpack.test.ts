@@ -157,6 +157,8 @@ describe("classic buildpack, end to end", () => {
     expect(probeReport.pid).toBe(dyno.pid);
     expect(probeReport.argv).toEqual(["probe", "serve", "--wait", "two words", ""]);
     expect(probeReport.cwd).toBe(good.slugDir);
+    expect(probeReport.ignoredSignals).toBe("0000000000000000"); // Node's ignored SIGPIPE must not leak through
+
     expect(probeReport.env).toMatchObject({
       ...RUNTIME_ENV_EXPECTED,
       HOME: good.slugDir,

@@ -3,6 +3,7 @@
  * for a released server. It records its PID, parent, cwd, argv and environment into $PROBE_REPORT.
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,9 +11,10 @@ import { fileURLToPath } from "node:url";
 
 const SOURCE = fileURLToPath(new URL("../fixtures/probe/probe.c", import.meta.url));
 
-/** Compiles the probe once per machine state (keyed on the source's mtime) and returns its path. */
+/** Compiles the probe once per version of its source (the directory is keyed on its hash) and returns its path. */
 export function probeBinary(): string {
-  const dir = join(tmpdir(), "execpack-test-probe");
+  const digest = createHash("sha256").update(readFileSync(SOURCE)).digest("hex").slice(0, 12);
+  const dir = join(tmpdir(), `execpack-test-probe-${digest}`);
   mkdirSync(dir, { recursive: true });
   const output = join(dir, "probe");
   if (!existsSync(output)) {
@@ -30,6 +32,8 @@ export interface ProbeReport {
   pid: number;
   ppid: number;
   cwd: string;
+  /** The SigIgn mask (hex) the binary started with: all zeros unless something left signals ignored. */
+  ignoredSignals: string;
   argv: string[];
   env: Record<string, string>;
 }
@@ -37,12 +41,12 @@ export interface ProbeReport {
 export function readProbeReport(file: string): ProbeReport {
   const fields = readFileSync(file, "utf8").split("\0");
   fields.pop(); // The report ends with a NUL.
-  const [pid, ppid, cwd, argc, ...rest] = fields;
+  const [pid, ppid, cwd, ignoredSignals, argc, ...rest] = fields;
   const argv = rest.slice(0, Number(argc));
   const env: Record<string, string> = {};
   for (const entry of rest.slice(Number(argc))) {
     const equals = entry.indexOf("=");
     env[entry.slice(0, equals)] = entry.slice(equals + 1);
   }
-  return { pid: Number(pid), ppid: Number(ppid), cwd: cwd ?? "", argv, env };
+  return { pid: Number(pid), ppid: Number(ppid), cwd: cwd ?? "", ignoredSignals: ignoredSignals ?? "", argv, env };
 }
