@@ -160,3 +160,31 @@ function isText(bytes: Uint8Array): boolean {
 function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
   return bytes.length >= prefix.length && prefix.every((byte, index) => bytes[index] === byte);
 }
+
+const PT_INTERP = 3;
+/** Program headers are read in one go up to this many bytes; real binaries have a few dozen at most. */
+const MAX_PROGRAM_HEADER_BYTES = 64 * 1024;
+
+/**
+ * The program interpreter a dynamically linked 64-bit little-endian executable asks the kernel for
+ * (`/lib64/ld-linux-x86-64.so.2` for glibc, `/lib/ld-musl-x86_64.so.1` for musl), or undefined for a static
+ * binary. `read(position, length)` returns the file's bytes there.
+ */
+export function readInterpreter(header: Uint8Array, read: (position: number, length: number) => Uint8Array): string | undefined {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const tableOffset = Number(view.getBigUint64(32, true));
+  const entrySize = view.getUint16(54, true);
+  const count = view.getUint16(56, true);
+  if (entrySize < 56 || entrySize * count > MAX_PROGRAM_HEADER_BYTES) return undefined;
+  const table = read(tableOffset, entrySize * count);
+  const entries = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  for (let index = 0; (index + 1) * entrySize <= table.length; index += 1) {
+    const base = index * entrySize;
+    if (entries.getUint32(base, true) !== PT_INTERP) continue;
+    const offset = Number(entries.getBigUint64(base + 8, true));
+    const size = Math.min(Number(entries.getBigUint64(base + 32, true)), 4096);
+    const path = Buffer.from(read(offset, size)).toString("latin1");
+    return path.split("\0")[0];
+  }
+  return undefined;
+}

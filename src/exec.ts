@@ -7,9 +7,9 @@
  * everything that can be checked is checked first, and output still buffered for a pipe is flushed first,
  * since execve discards it.
  */
-import { accessSync, closeSync, constants, openSync, readSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import { ExecpackError } from "./errors.js";
-import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader } from "./elf.js";
+import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader, readInterpreter } from "./elf.js";
 
 export function assertExecutable(file: string): void {
   let isFile = false;
@@ -36,21 +36,54 @@ export function assertExecutable(file: string): void {
   assertRunnableFormat(file);
 }
 
+function readAt(fd: number, position: number, length: number): Uint8Array {
+  const buffer = Buffer.alloc(length);
+  return buffer.subarray(0, readSync(fd, buffer, 0, length, position));
+}
+
+function wrongFormat(file: string, format: string, hint: string): ExecpackError {
+  return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
+    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
+    hint,
+  });
+}
+
+/**
+ * What the kernel needs to start the file must be there, since a failed execve aborts Node 24 (status 134):
+ * an ELF for this machine whose program interpreter exists (a musl build asks for /lib/ld-musl-*, which
+ * Heroku's Ubuntu stacks lack), or a script whose `#!` interpreter exists.
+ */
 function assertRunnableFormat(file: string): void {
-  const head = Buffer.alloc(64);
   const fd = openSync(file, "r");
-  const length = readSync(fd, head, 0, head.length, 0);
-  closeSync(fd);
-  const bytes = head.subarray(0, length);
-  if (bytes[0] === 0x23 && bytes[1] === 0x21) return; // "#!": the kernel runs the interpreter it names.
-  const header = readElfHeader(bytes);
-  const architecture = dynoArchitecture();
-  if (!header || !isRunnableOn(header, architecture)) {
-    throw new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
-      seen: [`file: ${file}`, `format: ${describeFile(bytes)}`, `dyno: ${architecture}`],
-      hint: "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.",
-    });
+  try {
+    const bytes = readAt(fd, 0, 256);
+    if (bytes[0] === 0x23 && bytes[1] === 0x21) return assertInterpreter(file, scriptInterpreter(bytes), "script");
+    const header = readElfHeader(bytes.subarray(0, 64));
+    if (!header || !isRunnableOn(header, dynoArchitecture())) {
+      throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
+    }
+    assertInterpreter(file, readInterpreter(bytes.subarray(0, 64), (position, length) => readAt(fd, position, length)), "ELF");
+  } finally {
+    closeSync(fd);
   }
+}
+
+/** The interpreter path of a `#!` line; a CR left by Windows line endings is part of it, as for the kernel. */
+function scriptInterpreter(bytes: Uint8Array): string {
+  const line = Buffer.from(bytes).toString("latin1").slice(2).split("\n")[0] ?? "";
+  return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
+}
+
+function assertInterpreter(file: string, interpreter: string | undefined, kind: "ELF" | "script"): void {
+  if (interpreter === undefined || existsSync(interpreter)) return;
+  const shown = JSON.stringify(interpreter);
+  throw wrongFormat(
+    file,
+    kind === "ELF" ? `ELF ${dynoArchitecture()} needing the program interpreter ${shown}` : `script for the interpreter ${shown}`,
+    kind === "ELF"
+      ? `This stack has no ${shown}: the release was linked for another Linux (musl builds ask for /lib/ld-musl-*). Use its static or glibc build with BINARY_URL or BINARY_NAME.`
+      : `This stack has no ${shown}${interpreter.endsWith("\r") ? " (the script has Windows line endings)" : ""}. Use a release whose start script names an interpreter the stack has.`,
+  );
 }
 
 /** Resolves once everything written to stdout and stderr has left the process. */
