@@ -13,7 +13,7 @@ import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { constants as zlibConstants, createGunzip, gunzipSync } from "node:zlib";
+import { constants as zlibConstants, crc32, createGunzip, createInflateRaw, gunzipSync } from "node:zlib";
 import { Parser } from "tar";
 import type { ReadEntry } from "tar";
 import yauzl from "yauzl";
@@ -59,6 +59,15 @@ const DEFAULT_MAX_ENTRIES = 10_000;
 const TAR_BLOCK = 512;
 /** Entries listed in an error before "... and N more". */
 const LISTED_ENTRIES = 20;
+/**
+ * Chunk sizes of the extraction. Node's defaults (64 KiB reads, 16 KiB of inflated output) cut a 200 MB
+ * binary into some 13,000 chunks, each a hash update, a write and a trip through the stream machinery:
+ * that overhead, not zlib, made extraction take half again as long as `unzip` (bench/fetch.ts). Larger
+ * chunks are barely faster but cost memory: spent chunks wait for a garbage collection, and the fewer the
+ * chunks the rarer those are (1 MiB chunks added some 40 MiB to the peak RSS).
+ */
+const READ_CHUNK = 256 * 1024;
+const INFLATE_CHUNK = 256 * 1024;
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04]; // "PK\3\4", a local file header
 const EMPTY_ZIP_MAGIC = [0x50, 0x4b, 0x05, 0x06]; // "PK\5\6", end of central directory only
@@ -162,7 +171,7 @@ export interface ArchiveEntry {
 async function installBareBinary(job: Job, head: Buffer): Promise<ExtractResult> {
   const name = basename(job.archivePath);
   requireRunnable(job, name, head, "");
-  const installed = await install(job.destination, bounded(job, createReadStream(job.archivePath)));
+  const installed = await install(job.destination, bounded(job, createReadStream(job.archivePath, { highWaterMark: READ_CHUNK })));
   return { entry: name, ...installed, format: "elf", candidates: [name] };
 }
 
@@ -204,7 +213,7 @@ async function extractFromStream(job: Job, format: "tar" | "tar.gz" | "tar.xz" |
 function decompressed(format: "tar" | "tar.gz" | "tar.xz" | "gzip", path: string): AsyncIterable<Buffer> {
   switch (format) {
     case "tar":
-      return createReadStream(path);
+      return createReadStream(path, { highWaterMark: READ_CHUNK });
     case "tar.gz":
     case "gzip":
       return gunzipFile(path);
@@ -214,8 +223,8 @@ function decompressed(format: "tar" | "tar.gz" | "tar.xz" | "gzip", path: string
 }
 
 async function* gunzipFile(path: string): AsyncGenerator<Buffer> {
-  const gunzip = createGunzip();
-  const reading = pipeline(createReadStream(path), gunzip);
+  const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK });
+  const reading = pipeline(createReadStream(path, { highWaterMark: READ_CHUNK }), gunzip);
   // A read error destroys `gunzip` with that error, so it surfaces in the loop below; when the consumer
   // stops early, the "premature close" reported here is expected.
   reading.catch(() => undefined);
@@ -422,7 +431,7 @@ async function extractFromZip(job: Job): Promise<ExtractResult> {
     const { chosen, candidates } = chooseBinary([...byPath.values()].map((item) => item.entry), job);
     const zipEntry = byPath.get(chosen.path)?.zipEntry;
     if (!zipEntry) throw new Error(`internal: "${chosen.path}" chosen but not scanned`);
-    const installed = await install(job.destination, bounded(job, await zip.openReadStreamPromise(zipEntry)));
+    const installed = await install(job.destination, bounded(job, zipEntryData(zip, zipEntry, chosen.path, job.archivePath)));
     return { entry: chosen.path, ...installed, format: "zip", candidates };
   } catch (error) {
     throw asArchiveError(error, "zip");
@@ -481,6 +490,51 @@ async function classifyZipEntry(zip: ZipFile, zipEntry: ZipEntry, name: string, 
   const header = readElfHeader(head);
   const runnable = header !== undefined && isRunnableOn(header, job.architecture);
   return { path, kind: "file", description: describeFile(head), runnable };
+}
+
+/**
+ * The uncompressed bytes of a zip entry, checked against the size and CRC-32 the central directory declares
+ * (yauzl checks neither the CRC nor, through this path, the size). The deflated range is read and inflated
+ * here rather than by yauzl's openReadStream, whose 64 KiB reads and 16 KiB inflate chunks cannot be sized.
+ */
+async function* zipEntryData(zip: ZipFile, zipEntry: ZipEntry, path: string, archivePath: string): AsyncGenerator<Buffer> {
+  // Checks the local header's signature and finds where the data starts (the header's own fields are ignored).
+  const { fileDataStart } = await zip.readLocalFileHeaderPromise(zipEntry, { minimal: true });
+  const expected = zipEntry.uncompressedSize;
+  let size = 0;
+  let crc = 0;
+  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archivePath, fileDataStart, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
+  for await (const chunk of chunks) {
+    size += chunk.length;
+    if (size > expected) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
+    crc = crc32(chunk, crc);
+    yield chunk;
+  }
+  if (size !== expected) throw new Error(`entry '${path}' holds ${size} bytes, the zip declares ${expected}`);
+  if (crc !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
+}
+
+/** `length` bytes of the file from `start`, inflated (raw deflate) when `deflated`; stopping early releases both. */
+async function* inflatedRange(path: string, start: number, length: number, deflated: boolean): AsyncGenerator<Buffer> {
+  const raw = createReadStream(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
+  if (!deflated) {
+    try {
+      for await (const chunk of raw) yield chunk as Buffer;
+    } finally {
+      raw.destroy();
+    }
+    return;
+  }
+  const inflate = createInflateRaw({ chunkSize: INFLATE_CHUNK });
+  const reading = pipeline(raw, inflate);
+  // As in gunzipFile: errors surface in the loop; a "premature close" after stopping early is expected.
+  reading.catch(() => undefined);
+  try {
+    for await (const chunk of inflate) yield chunk as Buffer;
+    await reading;
+  } finally {
+    inflate.destroy();
+  }
 }
 
 async function readZipHead(zip: ZipFile, zipEntry: ZipEntry, length: number): Promise<Buffer> {
@@ -650,7 +704,13 @@ async function* bounded(job: Job, source: AsyncIterable<Buffer>): AsyncGenerator
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Installing: temp file beside the destination, fsync, chmod 0755, rename
+// Installing: temp file beside the destination, chmod 0755, rename
+//
+// No fsync: the rename already keeps a crashed or failed process from leaving a half-written binary, and
+// nothing outlives a power cut here. A build that loses its machine is rerun from scratch, the slug is
+// packed from the page cache, and a dyno's file system is discarded at every restart. Syncing the binary
+// and the archive (download.ts) made the compile wait for the disk: a tenth of the fetch of a 200 MB binary
+// on the bench machine's SSD (bench/fetch.ts), more on slower disks, for no protection.
 
 interface Installed {
   size: number;
@@ -674,6 +734,8 @@ class TempFile {
   #handle: FileHandle | undefined;
   readonly #hash = createHash("sha256");
   #size = 0;
+  /** The write in flight: the next chunk is inflated and hashed meanwhile, one write deep. */
+  #pending: Promise<void> | undefined;
 
   private constructor(path: string, destination: string, handle: FileHandle) {
     this.path = path;
@@ -691,34 +753,32 @@ class TempFile {
     }
   }
 
+  /** Resolves once the chunk is hashed and the previous one written; a write error surfaces here or in commit(). */
   async write(chunk: Uint8Array): Promise<void> {
     this.#hash.update(chunk);
     this.#size += chunk.length;
-    try {
-      let offset = 0;
-      while (offset < chunk.length) {
-        const { bytesWritten } = await this.#opened().write(chunk, offset, chunk.length - offset);
-        offset += bytesWritten;
-      }
-    } catch (error) {
+    await this.#pending;
+    const handle = this.#opened();
+    this.#pending = writeAll(handle, chunk).catch((error: unknown) => {
       throw installFailed(this.destination, error);
-    }
+    });
+    // Awaited by the next write(), commit() or discard(); until then a rejection is not unhandled.
+    this.#pending.catch(() => undefined);
   }
 
-  /** Makes the binary whole on disk and executable (whatever mode the archive had), then swaps it in. */
+  /** Makes the binary complete and executable (whatever mode the archive had), then swaps it in. */
   async commit(): Promise<Installed> {
     const handle = this.#opened();
     try {
-      await handle.sync();
+      await this.#pending;
       await handle.chmod(0o755);
       this.#handle = undefined;
       await handle.close();
       await rename(this.path, this.destination);
     } catch (error) {
       await this.discard();
-      throw installFailed(this.destination, error);
+      throw error instanceof ExecpackError ? error : installFailed(this.destination, error);
     }
-    await syncDirectory(dirname(this.destination));
     return { size: this.#size, sha256: this.#hash.digest("hex") };
   }
 
@@ -726,6 +786,7 @@ class TempFile {
     const handle = this.#handle;
     this.#handle = undefined;
     // Cleanup after a failure that is already being reported: a second error here would only hide it.
+    await this.#pending?.catch(() => undefined);
     await handle?.close().catch(() => undefined);
     await unlink(this.path).catch(() => undefined);
   }
@@ -736,17 +797,11 @@ class TempFile {
   }
 }
 
-async function syncDirectory(path: string): Promise<void> {
-  try {
-    const directory = await open(path, "r");
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory. The rename is done either way; only its durability
-    // across a power cut is weaker, and a build that loses power is rerun anyway.
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
   }
 }
 

@@ -369,6 +369,12 @@ describe("extractBinary refuses", () => {
     await expectRefusal(await build(), {}, { code: "archive.corrupt", words: ["damaged", "reason:", "BINARY_URL"] });
   });
 
+  it("a stored zip entry whose bytes changed after its header, by its CRC-32", async () => {
+    // Stored, not deflated: nothing but the CRC-32 can notice. The ELF header (offset 33) stays intact.
+    const archive = damage(await zip([file("app", ELF)], { compress: false }), 33 + 200);
+    await expectRefusal(archive, {}, { code: "archive.corrupt", words: ["damaged", "entry 'app' fails its CRC-32 check"] });
+  });
+
   it("a tar.xz when xz is not installed", async () => {
     const archive = tarXz([file("app", ELF)]);
     const path = process.env.PATH;
