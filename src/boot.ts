@@ -14,6 +14,18 @@ import type { SlugPaths } from "./slug.js";
 
 export const BINARY_ENV_FILE = "binary.env";
 
+/**
+ * The dyno's config vars, from the environment the launcher started Node with: a plain copy (every read of
+ * process.env crosses into C++, and the boot reads each variable several times), with NODE_OPTIONS back in
+ * place after the launcher kept it away from the bootstrapper's own Node.js.
+ */
+export function dynoConfigVars(processEnv: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const vars = { ...processEnv };
+  const nodeOptions = vars.EXECPACK_INTERNAL_NODE_OPTIONS;
+  if (nodeOptions !== undefined) vars.NODE_OPTIONS = nodeOptions;
+  return vars;
+}
+
 /** binary.env at the app root, if the app has one. */
 export function readBinaryEnv(appDir: string): { text: string; path: string } | undefined {
   const path = join(appDir, BINARY_ENV_FILE);

@@ -291,6 +291,15 @@ describe("classic buildpack, end to end", () => {
     });
   });
 
+  it("keeps the app's NODE_OPTIONS away from the bootstrapper's Node.js and hands it to the binary unchanged", async () => {
+    const nodeOptions = "--require ./newrelic-preload.js --max-old-space-size=256";
+    const { code, stderr, report } = await bootOnce("execpack --exit 0", { ...RUNTIME_CONFIG, NODE_OPTIONS: nodeOptions });
+    expect(code, stderr).toBe(0);
+    const env = readProbeReport(report).env;
+    expect(env.NODE_OPTIONS).toBe(nodeOptions);
+    expect(Object.keys(env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);
+  });
+
   it("stops before exec when a required ${VAR:?message} is unset, naming it and showing the message", async () => {
     const { code, stderr, report } = await withBinaryEnv("SIGNING_KEY=${APP_SIGNING_KEY:?generate one with: heroku config:set APP_SIGNING_KEY=$(openssl rand -hex 32)}\n", () =>
       bootOnce("execpack serve", RUNTIME_CONFIG),

@@ -2,9 +2,10 @@
  * `execpack [ARGS...]`: the dyno's start command. Resolves the binary's environment and execs the binary
  * with ARGS untouched. The launcher (.execpack/bin/execpack) runs this command's bundle with the slug's Node.js.
  */
-import { boot } from "../boot.js";
+import { boot, dynoConfigVars } from "../boot.js";
 import { runMain } from "../main.js";
 import { appDirOf, installedSlugPaths, slugPaths } from "../slug.js";
 
-// A plain copy: every read of process.env crosses into C++, and the boot reads each variable several times.
-void runMain(() => boot(installedSlugPaths(import.meta.url) ?? slugPaths(appDirOf(import.meta.url)), process.argv.slice(2), { ...process.env }));
+void runMain(() =>
+  boot(installedSlugPaths(import.meta.url) ?? slugPaths(appDirOf(import.meta.url)), process.argv.slice(2), dynoConfigVars(process.env)),
+);

@@ -9,6 +9,7 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { dynoConfigVars } from "../boot.js";
 import { checkApp, showEnvironment } from "../inspect.js";
 import { ExecpackError } from "../errors.js";
 import { runMain } from "../main.js";
@@ -32,7 +33,7 @@ function usageError(message: string): ExecpackError {
 }
 
 function configVars(appDir: string, envFile: string | undefined): NodeJS.ProcessEnv {
-  if (inDyno && envFile === undefined) return process.env;
+  if (inDyno && envFile === undefined) return dynoConfigVars(process.env);
   return readEnvFile(envFile ?? join(appDir, ".env"));
 }
 
