@@ -10,6 +10,7 @@ import { readBinarySettings } from "./config.js";
 import { ExecpackError, isExecpackError } from "./errors.js";
 import { installRelease } from "./install.js";
 import { formatError, warn } from "./output.js";
+import { maskUrl } from "./secrets.js";
 import { binaryPath } from "./slug.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
 
@@ -33,18 +34,40 @@ function bootLog(line: string): void {
   writeSync(2, `execpack: ${line}\n`);
 }
 
-export async function fetchAtBoot(
-  paths: SlugPaths,
-  buildManifest: InstallManifest,
-  configVars: NodeJS.ProcessEnv,
-): Promise<InstallManifest> {
-  const settings = readBinarySettings(configVars);
-  const deadline = Date.now() + readTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1000;
+/**
+ * Where a boot-time fetch installs: beside the build-time binary, never over it, so the fallback is intact
+ * whatever happens, and the switch to the new binary is only ever the exec of its path.
+ */
+export function bootFetchPaths(paths: SlugPaths): SlugPaths {
+  return { ...paths, binaryDir: join(paths.root, "boot-binary"), manifest: join(paths.root, "boot-binary.json") };
+}
+
+export interface BootBinary {
+  manifest: InstallManifest;
+  file: string;
+}
+
+function describeFailure(error: unknown): string {
+  if (isExecpackError(error)) return formatError(error);
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return `execpack: internal error while fetching at boot\n${maskUrl(text)}`;
+}
+
+/**
+ * Downloads and installs the release within the deadline. Any failure, a bad config var included, falls back
+ * to the build-time binary with a warning when the slug has one: a dyno that can start, starts.
+ */
+export async function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, configVars: NodeJS.ProcessEnv): Promise<BootBinary> {
+  const target = bootFetchPaths(paths);
   try {
-    return await installRelease({ settings, paths, cacheDir: join(paths.root, "boot-cache"), deadline, log: bootLog });
+    const settings = readBinarySettings(configVars);
+    const deadline = Date.now() + readTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1000;
+    const manifest = await installRelease({ settings, paths: target, cacheDir: join(paths.root, "boot-cache"), deadline, log: bootLog });
+    return { manifest, file: binaryPath(target, manifest) };
   } catch (error) {
-    if (!isExecpackError(error) || !existsSync(binaryPath(paths, buildManifest))) throw error;
-    warn(`${formatError(error)}\n\nBooting the binary installed at build time instead (sha256 ${buildManifest.sha256}).`);
-    return buildManifest;
+    const buildTime = binaryPath(paths, buildManifest);
+    if (!existsSync(buildTime)) throw error;
+    warn(`${describeFailure(error)}\n\nBooting the binary installed at build time instead (sha256 ${buildManifest.sha256}).`);
+    return { manifest: buildManifest, file: buildTime };
   }
 }

@@ -45,13 +45,26 @@ export function bootEnvironment(paths: SlugPaths, configVars: NodeJS.ProcessEnv)
   return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(paths.appDir) });
 }
 
+/**
+ * The BINARY_FETCH config var as it is now decides, not as it was at build time: config vars change without a
+ * rebuild. Anything but unset or "build" goes to the boot-time fetch, which validates it and falls back.
+ */
+function fetchesAtBoot(configVars: NodeJS.ProcessEnv): boolean {
+  const mode = configVars.BINARY_FETCH?.trim().toLowerCase() ?? "";
+  return mode !== "" && mode !== "build";
+}
+
 export async function boot(paths: SlugPaths, args: readonly string[], configVars: NodeJS.ProcessEnv): Promise<never> {
-  let manifest = readManifest(paths);
-  if (manifest.fetch === "boot") {
+  const manifest = readManifest(paths);
+  let file = binaryPath(paths, manifest);
+  let argv0 = manifest.name;
+  if (fetchesAtBoot(configVars)) {
     // Loaded only in this mode: the download stack is the heaviest part of the bootstrapper.
     const { fetchAtBoot } = await import("./boot-fetch.js");
-    manifest = await fetchAtBoot(paths, manifest, configVars);
+    const fetched = await fetchAtBoot(paths, manifest, configVars);
+    file = fetched.file;
+    argv0 = fetched.manifest.name;
   }
   const resolved = bootEnvironment(paths, configVars);
-  return execInPlace(binaryPath(paths, manifest), manifest.name, args, resolved.env);
+  return execInPlace(file, argv0, args, resolved.env);
 }

@@ -19,6 +19,7 @@ import { ok, stall, startFaultServer, status } from "./helpers/fault-server.js";
 import type { FaultServer } from "./helpers/fault-server.js";
 import { probeBinary, readProbeReport } from "./helpers/probe.js";
 import { file, zip } from "./helpers/release-archives.js";
+import { offlineNpm } from "./helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/boot-fetch-app");
@@ -67,8 +68,7 @@ describe("BINARY_FETCH=boot, end to end", () => {
         // Node.js comes from PATH, as when heroku/nodejs runs first; the dyno's PATH (stackPath) has none.
         PATH: makeStackPath(workDir, [nodeOnPath(workDir)]),
         HOME: join(workDir, "home"),
-        npm_config_offline: "true",
-        npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? "/root", ".npm"),
+        ...offlineNpm(),
       },
     });
     // From here on the server has the newer release at the same URL.
@@ -135,7 +135,7 @@ describe("BINARY_FETCH=boot, end to end", () => {
     const { dyno, slugDir } = started;
     const report = readProbeReport(started.report);
     expect(report.pid).toBe(dyno.pid);
-    expect(runningBinary(dyno.pid!)).toEqual({ path: join(slugDir, ".execpack/binary/probe-next"), sha256: sha256(published.binary) });
+    expect(runningBinary(dyno.pid!)).toEqual({ path: join(slugDir, ".execpack/boot-binary/probe-next"), sha256: sha256(published.binary) });
     expect(report.argv).toEqual(["probe-next", "serve", "--wait"]);
     expect(report.env).toMatchObject({ APP_LISTEN: `0.0.0.0:${5200 + dynoCount}`, APP_MODE: "staging" });
     expect(server.requests(RELEASE)).toHaveLength(1);
@@ -195,6 +195,32 @@ describe("BINARY_FETCH=boot, end to end", () => {
     expect(stderr).toContain("The download could not finish before the deadline [download.deadline]");
     expect(stderr).toContain("Booting the binary installed at build time instead");
     noStackTrace(stderr);
+    await stopWithSigterm(started);
+  });
+
+  it("follows BINARY_FETCH as it is at boot: unset now, the build-time binary starts and nothing is fetched", async () => {
+    const before = server.requests(RELEASE).length;
+    const started = await boot({ BINARY_URL: server.url(RELEASE) });
+    expect(runningBinary(started.dyno.pid!)).toEqual({ path: join(started.slugDir, ".execpack/binary/probe"), sha256: sha256(built.binary) });
+    expect(server.requests(RELEASE)).toHaveLength(before);
+    expect(started.output().stderr).toBe("");
+    await stopWithSigterm(started);
+  });
+
+  it("falls back with a warning, not a failed dyno, when a config var is bad at boot", async () => {
+    const started = await boot({ BINARY_URL: server.url(RELEASE), BINARY_FETCH: "boot", BINARY_FETCH_TIMEOUT: "soon" });
+    expect(runningBinary(started.dyno.pid!)).toEqual({ path: join(started.slugDir, ".execpack/binary/probe"), sha256: sha256(built.binary) });
+    const { stderr } = started.output();
+    expect(stderr).toContain("[config.invalid-fetch-timeout]");
+    expect(stderr).toContain("Booting the binary installed at build time instead");
+    noStackTrace(stderr);
+    await stopWithSigterm(started);
+  });
+
+  it("leaves the build-time binary untouched when the boot-time fetch succeeds", async () => {
+    const started = await boot({ BINARY_URL: server.url(RELEASE), BINARY_FETCH: "boot" });
+    expect(sha256(readFileSync(join(started.slugDir, ".execpack/binary/probe")))).toBe(sha256(built.binary));
+    expect(JSON.parse(readFileSync(join(started.slugDir, ".execpack/binary.json"), "utf8"))).toMatchObject({ name: "probe" });
     await stopWithSigterm(started);
   });
 });
