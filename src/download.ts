@@ -150,6 +150,14 @@ export function isLoopbackHost(hostname: string): boolean {
   return host === "::1";
 }
 
+/**
+ * GitHub's release asset API (the way to private assets with a token) answers with the asset's JSON unless
+ * asked for the bytes; everyone else gets */*.
+ */
+export function acceptHeader(url: URL): string {
+  return url.hostname === "api.github.com" && /\/releases\/assets\/\d+\/?$/.test(url.pathname) ? "application/octet-stream" : "*/*";
+}
+
 /** Plain http:// can be altered on the way; it is accepted only when the damage is contained or accepted. */
 export function assertTransportAllowed(url: URL, policy: { sha256?: string | undefined; allowInsecureHttp?: boolean | undefined }): void {
   if (url.protocol !== "http:" || policy.sha256 || policy.allowInsecureHttp || isLoopbackHost(url.hostname)) return;
@@ -245,7 +253,7 @@ async function followRedirects(session: Session, extraHeaders: Record<string, st
     watchdog.arm(session.timeouts.headersMs, "headers");
     const response = await request(withoutCredentials(url), {
       dispatcher: session.agent, method: "GET", signal,
-      headers: { "user-agent": "execpack", accept: "*/*", ...extraHeaders, ...authorization(session, url) },
+      headers: { "user-agent": "execpack", accept: acceptHeader(url), ...extraHeaders, ...authorization(session, url) },
     });
     watchdog.disarm();
     const location = REDIRECTS.has(response.statusCode) ? header(response, "location") : undefined;

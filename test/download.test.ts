@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from "vitest";
-import { assertTransportAllowed, download } from "../src/download.js";
+import { acceptHeader, assertTransportAllowed, download } from "../src/download.js";
 import type { DownloadOptions } from "../src/download.js";
 import { ExecpackError } from "../src/errors.js";
 import { delay, ok, redirect, reset, stall, startFaultServer, status, truncate } from "./helpers/fault-server.js";
@@ -267,5 +267,16 @@ describe("local files and progress", () => {
     const seen: { bytes: number; total?: number }[] = [];
     await download(options(server.url("/file"), { onProgress: (progress) => seen.push(progress) }));
     expect(seen.at(-1)).toMatchObject({ bytes: BODY.length, total: BODY.length });
+  });
+});
+
+describe("acceptHeader", () => {
+  it.each([
+    ["https://api.github.com/repos/o/r/releases/assets/123456", "application/octet-stream"],
+    ["https://api.github.com/repos/o/r/releases/latest", "*/*"],
+    ["https://github.com/o/r/releases/download/v1/app.zip", "*/*"],
+    ["https://example.org/releases/assets/1", "*/*"],
+  ])("asks %s for %s", (url, accept) => {
+    expect(acceptHeader(new URL(url))).toBe(accept);
   });
 });
