@@ -152,7 +152,7 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /**
  * GitHub's release asset API (the way to private assets with a token) answers with the asset's JSON unless
- * asked for the bytes; everyone else gets */*.
+ * asked for the bytes; every other server gets "any type".
  */
 export function acceptHeader(url: URL): string {
   return url.hostname === "api.github.com" && /\/releases\/assets\/\d+\/?$/.test(url.pathname) ? "application/octet-stream" : "*/*";
