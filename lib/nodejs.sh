@@ -117,3 +117,10 @@ nodejs::sha256() {
 	local file="${1}"
 	sha256sum "${file}" | cut -d ' ' -f 1
 }
+
+# Removes the unpacked Node.js release from the cache once the build no longer needs its npm: the verified
+# tarball stays, and is unpacked again by the next build that downloads rather than finds Node.js.
+nodejs::forget_unpacked() {
+	local cache_dir="${1}"
+	rm -rf "${cache_dir}"/node-v*-linux-*/
+}

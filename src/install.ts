@@ -57,10 +57,11 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       limits: settings.limits,
     });
     const name = installedName(extracted.entry, extracted.format, settings.url);
+    const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
     renameSync(incoming, join(paths.binaryDir, name));
     const manifest: InstallManifest = {
       name,
-      entry: extracted.entry,
+      entry: singleFile ? name : extracted.entry,
       size: extracted.size,
       sha256: extracted.sha256,
       source: displayUrl(settings.url),
@@ -68,16 +69,22 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       fetch: settings.fetch,
     };
     writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
-    log(`Installed '${extracted.entry}' from the ${extracted.format} archive (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
+    const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
+    log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     return manifest;
   } finally {
     rmSync(incoming, { force: true });
+    // The build cache keeps its own link to the archive (download.ts); this copy would only take space.
+    rmSync(archive.path, { force: true });
   }
 }
 
+/** Formats that hold one file and no name for it: the download itself is the binary. */
+const SINGLE_FILE_FORMATS: readonly string[] = ["elf", "gzip", "xz"];
+
 /** Archives name their binary; a bare or single-file download is named by its URL (`app_linux.gz` → `app_linux`). */
 export function installedName(entry: string, format: string, url: string): string {
-  if (!["elf", "gzip", "xz"].includes(format)) return basename(entry);
+  if (!SINGLE_FILE_FORMATS.includes(format)) return basename(entry);
   let fromUrl = "";
   try {
     fromUrl = decodeURIComponent(basename(new URL(url).pathname)).replace(/\.(gz|xz)$/i, "");

@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -116,12 +116,24 @@ describe("classic buildpack, end to end", () => {
     expect(readFileSync(join(slug, ".execpack/binary.json"), "utf8")).not.toContain(good.buildDir);
   });
 
+  it("leaves no build path anywhere in the slug", () => {
+    const grep = spawnSync("grep", ["-rlF", good.buildDir, good.slugDir!], { encoding: "utf8" });
+    expect(grep.stdout).toBe("");
+    expect(grep.status).toBe(1); // grep's "no match", not an error
+  });
+
+  it("keeps the build cache lean: the verified Node.js tarball, no unpacked copy, no stray download", () => {
+    const cache = join(workDir, "cache/execpack");
+    expect(readdirSync(join(cache, "node"))).toEqual([expect.stringMatching(/^node-v[\d.]+-linux-x64\.tar\.gz$/)]);
+    expect(existsSync(join(cache, "release.download"))).toBe(false);
+  });
+
   it("offers web: execpack as the default process type", () => {
     expect(good.release!.status).toBe(0);
     expect(good.release!.stdout).toMatch(/^default_process_types:\n {2}web: execpack$/m);
   });
 
-  it("boots the web command with no Node.js on PATH", async () => {
+  it("starts the dynos below with no Node.js on PATH, as on a stack image", async () => {
     const check = await runScript("bash", ["-c", "command -v node || echo none"], { PATH: stackPath });
     expect(check.stdout.trim()).toBe("none");
   });
