@@ -95,11 +95,18 @@ describe("execpackctl env and check, locally", () => {
     expect(stdout).toContain("SIGNING_KEY");
   });
 
-  it("says how to use it for an unknown command", async () => {
-    const { status, stderr } = await execpackctl(["frobnicate"]);
+  it.each([
+    [["frobnicate"], "Unknown command"],
+    [["env", "--bogus"], "--bogus"],
+    [["env", "stray"], "stray"],
+    [["try", "--port", "abc"], "--port"],
+  ])("says how to use it for %j, without a stack trace", async (args, words) => {
+    const { status, stderr } = await execpackctl(args);
     expect(status).toBe(1);
     expect(stderr).toContain("[ctl.usage]");
+    expect(stderr).toContain(words);
     expect(stderr).toContain("execpackctl <command>");
+    expect(stderr).not.toContain("internal error");
   });
 });
 

@@ -37,19 +37,35 @@ function configVars(appDir: string, envFile: string | undefined): NodeJS.Process
   return readEnvFile(envFile ?? join(appDir, ".env"));
 }
 
+const OPTIONS = {
+  app: { type: "string" },
+  "env-file": { type: "string" },
+  reveal: { type: "boolean", default: false },
+  port: { type: "string" },
+  process: { type: "string" },
+} as const;
+
+/** Node's parseArgs throws TypeErrors for an unknown option or a stray argument: those are usage errors. */
+function parseOptions(command: string | undefined, args: string[]) {
+  try {
+    return parseArgs({ args, allowPositionals: command === "try", options: OPTIONS });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    if (code.startsWith("ERR_PARSE_ARGS_")) throw usageError((error as Error).message);
+    throw error;
+  }
+}
+
+function parsePort(port: string | undefined): number | undefined {
+  if (port === undefined) return undefined;
+  const value = Number(port);
+  if (!/^\d+$/.test(port) || value < 1 || value > 65535) throw usageError(`--port must be a port number from 1 to 65535, not '${port}'`);
+  return value;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: command === "try",
-    options: {
-      app: { type: "string" },
-      "env-file": { type: "string" },
-      reveal: { type: "boolean", default: false },
-      port: { type: "string" },
-      process: { type: "string" },
-    },
-  });
+  const { values, positionals } = parseOptions(command, rest);
   const appDir = resolve(values.app ?? installed?.appDir ?? ".");
   switch (command) {
     case "env":
@@ -78,7 +94,7 @@ async function runTry(appDir: string, envFile: string | undefined, port: string 
     buildpackDir: fileURLToPath(new URL("../..", import.meta.url)),
     appDir,
     envFile,
-    port: port === undefined ? undefined : Number(port),
+    port: parsePort(port),
     processType,
   });
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => run.dyno.kill(signal));
