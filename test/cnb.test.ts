@@ -345,7 +345,9 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
 
     it("fetches the release again when BINARY_URL changes, keeping Node.js and the bootstrapper", async () => {
       const mirrorRequests = mirror.requests.length;
-      cnb.setConfigVars({ ...configVars, BINARY_URL: releaseUrl("probe_1.5.0.tar.gz"), BINARY_SHA256: "" });
+      // Pinned, so the layer-reuse branch is open: only the changed URL in its key can send the build to fetch.
+      const pinned = sha256(readFileSync(join(workDir, "releases/probe_1.5.0.tar.gz")));
+      cnb.setConfigVars({ ...configVars, BINARY_URL: releaseUrl("probe_1.5.0.tar.gz"), BINARY_SHA256: pinned });
       const changed = await cnb.build();
       expect(changed.status, changed.stderr).toBe(0);
       expect(gets("probe_1.5.0.tar.gz")).toBe(1);
@@ -359,10 +361,14 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
     });
 
     it("fetches an unpinned release at every build, since the same URL may serve a new one", async () => {
-      const changed = await cnb.build();
-      expect(changed.status, changed.stderr).toBe(0);
-      expect(gets("probe_1.5.0.tar.gz")).toBe(2);
-      expect(changed.stdout).not.toContain("Reusing the binary");
+      cnb.setConfigVars({ ...configVars, BINARY_URL: releaseUrl("probe_1.5.0.tar.gz"), BINARY_SHA256: "" });
+      const unpinned = await cnb.build(); // the key changed: a fetch either way
+      expect(unpinned.status, unpinned.stderr).toBe(0);
+      const fetched = gets("probe_1.5.0.tar.gz");
+      const again = await cnb.build(); // nothing changed, but nothing pins the bytes: fetch again
+      expect(again.status, again.stderr).toBe(0);
+      expect(gets("probe_1.5.0.tar.gz")).toBe(fetched + 1);
+      expect(again.stdout).not.toContain("Reusing the binary");
     });
   });
 });
