@@ -12,7 +12,9 @@ import type { BinarySettings } from "./config.js";
 import { download } from "./download.js";
 import type { DownloadResult } from "./download.js";
 import { extractBinary } from "./archive.js";
-import { detail } from "./output.js";
+import { detail, formatError, warn } from "./output.js";
+import { isExecpackError } from "./errors.js";
+import { assertExecutable } from "./exec.js";
 import { displayUrl } from "./secrets.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
 
@@ -24,6 +26,8 @@ export interface InstallOptions {
   /** Absolute epoch ms by which the whole fetch must be done (boot-time fetch). */
   deadline?: number;
   log?: (line: string) => void;
+  /** At build time: warn when the binary would not start on a dyno (the boot checks again either way). */
+  checkRunnable?: boolean;
 }
 
 export async function installRelease(options: InstallOptions): Promise<InstallManifest> {
@@ -69,6 +73,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       fetch: settings.fetch,
     };
     writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+    if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, name));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
     log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     return manifest;
@@ -76,6 +81,20 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
     rmSync(incoming, { force: true });
     // The build cache keeps its own link to the archive (download.ts); this copy would only take space.
     rmSync(archive.path, { force: true });
+  }
+}
+
+/**
+ * The checks the boot runs before execve, run once at build time too: a binary linked for musl, or a script
+ * whose interpreter the stack lacks, is worth hearing about in the build log rather than at the first boot.
+ * A warning, not a failure: the build machine is not the dyno, and the boot checks again.
+ */
+function warnIfNotRunnable(file: string): void {
+  try {
+    assertExecutable(file);
+  } catch (error) {
+    if (!isExecpackError(error)) throw error;
+    warn(`${formatError(error)}\n\nThe build goes on, but on a dyno like this build machine the binary would not start.`);
   }
 }
 

@@ -5,6 +5,7 @@
 import { once } from "node:events";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZipFile } from "yazl";
@@ -119,6 +120,17 @@ describe("bin/compile on bad input", () => {
     expect(result.compile?.stdout).toMatch(/Using Node.js v\d+\.\d+\.\d+ found on PATH/);
     expect(result.compile?.stdout).toContain("'bin/worker'");
     expect(existsSync(join(result.slugDir!, ".execpack/binary/worker"))).toBe(true);
+  });
+
+  it("warns in the build log when the binary is linked for a loader the stack lacks (musl)", async () => {
+    const musl = join(workDir, "musl-probe");
+    execFileSync("cc", ["-O2", "-o", musl, fileURLToPath(new URL("fixtures/probe/probe.c", import.meta.url)), "-Wl,--dynamic-linker=/lib/ld-musl-x86_64.so.1"]);
+    await writeZip(join(workDir, "musl.zip"), [["app_linux_amd64/app", musl]]);
+    const result = await buildApp({ buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: url("musl.zip") }, buildEnv });
+    expect(result.compile?.status, result.compile?.stderr).toBe(0);
+    expect(result.compile?.stderr).toContain("[boot.binary-wrong-format]");
+    expect(result.compile?.stderr).toContain("/lib/ld-musl-x86_64.so.1");
+    expect(result.compile?.stderr).toContain("The build goes on");
   });
 
   it("rebuilds from the build cache after a conditional request answered 304 Not Modified", async () => {

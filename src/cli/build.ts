@@ -18,5 +18,5 @@ void runMain(async () => {
   const settings = readBinarySettings(readEnvDir(envDir));
   step("Installing the release binary");
   // The binary layer holds the binary/ and binary.json slice of the install root; the execpack layer links it in.
-  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir });
+  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: true });
 });

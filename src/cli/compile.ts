@@ -15,5 +15,5 @@ void runMain(async () => {
   if (!buildDir || !cacheDir || !envDir) throw new Error("usage: compile.js <build-dir> <cache-dir> <env-dir>");
   const settings = readBinarySettings(readEnvDir(envDir));
   step("Installing the release binary");
-  await installRelease({ settings, paths: slugPaths(buildDir), cacheDir: join(cacheDir, "execpack") });
+  await installRelease({ settings, paths: slugPaths(buildDir), cacheDir: join(cacheDir, "execpack"), checkRunnable: true });
 });
