@@ -18,14 +18,13 @@
  * NODE_OPTIONS (every Node.js process of the compile gets them), to try a flag before putting it in bin/compile.
  * Run: npx tsx bench/compile-memory.ts [RUNS]   (RUNS defaults to 3; COMPILE_BENCH_MIB=… changes the binary size)
  */
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildApp, makeStackPath, nodeOnPath } from "../src/local-heroku.js";
 import { median, mib, releaseFixture } from "./release-fixture.js";
+import { serveDirectory } from "../test/helpers/static-server.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 3);
@@ -47,36 +46,6 @@ process.on("exit", () => {
 });
 `;
 
-async function serveReleases(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer((request, response) => {
-    const file = join(dir, basename(new URL(request.url ?? "/", "http://x").pathname));
-    let size: number;
-    let mtime: Date;
-    try {
-      ({ size, mtime } = statSync(file));
-    } catch {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, {
-      "content-length": size,
-      "content-type": "application/octet-stream",
-      etag: `"${size.toString(16)}-${mtime.getTime().toString(16)}"`,
-      "last-modified": mtime.toUTCString(),
-    });
-    createReadStream(file).pipe(response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
-
 function readRecords(log: string): ProcessRecord[] {
   let text = "";
   try {
@@ -96,7 +65,7 @@ const fixture = await releaseFixture(
   (line) => console.log(line),
 );
 const workDir = mkdtempSync(join(tmpdir(), "execpack-bench-compile-"));
-const server = await serveReleases(fixture.dir);
+const server = await serveDirectory(fixture.dir);
 try {
   const appDir = join(workDir, "app-src");
   mkdirSync(appDir);

@@ -12,14 +12,13 @@
  *      FETCH_BENCH_NODE_FLAGS="--max-semi-space-size=1" runs the execpack child with those Node.js flags)
  */
 import { spawn } from "node:child_process";
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { GNU_TIME, median, mib, releaseFixture } from "./release-fixture.js";
+import { serveDirectory } from "../test/helpers/static-server.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 5);
@@ -38,37 +37,6 @@ interface Case {
   name: string;
   format: "zip" | "tar.gz";
   run: (scratch: string) => Promise<Sample>;
-}
-
-/** Serves the fixture directory with the validators a release host sends, so the compile keeps its cache copy. */
-async function serveReleases(dir: string): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createServer((request, response) => {
-    const file = join(dir, basename(new URL(request.url ?? "/", "http://x").pathname));
-    let size: number;
-    let mtime: Date;
-    try {
-      ({ size, mtime } = statSync(file));
-    } catch {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, {
-      "content-length": size,
-      "content-type": "application/octet-stream",
-      etag: `"${size.toString(16)}-${mtime.getTime().toString(16)}"`,
-      "last-modified": mtime.toUTCString(),
-    });
-    createReadStream(file).pipe(response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
 }
 
 /** The runner as the bootstrapper is built: one CommonJS bundle, so the timed process loads no TypeScript. */
@@ -123,7 +91,7 @@ const fixture = await releaseFixture(
   (line) => console.log(line),
 );
 const workDir = mkdtempSync(join(tmpdir(), "execpack-bench-fetch-"));
-const server = await serveReleases(fixture.dir);
+const server = await serveDirectory(fixture.dir);
 try {
   const runner = await bundleRunner(workDir);
   const execpack = (format: "zip" | "tar.gz"): Case => ({

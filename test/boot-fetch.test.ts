@@ -4,7 +4,6 @@
  * from the slug, never from what the last one left), started by bash in a clean environment without Node.js.
  * At boot the release server serves a newer release, is down, answers 404, or stalls mid-body.
  */
-import { once } from "node:events";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -20,6 +19,7 @@ import type { FaultServer } from "./helpers/fault-server.js";
 import { probeBinary, readProbeReport } from "./helpers/probe.js";
 import { file, zip } from "./helpers/release-archives.js";
 import { offlineNpm } from "./helpers/build-env.js";
+import { watchDyno } from "./helpers/dyno.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/boot-fetch-app");
@@ -96,17 +96,10 @@ describe("BINARY_FETCH=boot, end to end", () => {
       port: 5200 + dynoCount,
       execCommand: true,
     });
-    let stdout = "";
-    let stderr = "";
-    dyno.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    dyno.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const exited = once(dyno, "exit") as Promise<[number | null, string | null]>;
-    const ready = new Promise<void>((resolve) => {
-      dyno.stdout!.on("data", () => stdout.includes("ready") && resolve());
-    });
-    await Promise.race([ready, exited]);
+    const { exited, readyOrExited, output } = watchDyno(dyno);
+    await readyOrExited;
     const readyAfterMs = Date.now() - started;
-    return { dyno, slugDir, report, exited, readyAfterMs, output: () => ({ stdout, stderr }) };
+    return { dyno, slugDir, report, exited, readyAfterMs, output };
   }
 
   /** The process really running: the file it was exec'd from, and its SHA-256. */

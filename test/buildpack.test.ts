@@ -21,6 +21,7 @@ import { probeBinary, readProbeReport } from "./helpers/probe.js";
 import { serveDirectory } from "./helpers/static-server.js";
 import type { StaticServer } from "./helpers/static-server.js";
 import { offlineNpm, RUNTIME_CONFIG, RUNTIME_ENV_EXPECTED } from "./helpers/build-env.js";
+import { watchDyno } from "./helpers/dyno.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -148,16 +149,9 @@ describe("classic buildpack, end to end", () => {
       port: 5123,
       execCommand: options.execCommand,
     });
-    let stdout = "";
-    let stderr = "";
-    dyno.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    dyno.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const exited = once(dyno, "exit") as Promise<[number | null, string | null]>;
-    const ready = new Promise<void>((resolve) => {
-      dyno.stdout!.on("data", () => stdout.includes("ready") && resolve());
-    });
-    await Promise.race([ready, exited]);
-    return { dyno, report, exited, output: () => ({ stdout, stderr }) };
+    const { exited, readyOrExited, output } = watchDyno(dyno);
+    await readyOrExited;
+    return { dyno, report, exited, output };
   }
 
   const runtimeConfig = RUNTIME_CONFIG;
