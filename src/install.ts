@@ -79,7 +79,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
     return manifest;
   } finally {
     rmSync(incoming, { force: true });
-    // The build cache keeps its own link to the archive (download.ts); this copy would only take space.
+    // The build cache keeps its own link to the archive (download-cache.ts); this copy would only take space.
     rmSync(archive.path, { force: true });
   }
 }

@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chooseBinary, detectFormat, extractBinary } from "../src/archive.js";
-import type { ArchiveEntry, ExtractOptions, ExtractResult } from "../src/archive.js";
+import { detectFormat, extractBinary } from "../src/archive.js";
+import type { ExtractOptions, ExtractResult } from "../src/archive.js";
 import { ExecpackError } from "../src/errors.js";
 import { formatError } from "../src/output.js";
 import {
@@ -107,33 +107,6 @@ describe("detectFormat", () => {
   it("tells a gzipped tar from a gzipped binary with only the first bytes", () => {
     expect(detectFormat(tarGz([file("app", ELF)]).subarray(0, 200))).toBe("tar.gz");
     expect(detectFormat(gz(ELF).subarray(0, 200))).toBe("gzip");
-  });
-});
-
-describe("chooseBinary", () => {
-  const elf = (path: string): ArchiveEntry => ({ path, kind: "file", description: "ELF x86_64", runnable: true });
-  const text = (path: string): ArchiveEntry => ({ path, kind: "file", description: "text", runnable: false });
-
-  it.each([
-    [["README.md"], ["app"], "app"],
-    [[], ["tool", "app-amd64", "app-linux-amd64"], "app-linux-amd64"],
-    [[], ["dist/linux_x86_64/app", "dist/app"], "dist/linux_x86_64/app"],
-    [[], ["app-x64", "helper"], "app-x64"],
-    [[], ["app-linux", "helper"], "app-linux"],
-    [[], ["bin/app", "lib/libapp.so", "lib/libapp.so.1.2"], "bin/app"],
-    [[], ["linux-amd64/app", "linux-amd64/lib/libssl.so.3"], "linux-amd64/app"],
-  ])("with %o beside %o, runs %s", (others, binaries, expected) => {
-    const entries = [...others.map(text), ...binaries.map(elf)];
-    expect(chooseBinary(entries, { architecture: "x86_64" }).chosen.path).toBe(expected);
-  });
-
-  it.each([
-    [["bin/server", "bin/worker"]],
-    [["app-linux-amd64/server", "app-linux-amd64/worker"]],
-  ])("refuses to guess between %o", (binaries) => {
-    expect(() => chooseBinary(binaries.map(elf), { architecture: "x86_64" })).toThrow(
-      expect.objectContaining({ code: "archive.ambiguous" }),
-    );
   });
 });
 

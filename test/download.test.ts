@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from "vitest";
-import { acceptHeader, assertTransportAllowed, download } from "../src/download.js";
+import { download } from "../src/download.js";
 import type { DownloadOptions } from "../src/download.js";
 import { ExecpackError } from "../src/errors.js";
 import { delay, ok, redirect, reset, stall, startFaultServer, status, truncate } from "./helpers/fault-server.js";
@@ -221,21 +221,6 @@ describe("the build cache", () => {
 
 describe("configuration checks", () => {
   it.each([
-    ["http://example.com/x", {}, false],
-    ["http://127.example.com/x", {}, false],
-    ["http://example.com/x", { sha256: BODY_SHA }, true],
-    ["http://example.com/x", { allowInsecureHttp: true }, true],
-    ["http://127.0.0.5/x", {}, true],
-    ["http://[::1]:8080/x", {}, true],
-    ["http://localhost/x", {}, true],
-    ["https://example.com/x", {}, true],
-  ])("%s with %o allowed: %s", (url, policy, allowed) => {
-    const check = () => assertTransportAllowed(new URL(url), policy);
-    if (allowed) expect(check).not.toThrow();
-    else expect(check).toThrow(expect.objectContaining({ code: "download.insecure-url" }));
-  });
-
-  it.each([
     ["http://user:s3cret@example.com/app.tgz", {}, "download.insecure-url", ["plain http://", "BINARY_ALLOW_HTTP=1", "user:*****@example.com"]],
     ["not a url", {}, "download.invalid-url", ["not a URL", '"not a url"']],
     ["user:s3cret@example.com/app.tgz", {}, "download.invalid-url", ['not "user:"', "*****@example.com"]],
@@ -267,16 +252,5 @@ describe("local files and progress", () => {
     const seen: { bytes: number; total?: number }[] = [];
     await download(options(server.url("/file"), { onProgress: (progress) => seen.push(progress) }));
     expect(seen.at(-1)).toMatchObject({ bytes: BODY.length, total: BODY.length });
-  });
-});
-
-describe("acceptHeader", () => {
-  it.each([
-    ["https://api.github.com/repos/o/r/releases/assets/123456", "application/octet-stream"],
-    ["https://api.github.com/repos/o/r/releases/latest", "*/*"],
-    ["https://github.com/o/r/releases/download/v1/app.zip", "*/*"],
-    ["https://example.org/releases/assets/1", "*/*"],
-  ])("asks %s for %s", (url, accept) => {
-    expect(acceptHeader(new URL(url))).toBe(accept);
   });
 });

@@ -1,0 +1,77 @@
+/**
+ * What a download is given and returns (download.ts re-exports both), and the session: everything one
+ * download over the network needs, resolved once from the options with their defaults.
+ */
+import { Agent } from "undici";
+import type { Dispatcher } from "undici";
+
+export interface DownloadOptions {
+  url: string;
+  destination: string;
+  sha256?: string;
+  token?: string;
+  cache?: { dir: string };
+  timeouts?: { connectMs?: number; headersMs?: number; bodyMs?: number };
+  retries?: number;
+  backoff?: { baseMs?: number; capMs?: number };
+  maxRedirects?: number;
+  allowInsecureHttp?: boolean;
+  deadline?: number;
+  onProgress?: (progress: { bytes: number; total?: number; rate: number }) => void;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface DownloadResult {
+  path: string;
+  size: number;
+  sha256: string;
+  contentType?: string;
+  fromCache: boolean;
+  finalUrl: string;
+}
+
+const DEFAULTS = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000, retries: 4, baseMs: 500, capMs: 10_000, maxRedirects: 10 };
+
+/** Everything one download needs, resolved once from the options. */
+export interface Session {
+  url: URL;
+  pin: string | undefined;
+  token: string | undefined;
+  destination: string;
+  timeouts: { connectMs: number; headersMs: number; bodyMs: number };
+  attempts: number;
+  backoff: { baseMs: number; capMs: number };
+  maxRedirects: number;
+  allowInsecureHttp: boolean;
+  deadline: number | undefined;
+  /** Aborts on the caller's signal or at the deadline: whatever is running then stops. */
+  stop: AbortSignal;
+  userSignal: AbortSignal | undefined;
+  agent: Dispatcher;
+  log: (line: string) => void;
+  onProgress: DownloadOptions["onProgress"];
+}
+
+/** Resolves the options of one download over the network; `url` and `pin` are already checked. */
+export function createSession(options: DownloadOptions, url: URL, pin: string | undefined): Session {
+  const stops = [options.signal, options.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadline - Date.now()))];
+  // Our own timers watch headers and body; undici's run on a coarse ~1 s clock and would race them.
+  const agent = new Agent({ connectTimeout: options.timeouts?.connectMs ?? DEFAULTS.connectMs, headersTimeout: 0, bodyTimeout: 0 });
+  return {
+    url, pin, token: options.token || undefined, destination: options.destination,
+    timeouts: {
+      connectMs: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
+      headersMs: options.timeouts?.headersMs ?? DEFAULTS.headersMs,
+      bodyMs: options.timeouts?.bodyMs ?? DEFAULTS.bodyMs,
+    },
+    attempts: (options.retries ?? DEFAULTS.retries) + 1,
+    backoff: { baseMs: options.backoff?.baseMs ?? DEFAULTS.baseMs, capMs: options.backoff?.capMs ?? DEFAULTS.capMs },
+    maxRedirects: options.maxRedirects ?? DEFAULTS.maxRedirects,
+    allowInsecureHttp: options.allowInsecureHttp ?? false,
+    deadline: options.deadline,
+    stop: AbortSignal.any(stops.filter((signal) => signal !== undefined)),
+    userSignal: options.signal,
+    agent, log: options.log ?? (() => {}), onProgress: options.onProgress,
+  };
+}
