@@ -63,6 +63,12 @@ const PLACEHOLDER_HOSTS = /^(placeholder|pending|provisioning|changeme|your[-_]?
 
 /** Letters and digits of any script, `.`, `-`, and `_` (docker compose service names hold it). */
 const HOST_NAME = /^[\p{L}\p{N}_.-]+$/u;
+/** The common case, tested first: compiling a Unicode property class costs a fraction of a millisecond at boot. */
+const ASCII_HOST_NAME = /^[A-Za-z0-9_.-]+$/;
+
+function isHostName(host: string): boolean {
+  return ASCII_HOST_NAME.test(host) || HOST_NAME.test(host);
+}
 
 const URL_HINT =
   "Check the value with `heroku config:get <VAR>`. Characters other than letters, digits and `-._~` in the user " +
@@ -119,7 +125,8 @@ function splitUrl(value: string, report: Reporter): UrlParts {
   if (scheme === undefined) throw report.invalid(`it does not start with one of ${CONNECTION_SCHEMES.join(", ")} and "://"`);
   report.scheme = scheme;
   // Whitespace and control characters are paste accidents (a trailing newline); WHATWG would silently drop some.
-  if (/[\s\p{Cc}]/u.test(value)) throw report.invalid("it contains whitespace or control characters");
+  // \p{Cc} spelled out (U+0000–001F, U+007F–009F): the same class, without a Unicode table to build at boot.
+  if (/[\s\x00-\x1f\x7f-\x9f]/.test(value)) throw report.invalid("it contains whitespace or control characters");
   const match = /^[^:]+:\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/.exec(value);
   if (match === null) throw report.invalid(`"${scheme}:" is not followed by "//"`);
   const [, authority = "", path = "", query = "", fragment] = match;
@@ -169,7 +176,7 @@ function parseHostPort(text: string, rule: SchemeRule, report: Reporter): HostPo
   const isIpv6 = url.hostname.startsWith("[");
   const host = isIpv6 ? url.hostname.slice(1, -1) : decode(url.hostname, "host", report);
   const isSocketDir = rule.family === "postgres" && host.startsWith("/");
-  if (!isIpv6 && !isSocketDir && !HOST_NAME.test(host)) {
+  if (!isIpv6 && !isSocketDir && !isHostName(host)) {
     throw report.invalid("the host holds characters a host name cannot have");
   }
   report.host ??= host;
@@ -209,7 +216,7 @@ function postgresQueryHosts(params: Params, rule: SchemeRule, report: Reporter):
   }
   const parsed = hosts.map((host, index): HostPort => {
     if (host === "") throw report.placeholder();
-    if (!host.startsWith("/") && !HOST_NAME.test(host)) throw report.invalid("the host parameter holds characters a host name cannot have");
+    if (!host.startsWith("/") && !isHostName(host)) throw report.invalid("the host parameter holds characters a host name cannot have");
     report.host ??= host;
     return { host, port: parsePort(ports[ports.length === 1 ? 0 : index] ?? "", rule, report) };
   });
