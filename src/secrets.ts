@@ -1,15 +1,17 @@
 /**
  * Keeping secrets out of logs: URLs lose their credentials, sensitive names lose their value.
  *
- * Any user info in a URL counts as a credential: `https://TOKEN@host` is how tokens travel (and download.ts
+ * Any user info in a URL counts as a credential: `https://TOKEN@host` is how tokens travel (and the download
  * sends it as Basic auth), so a lone user is masked too; `user:password` keeps the user for context. Query
- * parameters whose name says secret (`token`, `password`, `X-Amz-Signature`, `sig`...) are masked as well.
+ * parameters whose name says secret (`token`, `password`, `X-Amz-Signature`, `sig`...) are masked as well,
+ * and so is a fragment. Everything here runs in time linear in the text: it sees every config var at boot.
  */
 
 const MASK = "*****";
 
 /** Variable and query-parameter names whose value is a secret even when it is not a URL. */
-const SECRET_NAME = /PASSWORD|PASSWD|(?:^|[_-])PASS(?:$|[_-])|SECRET|TOKEN|KEY|CREDENTIAL|SIGNATURE|(?:^|[_-])SIG(?:$|[_-])|(?:^|[_-])AUTH(?:$|[_-])/i;
+const SECRET_NAME =
+  /PASSWORD|PASSWD|PASSPHRASE|(?:^|[_-])(?:PASS|PWD|SIG|AUTH)(?:$|[_-])|SECRET|TOKEN|KEY|CREDENTIAL|SIGNATURE/i;
 
 export const SECRET_MASK = MASK;
 
@@ -17,7 +19,25 @@ export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
 }
 
+/**
+ * Where a URL starts: a scheme that is not the tail of a longer word, then "://". One right after "=" is a
+ * query value of the URL before it (`?next=https://...`), masked as part of that URL's query.
+ */
+const SCHEME_START = /(?<![a-z0-9+.=-])[a-z][a-z0-9+.-]*:\/\//gi;
 const SCHEME_PREFIX = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** Characters that end a URL in free text. */
+const URL_END = new Set([" ", "\t", "\n", "\r", "\f", "\v", '"', "'", "<", ">", "`"]);
+/** Characters a malformed password's continuation never crosses: the end of a line, a quote. */
+const LINE_END = new Set(["\n", "\r", '"', "'", "<", ">", "`"]);
+
+function parses(url: string): boolean {
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function decodedName(text: string): string {
   try {
@@ -27,67 +47,108 @@ function decodedName(text: string): string {
   }
 }
 
+/** Secret-named parameters lose their value; any other value still has the URLs inside it masked. */
 function maskQuery(query: string): string {
   return query
     .split("&")
     .map((pair) => {
       const equals = pair.indexOf("=");
-      return equals !== -1 && isSecretName(decodedName(pair.slice(0, equals))) ? `${pair.slice(0, equals + 1)}${MASK}` : pair;
+      if (equals === -1) return pair;
+      const name = pair.slice(0, equals);
+      return `${name}=${isSecretName(decodedName(name)) ? MASK : maskUrl(pair.slice(equals + 1))}`;
     })
     .join("&");
 }
 
 /**
- * Where the user info of `rest` (a URL after its "scheme://") ends, or -1. Normally at the last "@" of the
- * authority. A password holding a raw "/", "?" or space pushes its "@" further out, so a later "@" still
- * ends the user info when what precedes it does not read like a query (no "=" or "&"): an e-mail address in
- * a query (`?email=me@example.com`) is not user info.
+ * Where the user info of `rest` (a URL after its "scheme://") ends, or -1.
+ * A URL that does not parse (a raw "/", "?" or space in its password) is masked up to its last "@".
+ * One that parses is read as WHATWG URL reads it, the user info ending at the last "@" of the authority,
+ * with one exception: an "@" later on that is not in a query's `key=value` and not at the start of a path
+ * segment (`/@scope/pkg`) ends the user info instead, since a password or token holding a raw "/", "?" or
+ * "#" can parse that way (`https://abc/def@host`, `https://user:?pw@host`, `https://u:p#w@host`).
  */
-function userinfoEnd(rest: string): number {
-  const authority = rest.slice(0, rest.search(/[/?#]|$/));
-  const last = rest.lastIndexOf("@");
-  if (last !== -1 && !/[=&]/.test(rest.slice(0, last))) return last;
-  return authority.lastIndexOf("@");
+function userinfoEnd(url: string, rest: string): number {
+  if (!parses(url)) return rest.lastIndexOf("@");
+  const authorityEnd = rest.search(/[/?#]|$/);
+  if (authorityEnd === 0) return -1;
+  const tail = rest.slice(authorityEnd);
+  const later = tail.lastIndexOf("@");
+  // "/@" starts an npm-style scope (`/@esbuild/linux-x64`), unless the authority holds a ":" that may be a password's.
+  const scope = tail[later - 1] === "/" && !rest.slice(0, authorityEnd).includes(":");
+  if (later > 0 && !scope && !/[=&]/.test(tail.slice(0, later))) return authorityEnd + later;
+  return rest.lastIndexOf("@", authorityEnd - 1);
+}
+
+function maskUserinfo(userinfo: string): string {
+  const colon = userinfo.indexOf(":");
+  const user = colon === -1 ? "" : userinfo.slice(0, colon);
+  return colon === -1 || /[/?#@]/.test(user) ? MASK : `${user}:${MASK}`;
 }
 
 /** Masks one URL (a whole value, which may hold spaces in a malformed password). */
 function maskOne(url: string, hideQuery: boolean): string {
   const start = url.indexOf("://") + 3;
   const rest = url.slice(start);
-  const at = userinfoEnd(rest);
-  let shown = url.slice(0, start);
-  if (at !== -1) {
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(":");
-    shown += `${colon === -1 ? MASK : `${userinfo.slice(0, colon)}:${MASK}`}@`;
-  }
+  const at = userinfoEnd(url, rest);
+  const shown = url.slice(0, start) + (at === -1 ? "" : `${maskUserinfo(rest.slice(0, at))}@`);
   const remainder = rest.slice(at + 1);
-  const query = remainder.indexOf("?");
-  if (query === -1) return shown + (hideQuery ? remainder.replace(/#.*$/s, "") : remainder);
-  if (hideQuery) return `${shown}${remainder.slice(0, query)}?...`;
-  const hash = remainder.indexOf("#", query);
-  const end = hash === -1 ? remainder.length : hash;
-  return `${shown}${remainder.slice(0, query + 1)}${maskQuery(remainder.slice(query + 1, end))}${remainder.slice(end)}`;
+  const hash = remainder.indexOf("#");
+  const beforeHash = hash === -1 ? remainder : remainder.slice(0, hash);
+  const fragment = hash === -1 || hideQuery ? "" : `#${MASK}`;
+  const query = beforeHash.indexOf("?");
+  if (query === -1) return shown + beforeHash + fragment;
+  if (hideQuery) return `${shown}${beforeHash.slice(0, query)}?...`;
+  return `${shown}${beforeHash.slice(0, query + 1)}${maskQuery(beforeHash.slice(query + 1))}${fragment}`;
 }
 
 /**
- * A URL in free text runs to the next whitespace or quote, and on across spaces up to an "@" later on the
- * line (but not into the next URL): a password with a raw space (`https://u:p ss@host`) is still masked whole. An e-mail address right
- * after a URL is masked with it: too much is the safe side.
+ * Where the URL starting at `start` ends in free text: at whitespace or a quote, and never inside the next
+ * URL (`limit`). A URL that reads as cut short by a raw space in its password (it does not parse, or it is
+ * only `scheme://user:pass`) runs on across spaces to an "@" later on the same line.
  */
-const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]*(?:(?:[ \t]+(?![a-z][a-z0-9+.-]*:\/\/)[^\s"'<>`@]*)+@[^\s"'<>`]*)?/gi;
+function urlEnd(text: string, start: number, limit: number): number {
+  let end = start;
+  while (end < limit && !URL_END.has(text[end]!)) end += 1;
+  const token = text.slice(start, end);
+  // Cut short: it does not parse, or its authority ends in ":" and something that is not a port number.
+  const cutShort = !token.includes("@") && (!parses(token) || /^[^/]*\/\/[^/?#]*:(?!\d+(?:[/?#]|$))/.test(token) || /^[^/]*\/\/[^/?#]*:\d*$/.test(token));
+  if (!cutShort) return end;
+  for (let probe = end; probe < limit && !LINE_END.has(text[probe]!); probe += 1) {
+    if (text[probe] !== "@") continue;
+    let after = probe + 1;
+    while (after < limit && !URL_END.has(text[after]!)) after += 1;
+    return after;
+  }
+  return end;
+}
 
 /**
  * Masks every URL in free text (an error message, a stack trace, the first bytes of a download). Works on
  * malformed URLs too, so a broken DATABASE_URL never leaks.
  */
 export function maskUrl(text: string): string {
-  return text.replace(URL_IN_TEXT, (url) => maskOne(url, false));
+  if (!text.includes("://")) return text;
+  const starts = [...text.matchAll(SCHEME_START)].map((match) => match.index);
+  let out = "";
+  let done = 0;
+  starts.forEach((start, index) => {
+    if (start < done) return; // inside the previous URL's continuation
+    const end = urlEnd(text, start, starts[index + 1] ?? text.length);
+    out += text.slice(done, start) + maskOne(text.slice(start, end), false);
+    done = end;
+  });
+  return out + text.slice(done);
 }
 
-/** A value that is one URL (a config var), masked as a whole: spaces in a malformed password included. */
+/**
+ * A value that is one URL (a config var), masked as a whole: spaces in a malformed password included. A list
+ * of URLs in one value (`redis://a:1@h1,redis://b:2@h2`) is masked URL by URL.
+ */
 export function maskUrlValue(value: string): string {
-  return SCHEME_PREFIX.test(value) ? maskOne(value, false) : maskUrl(value);
+  if (!SCHEME_PREFIX.test(value)) return maskUrl(value);
+  const starts = [...value.matchAll(SCHEME_START)].map((match) => match.index);
+  return starts.map((start, index) => maskOne(value.slice(start, starts[index + 1] ?? value.length), false)).join("");
 }
 
 /**
