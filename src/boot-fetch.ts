@@ -8,6 +8,7 @@ import { existsSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { readBinarySettings } from "./config.js";
 import { ExecpackError, isExecpackError } from "./errors.js";
+import { assertExecutable } from "./exec.js";
 import { installRelease } from "./install.js";
 import { formatError, warn } from "./output.js";
 import { maskUrl } from "./secrets.js";
@@ -62,8 +63,11 @@ export async function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManife
   try {
     const settings = readBinarySettings(configVars);
     const deadline = Date.now() + readTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1000;
-    const manifest = await installRelease({ settings, paths: target, cacheDir: join(paths.root, "boot-cache"), deadline, log: bootLog });
-    return { manifest, file: binaryPath(target, manifest) };
+    // No download cache at boot: the dyno's disk is new at every start, so a kept copy could never be reused.
+    const manifest = await installRelease({ settings, paths: target, cacheDir: join(paths.root, "boot-cache"), keepCache: false, deadline, log: bootLog });
+    const file = binaryPath(target, manifest);
+    assertExecutable(file); // A fetched binary that could not start falls back like a failed fetch.
+    return { manifest, file };
   } catch (error) {
     const buildTime = binaryPath(paths, buildManifest);
     if (!existsSync(buildTime)) throw error;

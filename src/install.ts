@@ -26,6 +26,8 @@ export interface InstallOptions {
   /** Absolute epoch ms by which the whole fetch must be done (boot-time fetch). */
   deadline?: number;
   log?: (line: string) => void;
+  /** Keep the download in `cacheDir` for a conditional request next time (default true). */
+  keepCache?: boolean;
   /** At build time: warn when the binary would not start on a dyno (the boot checks again either way). */
   checkRunnable?: boolean;
 }
@@ -42,7 +44,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
     destination: join(cacheDir, "release.download"),
     sha256: settings.sha256,
     token: settings.token,
-    cache: { dir: join(cacheDir, "release-cache") },
+    cache: options.keepCache === false ? undefined : { dir: join(cacheDir, "release-cache") },
     allowInsecureHttp: settings.allowInsecureHttp,
     timeouts: settings.timeouts,
     deadline: options.deadline,

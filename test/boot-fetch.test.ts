@@ -4,6 +4,7 @@
  * from the slug, never from what the last one left), started by bash in a clean environment without Node.js.
  * At boot the release server serves a newer release, is down, answers 404, or stalls mid-body.
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -214,6 +215,21 @@ describe("BINARY_FETCH=boot, end to end", () => {
     const started = await boot({ BINARY_URL: server.url(RELEASE), BINARY_FETCH: "boot" });
     expect(sha256(readFileSync(join(started.slugDir, ".execpack/binary/probe")))).toBe(sha256(built.binary));
     expect(JSON.parse(readFileSync(join(started.slugDir, ".execpack/binary.json"), "utf8"))).toMatchObject({ name: "probe" });
+    await stopWithSigterm(started);
+  });
+
+  it("falls back to the build-time binary when the fetched one could not start (linked for musl's loader)", async () => {
+    const musl = join(workDir, "musl-probe");
+    execFileSync("cc", ["-O2", "-o", musl, fileURLToPath(new URL("fixtures/probe/probe.c", import.meta.url)), "-Wl,--dynamic-linker=/lib/ld-musl-x86_64.so.1"]);
+    const path = "/app/releases/musl/app_linux_amd64.zip";
+    server.script(path, [ok(await zip([file("app_linux_amd64/app", readFileSync(musl))]))]);
+    const started = await boot({ BINARY_URL: server.url(path), BINARY_FETCH: "boot" });
+    expect(runningBinary(started.dyno.pid!)).toEqual({ path: join(started.slugDir, ".execpack/binary/probe"), sha256: sha256(built.binary) });
+    const { stderr } = started.output();
+    expect(stderr).toContain("[boot.binary-wrong-format]");
+    expect(stderr).toContain("/lib/ld-musl-x86_64.so.1");
+    expect(stderr).toContain("Booting the binary installed at build time instead");
+    expect(existsSync(join(started.slugDir, ".execpack/boot-cache/release-cache"))).toBe(false);
     await stopWithSigterm(started);
   });
 });
