@@ -57,7 +57,14 @@ export interface Session {
 export function createSession(options: DownloadOptions, url: URL, pin: string | undefined): Session {
   const stops = [options.signal, options.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadline - Date.now()))];
   // Our own timers watch headers and body; undici's run on a coarse ~1 s clock and would race them.
-  const agent = new Agent({ connectTimeout: options.timeouts?.connectMs ?? DEFAULTS.connectMs, headersTimeout: 0, bodyTimeout: 0 });
+  const agent = new Agent({
+    connectTimeout: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    // Certificates are always verified: NODE_TLS_REJECT_UNAUTHORIZED=0, which Node apps on Heroku set for their
+    // database, must not switch it off for the binary execpack downloads at every boot.
+    connect: { rejectUnauthorized: true },
+  });
   return {
     url, pin, token: options.token || undefined, destination: options.destination,
     timeouts: {

@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -252,5 +256,36 @@ describe("local files and progress", () => {
     const seen: { bytes: number; total?: number }[] = [];
     await download(options(server.url("/file"), { onProgress: (progress) => seen.push(progress) }));
     expect(seen.at(-1)).toMatchObject({ bytes: BODY.length, total: BODY.length });
+  });
+});
+
+describe("TLS", () => {
+  it("verifies certificates even when the app sets NODE_TLS_REJECT_UNAUTHORIZED=0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "execpack-tls-"));
+    const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+      const server = createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (_request, response) => response.end("binary"));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+      try {
+        const error = await download({ url: `https://127.0.0.1:${port}/app`, destination: join(dir, "app"), retries: 0 }).then(
+          () => undefined,
+          (failure: unknown) => failure,
+        );
+        expect(error).toBeInstanceOf(ExecpackError);
+        expect((error as ExecpackError).code).toBe("download.network");
+        expect((error as ExecpackError).seen.join("\n")).toMatch(/SELF_SIGNED|CERT/);
+        expect(existsSync(join(dir, "app"))).toBe(false);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    } finally {
+      if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
