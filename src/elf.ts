@@ -161,30 +161,42 @@ function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
   return bytes.length >= prefix.length && prefix.every((byte, index) => bytes[index] === byte);
 }
 
+const PT_LOAD = 1;
 const PT_INTERP = 3;
 /** Program headers are read in one go up to this many bytes; real binaries have a few dozen at most. */
 const MAX_PROGRAM_HEADER_BYTES = 64 * 1024;
 
+export interface ProgramHeaders {
+  /** The loader a dynamically linked executable asks the kernel for, or undefined for a static one. */
+  interpreter: string | undefined;
+  /** The header table or a loaded segment lies beyond the end of the file: a cut-off download. */
+  truncated: boolean;
+}
+
 /**
- * The program interpreter a dynamically linked 64-bit little-endian executable asks the kernel for
- * (`/lib64/ld-linux-x86-64.so.2` for glibc, `/lib/ld-musl-x86_64.so.1` for musl), or undefined for a static
- * binary. `read(position, length)` returns the file's bytes there.
+ * Reads the program headers of a 64-bit little-endian executable: its program interpreter
+ * (`/lib64/ld-linux-x86-64.so.2` for glibc, `/lib/ld-musl-x86_64.so.1` for musl) and whether everything the
+ * kernel would map is inside the file. `read(position, length)` returns the file's bytes there (fewer at its end).
  */
-export function readInterpreter(header: Uint8Array, read: (position: number, length: number) => Uint8Array): string | undefined {
+export function readProgramHeaders(header: Uint8Array, fileSize: number, read: (position: number, length: number) => Uint8Array): ProgramHeaders {
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
   const tableOffset = Number(view.getBigUint64(32, true));
   const entrySize = view.getUint16(54, true);
   const count = view.getUint16(56, true);
-  if (entrySize < 56 || entrySize * count > MAX_PROGRAM_HEADER_BYTES) return undefined;
-  const table = read(tableOffset, entrySize * count);
-  const entries = new DataView(table.buffer, table.byteOffset, table.byteLength);
-  for (let index = 0; (index + 1) * entrySize <= table.length; index += 1) {
-    const base = index * entrySize;
-    if (entries.getUint32(base, true) !== PT_INTERP) continue;
-    const offset = Number(entries.getBigUint64(base + 8, true));
-    const size = Math.min(Number(entries.getBigUint64(base + 32, true)), 4096);
-    const path = Buffer.from(read(offset, size)).toString("latin1");
-    return path.split("\0")[0];
+  const tableSize = entrySize * count;
+  if (entrySize < 56 || tableSize > MAX_PROGRAM_HEADER_BYTES || tableOffset + tableSize > fileSize) {
+    return { interpreter: undefined, truncated: tableOffset + tableSize > fileSize };
   }
-  return undefined;
+  const table = read(tableOffset, tableSize);
+  const entries = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  let interpreter: string | undefined;
+  let truncated = table.length < tableSize;
+  for (let base = 0; base + entrySize <= table.length; base += entrySize) {
+    const type = entries.getUint32(base, true);
+    const offset = Number(entries.getBigUint64(base + 8, true));
+    const size = Number(entries.getBigUint64(base + 32, true));
+    if ((type === PT_LOAD || type === PT_INTERP) && offset + size > fileSize) truncated = true;
+    else if (type === PT_INTERP) interpreter = Buffer.from(read(offset, Math.min(size, 4096))).toString("latin1").split("\0")[0];
+  }
+  return { interpreter, truncated };
 }

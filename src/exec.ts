@@ -7,9 +7,9 @@
  * everything that can be checked is checked first, and output still buffered for a pipe is flushed first,
  * since execve discards it.
  */
-import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
-import { ExecpackError } from "./errors.js";
-import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader, readInterpreter } from "./elf.js";
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
+import { ExecpackError, isExecpackError } from "./errors.js";
+import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader, readProgramHeaders } from "./elf.js";
 
 export function assertExecutable(file: string): void {
   let isFile = false;
@@ -62,7 +62,15 @@ function assertRunnableFormat(file: string): void {
     if (!header || !isRunnableOn(header, dynoArchitecture())) {
       throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
     }
-    assertInterpreter(file, readInterpreter(bytes.subarray(0, 64), (position, length) => readAt(fd, position, length)), "ELF");
+    const program = readProgramHeaders(bytes.subarray(0, 64), fstatSync(fd).size, (position, length) => readAt(fd, position, length));
+    if (program.truncated) {
+      throw wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again.");
+    }
+    assertInterpreter(file, program.interpreter, "ELF");
+  } catch (error) {
+    if (isExecpackError(error)) throw error;
+    // A header whose numbers point nowhere makes the reads fail: that file cannot be exec'd either.
+    throw wrongFormat(file, `unreadable executable (${(error as Error).message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again.");
   } finally {
     closeSync(fd);
   }

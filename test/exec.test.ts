@@ -3,7 +3,7 @@
  * Real files: the probe ELF, a copy linked against musl's loader, scripts, a macOS header.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -70,6 +70,20 @@ describe("assertExecutable", () => {
     expect(error.code).toBe("boot.binary-wrong-format");
     expect(error.seen.join("\n")).toContain('"/lib/ld-musl-x86_64.so.1"');
     expect(error.hint).toContain("static or glibc build");
+  });
+
+  it.each([
+    ["its first 100 bytes", (probe: Buffer) => probe.subarray(0, 100)],
+    ["its first half", (probe: Buffer) => probe.subarray(0, probe.length >> 1)],
+    ["a program header table offset past the end", (probe: Buffer) => {
+      const copy = Buffer.from(probe);
+      copy.writeBigUInt64LE(0xfffffffffffffff0n, 32);
+      return copy;
+    }],
+  ])("refuses a cut-off or damaged ELF (%s) with an error, not an abort", (_case, cut: (probe: Buffer) => Buffer) => {
+    const error = failure(file("damaged", cut(readFileSync(probeBinary()))));
+    expect(error.code).toBe("boot.binary-wrong-format");
+    expect(error.hint).toContain("BINARY_SHA256");
   });
 
   it("reads the loader from the program headers, not from a fixed place (a copy elsewhere still passes)", () => {
