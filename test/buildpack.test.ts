@@ -299,10 +299,11 @@ describe("classic buildpack, end to end", () => {
 
   it("keeps the app's NODE_OPTIONS away from the bootstrapper's Node.js and hands it to the binary unchanged", async () => {
     const nodeOptions = "--require ./newrelic-preload.js --max-old-space-size=256";
-    const { code, stderr, report } = await bootOnce("execpack --exit 0", { ...RUNTIME_CONFIG, NODE_OPTIONS: nodeOptions });
+    const { code, stderr, report } = await bootOnce("execpack --exit 0", { ...RUNTIME_CONFIG, NODE_OPTIONS: nodeOptions, "my.setting": "kept" });
     expect(code, stderr).toBe(0);
     const env = readProbeReport(report).env;
     expect(env.NODE_OPTIONS).toBe(nodeOptions);
+    expect(env["my.setting"]).toBe("kept"); // a name that is no shell identifier survives the launcher too
     expect(Object.keys(env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);
   });
 
