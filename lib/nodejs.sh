@@ -118,9 +118,16 @@ nodejs::sha256() {
 	sha256sum "${file}" | cut -d ' ' -f 1
 }
 
-# Removes the unpacked Node.js release from the cache once the build no longer needs its npm: the verified
-# tarball stays, and is unpacked again by the next build that downloads rather than finds Node.js.
-nodejs::forget_unpacked() {
+# Tidies the Node.js cache once the build no longer needs npm: the unpacked release goes (the verified tarball
+# stays and is unpacked again by the next build that downloads rather than finds Node.js), and so do the
+# tarballs of versions no longer pinned.
+nodejs::tidy_cache() {
 	local cache_dir="${1}"
+	local entry
 	rm -rf "${cache_dir}"/node-v*-linux-*/
+	for entry in "${cache_dir}"/node-v*.tar.gz; do
+		if [[ -f "${entry}" && "${entry##*/}" != "node-v${NODEJS_VERSION}-"* ]]; then
+			rm -f "${entry}"
+		fi
+	done
 }

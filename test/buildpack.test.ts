@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,6 +73,9 @@ describe("classic buildpack, end to end", () => {
       // npm installs the bootstrapper's runtime dependencies from its cache only: the tests reach loopback alone.
       ...offlineNpm(),
     };
+    // A tarball of an older pin, as a build before a Node.js bump would have left in the cache.
+    mkdirSync(join(workDir, "cache/execpack/node"), { recursive: true });
+    writeFileSync(join(workDir, "cache/execpack/node/node-v1.0.0-linux-x64.tar.gz"), "old");
     good = await build({
       BINARY_URL: `${releases.url.replace("http://", `http://deploy:${buildPassword}@`)}/probe_1.4.0.zip`,
       BINARY_SHA256: sha256(join(workDir, "probe_1.4.0.zip")),
@@ -125,6 +128,8 @@ describe("classic buildpack, end to end", () => {
 
   it("keeps the build cache lean: the verified Node.js tarball, no unpacked copy, no stray download", () => {
     const cache = join(workDir, "cache/execpack");
+    // An earlier pin's tarball, left by a build before a Node.js bump, went with this build.
+    expect(existsSync(join(cache, "node/node-v1.0.0-linux-x64.tar.gz"))).toBe(false);
     expect(readdirSync(join(cache, "node"))).toEqual([expect.stringMatching(/^node-v[\d.]+-linux-x64\.tar\.gz$/)]);
     expect(existsSync(join(cache, "release.download"))).toBe(false);
   });
