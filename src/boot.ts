@@ -42,7 +42,7 @@ export function readBinaryEnv(appDir: string): { text: string; path: string } | 
 }
 
 export function bootEnvironment(paths: SlugPaths, configVars: NodeJS.ProcessEnv): ResolvedEnvironment {
-  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(paths.appDir) });
+  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(paths.appDir), trackSecrets: false });
 }
 
 /**

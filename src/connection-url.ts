@@ -386,10 +386,11 @@ interface UrlVariable { variable: string; base: string; value: string; scheme: C
 function connectionUrlVariables(env: Readonly<Record<string, string | undefined>>): UrlVariable[] {
   const found: UrlVariable[] = [];
   for (const [variable, value] of Object.entries(env)) {
+    // The name first: a dyno has dozens of variables and only a few URLs.
     const match = /^(.+)_(URL|URI)$/.exec(variable);
-    const scheme = value === undefined ? undefined : connectionSchemeOf(value);
-    if (match?.[1] === undefined || value === undefined || scheme === undefined) continue;
-    found.push({ variable, base: match[1], value, scheme });
+    if (match?.[1] === undefined || value === undefined) continue;
+    const scheme = connectionSchemeOf(value);
+    if (scheme !== undefined) found.push({ variable, base: match[1], value, scheme });
   }
   const urls = new Set(found.filter(({ variable }) => variable.endsWith("_URL")).map(({ base }) => base));
   return found.filter(({ variable, base }) => variable.endsWith("_URL") || !urls.has(base));

@@ -36,6 +36,11 @@ export interface ResolvedEnvironment {
 export interface EnvironmentInput {
   configVars: Readonly<Record<string, string | undefined>>;
   binaryEnv?: { text: string; path: string };
+  /**
+   * Work out which values are secrets (default true). Only `execpackctl env` shows values; the boot passes
+   * false and skips the masking work, which would be a good part of its start-up time.
+   */
+  trackSecrets?: boolean;
 }
 
 /**
@@ -257,11 +262,13 @@ interface State {
   values: Map<string, string>;
   origins: Map<string, Origin>;
   secrets: Set<string>;
+  trackSecrets: boolean;
 }
 
 function define(state: State, name: string, value: string, origin: Origin, secret: boolean): void {
   state.values.set(name, value);
   state.origins.set(name, origin);
+  if (!state.trackSecrets) return;
   if (secret || isSecretName(name) || hasUrlPassword(value)) state.secrets.add(name);
   else state.secrets.delete(name);
 }
@@ -283,7 +290,7 @@ function externalConfigVars(configVars: Readonly<Record<string, string | undefin
 export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment {
   const config = externalConfigVars(input.configVars);
   const derivation = deriveVariables(config);
-  const state: State = { values: new Map(), origins: new Map(), secrets: new Set() };
+  const state: State = { values: new Map(), origins: new Map(), secrets: new Set(), trackSecrets: input.trackSecrets ?? true };
   for (const [name, value] of Object.entries(config)) define(state, name, value, { kind: "config" }, false);
   for (const [name, { value, source, secret }] of derivation.variables) {
     define(state, name, value, { kind: "derived", from: source }, secret);

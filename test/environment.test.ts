@@ -253,3 +253,17 @@ describe("formatEnvironment", () => {
     );
   });
 });
+
+describe("resolveEnvironment without secret tracking (the boot)", () => {
+  it("gives the binary the same variables and tracks no secrets", () => {
+    const input = {
+      configVars: { DATABASE_URL: "postgres://u:s3cret@db.internal:5432/app", API_TOKEN: "t0k" },
+      binaryEnv: { text: "APP_PASSWORD=${DATABASE_PASSWORD}\nAPP_HOST=${DATABASE_HOST}\n", path: "binary.env" },
+    };
+    const tracked = resolveEnvironment(input);
+    const untracked = resolveEnvironment({ ...input, trackSecrets: false });
+    expect(untracked.env).toEqual(tracked.env);
+    expect(tracked.secrets.has("APP_PASSWORD")).toBe(true);
+    expect(untracked.secrets.size).toBe(0);
+  });
+});
