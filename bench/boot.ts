@@ -15,9 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZipFile } from "yazl";
-import { buildApp, makeStackPath, nodeOnPath } from "../src/local-heroku.js";
+import { buildApp, makeStackPath, nodeOnPath } from "../src/ctl/local-heroku.js";
 import { serveDirectory } from "../test/helpers/static-server.js";
-import { offlineNpm } from "../test/helpers/build-env.js";
+import { offlineNpm } from "../test/e2e/helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 40);

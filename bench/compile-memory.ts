@@ -22,7 +22,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildApp, makeStackPath, nodeOnPath } from "../src/local-heroku.js";
+import { buildApp, makeStackPath, nodeOnPath } from "../src/ctl/local-heroku.js";
 import { median, mib, releaseFixture } from "./release-fixture.js";
 import { serveDirectory } from "../test/helpers/static-server.js";
 

@@ -8,9 +8,9 @@
  */
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { readBinarySettings } from "../src/config.js";
-import { installRelease } from "../src/install.js";
-import { slugPaths } from "../src/slug.js";
+import { readBinarySettings } from "../src/common/config.js";
+import { installRelease } from "../src/install/install.js";
+import { slugPaths } from "../src/install/slug.js";
 
 async function main(): Promise<void> {
   const [url, scratch] = process.argv.slice(2);

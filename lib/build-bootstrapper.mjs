@@ -30,7 +30,7 @@ const result = await esbuild.build({
   // Every command in src/cli becomes <name>.cjs; CommonJS has no top-level await, so entries use `void runMain(…)`.
   entryPoints: {
     ...Object.fromEntries(readdirSync(cli).filter((name) => name.endsWith(".ts")).map((name) => [name.slice(0, -3), join(cli, name)])),
-    "boot-fetch": join(buildpackDir, "src/boot-fetch.ts"),
+    "boot-fetch": join(buildpackDir, "src/boot/boot-fetch.ts"),
   },
   outdir: targetDir,
   outExtension: { ".js": ".cjs" },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build output in the shapes Heroku's buildpacks use. Sourced by bin/*; the TypeScript side
-# (src/output.ts) prints the same shapes.
+# (src/common/output.ts) prints the same shapes.
 
 # Prints a step header: "-----> Installing Node.js".
 output::step() {

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZipFile } from "yazl";
-import { tryApp } from "../src/try.js";
+import { tryApp } from "../src/ctl/try.js";
 import { serveDirectory } from "../test/helpers/static-server.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));

@@ -4,11 +4,11 @@
  * Node.js, the bootstrapper and every layer's metadata are bin/build's (lib/cnb.sh).
  * Usage: node build.cjs <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>
  */
-import { readBinarySettings, readEnvDir } from "../config.js";
-import { installRelease } from "../install.js";
-import { runMain } from "../main.js";
-import { step } from "../output.js";
-import { slugPaths } from "../slug.js";
+import { readBinarySettings, readEnvDir } from "../common/config.js";
+import { installRelease } from "../install/install.js";
+import { runMain } from "../common/main.js";
+import { step } from "../common/output.js";
+import { slugPaths } from "../install/slug.js";
 
 void runMain(async () => {
   const [appDir, envDir, binaryLayer, cacheDir] = process.argv.slice(2);

@@ -4,11 +4,11 @@
  * Usage: node compile.js <build-dir> <cache-dir> <env-dir>
  */
 import { join } from "node:path";
-import { readBinarySettings, readEnvDir } from "../config.js";
-import { installRelease } from "../install.js";
-import { runMain } from "../main.js";
-import { step } from "../output.js";
-import { slugPaths } from "../slug.js";
+import { readBinarySettings, readEnvDir } from "../common/config.js";
+import { installRelease } from "../install/install.js";
+import { runMain } from "../common/main.js";
+import { step } from "../common/output.js";
+import { slugPaths } from "../install/slug.js";
 
 void runMain(async () => {
   const [buildDir, cacheDir, envDir] = process.argv.slice(2);

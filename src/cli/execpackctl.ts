@@ -9,12 +9,12 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { dynoConfigVars } from "../boot.js";
-import { checkApp, showEnvironment } from "../inspect.js";
-import { ExecpackError } from "../errors.js";
-import { runMain } from "../main.js";
-import { installedSlugPaths } from "../slug.js";
-import { readEnvFile, tryApp } from "../try.js";
+import { dynoConfigVars } from "../boot/boot.js";
+import { checkApp, showEnvironment } from "../ctl/inspect.js";
+import { ExecpackError } from "../common/errors.js";
+import { runMain } from "../common/main.js";
+import { installedSlugPaths } from "../install/slug.js";
+import { readEnvFile, tryApp } from "../ctl/try.js";
 
 const USAGE = `Usage: execpackctl <command> [options]
 

@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dynoArchitecture } from "../../src/elf.js";
-import type { Architecture } from "../../src/elf.js";
+import { dynoArchitecture } from "../../src/archive/elf.js";
+import type { Architecture } from "../../src/archive/elf.js";
 
 export const HELLO_OUTPUT = "hello from execpack";
 

@@ -1,0 +1,70 @@
+/**
+ * `execpackctl env` and `execpackctl check`: what the binary would get, and whether the app's configuration
+ * holds together, computed by the same code the boot runs so that what they say is what a dyno does.
+ */
+import { readBinarySettings } from "../common/config.js";
+import { ExecpackError, isExecpackError } from "../common/errors.js";
+import { formatEnvironment, resolveEnvironment } from "../environment/environment.js";
+import type { ResolvedEnvironment } from "../environment/environment.js";
+import { formatError } from "../common/output.js";
+import { BINARY_ENV_FILE, readBinaryEnv } from "../boot/boot.js";
+
+type ConfigVars = Readonly<Record<string, string | undefined>>;
+
+function resolve(appDir: string, configVars: ConfigVars): ResolvedEnvironment {
+  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(appDir) });
+}
+
+/** The environment in dotenv form, each line marked with its origin, secrets masked unless `reveal`. */
+export function showEnvironment(appDir: string, configVars: ConfigVars, options: { reveal: boolean }): string {
+  return formatEnvironment(resolve(appDir, configVars), options);
+}
+
+export interface CheckReport {
+  ok: boolean;
+  text: string;
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((line) => (line ? `       ${line}` : line)).join("\n");
+}
+
+/** Validates BINARY_* settings, binary.env and every add-on URL; every problem found, not just the first. */
+export function checkApp(appDir: string, configVars: ConfigVars): CheckReport {
+  const problems: ExecpackError[] = [];
+  const notes: string[] = [];
+  const collect = (action: () => void) => {
+    try {
+      action();
+    } catch (error) {
+      if (!isExecpackError(error)) throw error;
+      problems.push(error);
+    }
+  };
+
+  collect(() => {
+    const settings = readBinarySettings(configVars);
+    notes.push(`BINARY_URL is set (fetch at ${settings.fetch}${settings.sha256 ? ", checksum pinned" : ""})`);
+  });
+  collect(() => {
+    const resolved = resolve(appDir, configVars);
+    problems.push(...resolved.warnings);
+    for (const reference of resolved.undefinedReferences) {
+      problems.push(undefinedReference(reference.name, reference.line));
+    }
+    const fromFile = [...resolved.origins.values()].filter((origin) => origin.kind === "binary.env").length;
+    const derived = [...resolved.origins.values()].filter((origin) => origin.kind === "derived").length;
+    notes.push(`${BINARY_ENV_FILE}: ${fromFile} variables applied; ${derived} variables derived from add-on URLs`);
+  });
+
+  const lines = notes.map((note) => `ok     ${note}`);
+  for (const problem of problems) lines.push(`FAIL   ${problem.code}`, indent(formatError(problem)));
+  lines.push("", problems.length === 0 ? "All checks passed." : `${problems.length} problem(s) found.`);
+  return { ok: problems.length === 0, text: `${lines.join("\n")}\n` };
+}
+
+function undefinedReference(name: string, line: number): ExecpackError {
+  return new ExecpackError("env.undefined-reference", `${BINARY_ENV_FILE} line ${line} uses \${${name}}, which is not set anywhere`, {
+    hint: `Set it (heroku config:set ${name}=…), give it a default with \${${name}:-default}, or make it required with \${${name}:?message}.`,
+  });
+}

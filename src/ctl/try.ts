@@ -1,0 +1,104 @@
+/**
+ * `execpackctl try [APP_DIR]`: build and boot an app directory locally the way Heroku would, so a deploy can
+ * be tested before pushing. Config vars come from the app's `.env` (or --env-file); the build runs this
+ * checkout's real bin/detect, bin/compile and bin/release; the slug is moved; the process type's command
+ * (the Procfile's, else bin/release's default) starts in a clean environment with .profile.d sourced.
+ */
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse } from "dotenv";
+import { ExecpackError } from "../common/errors.js";
+import { buildApp, makeStackPath, nodeOnPath, processCommand, startDyno } from "./local-heroku.js";
+import { step } from "../common/output.js";
+
+export interface TryOptions {
+  buildpackDir: string;
+  appDir: string;
+  envFile?: string;
+  /** Config vars on top of the env file's (the demo adds BINARY_URL this way). */
+  extraConfigVars?: Readonly<Record<string, string>>;
+  processType?: string;
+  port?: number;
+  stdio?: "pipe" | "inherit";
+  /** Start the command with bash's `exec` (the demo shows the dyno's PID becoming the binary's). */
+  execCommand?: boolean;
+}
+
+export interface TryRun {
+  dyno: ChildProcess;
+  slugDir: string;
+  command: string;
+  port: number;
+  /** Removes the scratch build directories. */
+  cleanup(): void;
+}
+
+export function readEnvFile(file: string): Record<string, string> {
+  try {
+    return parse(readFileSync(file, "utf8"));
+  } catch (cause) {
+    throw new ExecpackError("ctl.env-file-unreadable", "The file of config vars cannot be read", {
+      seen: [`file: ${file}`],
+      hint: "Write the app's config vars as NAME=value lines into .env in the app directory, or pass --env-file FILE.",
+      cause,
+    });
+  }
+}
+
+function configVarsFor(options: TryOptions): Record<string, string> {
+  const envFile = options.envFile ?? join(options.appDir, ".env");
+  const fromFile = options.envFile !== undefined || existsSync(envFile) ? readEnvFile(envFile) : {};
+  return { ...fromFile, ...options.extraConfigVars };
+}
+
+/** npm settings of the caller (registry, cache, offline) reach the compile's npm, as on a developer machine. */
+function npmSettings(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.toLowerCase().startsWith("npm_config_")));
+}
+
+export async function tryApp(options: TryOptions): Promise<TryRun> {
+  const appDir = resolve(options.appDir);
+  if (!existsSync(appDir)) {
+    throw new ExecpackError("ctl.app-not-found", "The app directory does not exist", { seen: [`directory: ${appDir}`], hint: "Pass the directory that holds the app's Procfile and binary.env." });
+  }
+  const configVars = configVarsFor({ ...options, appDir });
+  const workDir = mkdtempSync(join(tmpdir(), "execpack-try-"));
+  const cleanup = () => rmSync(workDir, { recursive: true, force: true });
+  try {
+    step(`Building ${appDir} as Heroku would (in ${workDir})`);
+    const path = makeStackPath(workDir);
+    const build = await buildApp({
+      buildpackDir: options.buildpackDir,
+      appDir,
+      workDir,
+      configVars,
+      buildEnv: { ...npmSettings(), PATH: `${nodeOnPath(workDir)}:${path}`, HOME: join(workDir, "home"), STACK: "heroku-24" },
+      onOutput: (chunk) => process.stdout.write(chunk),
+    });
+    if (!build.slugDir || !build.release) {
+      throw new ExecpackError("ctl.build-failed", "The build failed", { hint: "The build output above says why." });
+    }
+    const processType = options.processType ?? "web";
+    const command = processCommand(build.slugDir, build.release.stdout, processType);
+    if (!command) {
+      throw new ExecpackError("ctl.no-process", `The app defines no '${processType}' process`, { hint: "Add it to the Procfile, or pass --process with one that exists." });
+    }
+    const port = options.port ?? 5000;
+    step(`Slug moved to ${build.slugDir}; starting ${processType}: ${command} (PORT=${port})`);
+    const dyno = startDyno({
+      slugDir: build.slugDir,
+      command,
+      configVars,
+      path,
+      port,
+      stdio: options.stdio ?? "inherit",
+      execCommand: options.execCommand,
+    });
+    return { dyno, slugDir: build.slugDir, command, port, cleanup };
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * The environment the binary gets: exactly the config vars, the variables derived from their connection URLs,
+ * and the app's binary.env expanded over both. Pure: the caller reads process.env and the file.
+ *
+ * binary.env is dotenv syntax, read here rather than by dotenv's `parse`, which drops bad lines silently and
+ * keeps neither line numbers nor quote kinds. Differences from dotenv, each for a reason:
+ * - `'single'` and `` `back` `` quotes are literal; `"double"` quotes and unquoted values expand `$NAME`,
+ *   `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?message}`, `${NAME?message}` (as dotenv-expand
+ *   and docker compose do). `\$` is a literal `$`. Double quotes also know `\n \r \t \" \\`.
+ * - An unquoted `#` starts a comment only at the value's start or after whitespace (dotenv cuts at any `#`),
+ *   so `PASS=a#b` and `URL=https://x/#/a` survive.
+ * - A line that is not `NAME=VALUE`, a name that is not a shell name, an unclosed quote are errors, not skipped.
+ */
+import { deriveVariables } from "./connection-url.js";
+import { ExecpackError } from "../common/errors.js";
+import { SECRET_MASK, isSecretName, maskUrlValue } from "../common/secrets.js";
+
+export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { kind: "binary.env"; line: number };
+
+/** A binary.env line that was not applied, for `execpackctl env`. */
+export interface SkippedLine { name: string; line: number; reason: "config-var-set" | "internal" }
+/** `${NAME}` of a name defined nowhere: it expands to "" as in a shell, and `execpackctl check` reports it. */
+export interface UndefinedReference { name: string; line: number }
+
+export interface ResolvedEnvironment {
+  env: Record<string, string>;
+  origins: Map<string, Origin>;
+  /** Names whose value must be masked: passwords, secret-looking names, URLs with a password, values built from those. */
+  secrets: Set<string>;
+  skipped: SkippedLine[];
+  undefinedReferences: UndefinedReference[];
+  /** Malformed or placeholder connection URLs nothing referenced: the boot goes on, but say so. */
+  warnings: ExecpackError[];
+}
+
+export interface EnvironmentInput {
+  configVars: Readonly<Record<string, string | undefined>>;
+  binaryEnv?: { text: string; path: string };
+  /**
+   * Work out which values are secrets (default true). Only `execpackctl env` shows values; the boot passes
+   * false and skips the masking work, which would be a good part of its start-up time.
+   */
+  trackSecrets?: boolean;
+}
+
+/**
+ * Variables execpack's own scripts set for themselves (`.profile.d`, the launcher). They are bookkeeping, not
+ * configuration: the binary never sees them, binary.env cannot set or read them, and no URL is derived from them.
+ */
+const INTERNAL_PREFIX = "EXECPACK_INTERNAL_";
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SYNTAX_HINT =
+  "binary.env takes one NAME=VALUE per line (dotenv syntax). Quote values that hold spaces, close every quote, " +
+  "and write substitutions as ${NAME}, ${NAME:-default} or ${NAME:?message}.";
+
+type Quote = "none" | "single" | "double" | "backtick";
+interface Entry { name: string; line: number; quote: Quote; raw: string }
+
+function syntaxError(path: string, line: number, what: string): ExecpackError {
+  return new ExecpackError("env.binary-env-syntax", `${path} line ${line} ${what}`, { seen: [`${path}:${line}`], hint: SYNTAX_HINT });
+}
+
+const QUOTES: Readonly<Record<string, Quote>> = { "'": "single", '"': "double", "`": "backtick" };
+
+function endOfLine(source: string, from: number): number {
+  const end = source.indexOf("\n", from);
+  return end === -1 ? source.length : end;
+}
+
+function countNewlines(text: string): number {
+  return text.split("\n").length - 1;
+}
+
+/** The closing quote's index; inside double quotes a backslash escapes the next character. */
+function closingQuote(source: string, from: number, quote: string): number {
+  for (let i = from; i < source.length; i++) {
+    const char = source.charAt(i);
+    if (char === "\\" && quote === '"') i++;
+    else if (char === quote) return i;
+  }
+  return -1;
+}
+
+/** An unquoted value ends at the line's end or at a `#` after whitespace, but not inside `${...}`. */
+function unquotedEnd(source: string, from: number, lineEnd: number): number {
+  let depth = 0;
+  for (let i = from; i < lineEnd; i++) {
+    const char = source.charAt(i);
+    if (char === "\\") i++;
+    else if (char === "$" && source.charAt(i + 1) === "{") {
+      depth++;
+      i++;
+    } else if (char === "}" && depth > 0) depth--;
+    else if (char === "#" && depth === 0 && (i === from || /\s/.test(source.charAt(i - 1)))) return i;
+  }
+  return lineEnd;
+}
+
+/** Reads the entry starting at `start`; returns it and where the next line begins. */
+function readEntry(source: string, start: number, line: number, path: string): { entry: Entry; next: number } {
+  const lineEnd = endOfLine(source, start);
+  const head = /^[ \t]*(?:export[ \t]+)?([^=\s]*)[ \t]*=[ \t]*/.exec(source.slice(start, lineEnd));
+  if (head === null) throw syntaxError(path, line, "is not NAME=VALUE");
+  const name = head[1] ?? "";
+  // The invalid name is not echoed: a pasted URL or secret can end up before the "=".
+  if (!NAME.test(name)) {
+    throw syntaxError(path, line, "does not start with a valid name (letters, digits and _, not starting with a digit)");
+  }
+  const valueStart = start + head[0].length;
+  const quote = QUOTES[source.charAt(valueStart)];
+  if (quote === undefined) {
+    const end = unquotedEnd(source, valueStart, lineEnd);
+    return { entry: { name, line, quote: "none", raw: source.slice(valueStart, end).trimEnd() }, next: lineEnd + 1 };
+  }
+  const close = closingQuote(source, valueStart + 1, source.charAt(valueStart));
+  if (close === -1) throw syntaxError(path, line, `opens a quote for ${name} that is never closed`);
+  const raw = source.slice(valueStart + 1, close);
+  const restEnd = endOfLine(source, close + 1);
+  if (!/^\s*(#.*)?$/.test(source.slice(close + 1, restEnd))) {
+    throw syntaxError(path, line + countNewlines(raw), `has text after the closing quote of ${name}`);
+  }
+  return { entry: { name, line, quote, raw }, next: restEnd + 1 };
+}
+
+function parseBinaryEnv(text: string, path: string): Entry[] {
+  const source = text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
+  const entries: Entry[] = [];
+  let line = 1;
+  for (let pos = 0; pos < source.length; ) {
+    const lineEnd = endOfLine(source, pos);
+    let next = lineEnd + 1;
+    if (!/^\s*(#|$)/.test(source.slice(pos, lineEnd))) {
+      const read = readEntry(source, pos, line, path);
+      entries.push(read.entry);
+      next = read.next;
+    }
+    line += countNewlines(source.slice(pos, next));
+    pos = next;
+  }
+  return entries;
+}
+
+/** What expansion of one binary.env line can see, and what it learns (secrecy, dangling names). */
+interface Scope {
+  readonly values: ReadonlyMap<string, string>;
+  readonly secrets: ReadonlySet<string>;
+  readonly problems: ReadonlyMap<string, ExecpackError>;
+  readonly undefinedReferences: UndefinedReference[];
+  readonly path: string;
+  readonly entry: Entry;
+  /** Set once a secret value flows into this line's value. */
+  secret: boolean;
+}
+
+/**
+ * A set name gives its value. A derived name whose URL is broken throws that URL's error even under `:-`:
+ * a default must not quietly replace the database the add-on says to use (a JawsDB placeholder, for one).
+ */
+function lookup(name: string, scope: Scope): string | undefined {
+  const value = scope.values.get(name);
+  if (value !== undefined) {
+    if (scope.secrets.has(name) && value !== "") scope.secret = true;
+    return value;
+  }
+  const problem = scope.problems.get(name);
+  if (problem === undefined) return undefined;
+  const where = `${scope.path} line ${scope.entry.line}`;
+  throw new ExecpackError(problem.code, `${where} needs ${name}, but ${problem.message}`, {
+    seen: [...problem.seen, `${scope.path}:${scope.entry.line}: ${scope.entry.name} uses \${${name}}`],
+    hint: problem.hint,
+    cause: problem,
+  });
+}
+
+function requiredError(name: string, operator: string, message: string, scope: Scope): ExecpackError {
+  const { path, entry } = scope;
+  const state = operator === ":?" ? "is empty or not set" : "is not set";
+  // The message is the author's text from the file, shown as written: it never holds a value.
+  return new ExecpackError("env.required", `${name} ${state}, and ${path} line ${entry.line} requires it`, {
+    seen: [`${path}:${entry.line}: ${entry.name} uses \${${name}${operator}...}`],
+    hint: message.trim() !== "" ? message : `Set it with \`heroku config:set ${name}=...\`.`,
+  });
+}
+
+/** The index of the `}` that closes a `${` whose body starts at `from`, or -1. */
+function matchingBrace(text: string, from: number): number {
+  let depth = 1;
+  for (let i = from; i < text.length; i++) {
+    const char = text.charAt(i);
+    if (char === "\\") i++;
+    else if (char === "$" && text.charAt(i + 1) === "{") {
+      depth++;
+      i++;
+    } else if (char === "}" && --depth === 0) return i;
+  }
+  return -1;
+}
+
+function braced(body: string, quote: Quote, scope: Scope): string {
+  const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([\s\S]*))?$/.exec(body);
+  const name = match?.[1];
+  if (match === null || name === undefined) {
+    const what = `has a substitution in ${scope.entry.name} that is not \${NAME}, \${NAME:-default} or \${NAME:?message}`;
+    throw syntaxError(scope.path, scope.entry.line, what);
+  }
+  const [, , operator, word = ""] = match;
+  if (operator === undefined) return reference(name, scope);
+  const value = lookup(name, scope);
+  const missing = value === undefined || (operator.startsWith(":") && value === "");
+  if (!missing) return value;
+  if (operator.endsWith("-")) return expand(word, quote, scope);
+  throw requiredError(name, operator, word, scope);
+}
+
+function reference(name: string, scope: Scope): string {
+  const value = lookup(name, scope);
+  if (value !== undefined) return value;
+  scope.undefinedReferences.push({ name, line: scope.entry.line });
+  return "";
+}
+
+/** `$NAME`, `${...}`, or a lone `$` kept as is (`$5`, `a$`, as a shell does). Returns the text and where it ends. */
+function substitution(text: string, at: number, quote: Quote, scope: Scope): { value: string; end: number } {
+  const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at + 1))?.[0];
+  if (simple !== undefined) return { value: reference(simple, scope), end: at + 1 + simple.length };
+  if (text.charAt(at + 1) !== "{") return { value: "$", end: at + 1 };
+  const close = matchingBrace(text, at + 2);
+  if (close === -1) throw syntaxError(scope.path, scope.entry.line, `has a "\${" without its "}" in ${scope.entry.name}`);
+  return { value: braced(text.slice(at + 2, close), quote, scope), end: close + 1 };
+}
+
+const DOUBLE_QUOTE_ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" };
+
+function unescape(char: string, quote: Quote): string {
+  if (char === "$" || char === "}") return char;
+  return (quote === "double" ? DOUBLE_QUOTE_ESCAPES[char] : undefined) ?? `\\${char}`;
+}
+
+function expand(text: string, quote: Quote, scope: Scope): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charAt(i);
+    if (char === "\\" && i + 1 < text.length) {
+      out += unescape(text.charAt(++i), quote);
+    } else if (char === "$") {
+      const { value, end } = substitution(text, i, quote, scope);
+      out += value;
+      i = end - 1;
+    } else {
+      out += char;
+    }
+  }
+  return out;
+}
+
+/** A value holding a URL credential (user info, or a secret-named query parameter), whole or inside text. */
+function hasUrlPassword(value: string): boolean {
+  return maskUrlValue(value) !== value;
+}
+
+interface State {
+  values: Map<string, string>;
+  origins: Map<string, Origin>;
+  secrets: Set<string>;
+  trackSecrets: boolean;
+}
+
+function define(state: State, name: string, value: string, origin: Origin, secret: boolean): void {
+  state.values.set(name, value);
+  state.origins.set(name, origin);
+  if (!state.trackSecrets) return;
+  if (secret || isSecretName(name) || hasUrlPassword(value)) state.secrets.add(name);
+  else state.secrets.delete(name);
+}
+
+function externalConfigVars(configVars: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const kept: [string, string][] = [];
+  for (const [name, value] of Object.entries(configVars)) {
+    if (value !== undefined && !name.startsWith(INTERNAL_PREFIX)) kept.push([name, value]);
+  }
+  return Object.fromEntries(kept);
+}
+
+/**
+ * Resolves what the binary gets. A set config var wins over a derived variable and over a binary.env line;
+ * a binary.env line wins over a derived variable (the app asked for it by name). Lines apply in order, so a
+ * line sees the lines above it. Throws `env.binary-env-syntax`, `env.required`, or the error of a broken
+ * connection URL that a line references.
+ */
+export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment {
+  const config = externalConfigVars(input.configVars);
+  const derivation = deriveVariables(config);
+  const state: State = { values: new Map(), origins: new Map(), secrets: new Set(), trackSecrets: input.trackSecrets ?? true };
+  for (const [name, value] of Object.entries(config)) define(state, name, value, { kind: "config" }, false);
+  for (const [name, { value, source, secret }] of derivation.variables) {
+    define(state, name, value, { kind: "derived", from: source }, secret);
+  }
+  const skipped: SkippedLine[] = [];
+  const undefinedReferences: UndefinedReference[] = [];
+  const { text, path } = input.binaryEnv ?? { text: "", path: "binary.env" };
+  for (const entry of parseBinaryEnv(text, path)) {
+    if (entry.name.startsWith(INTERNAL_PREFIX)) {
+      skipped.push({ name: entry.name, line: entry.line, reason: "internal" });
+    } else if (Object.hasOwn(config, entry.name)) {
+      skipped.push({ name: entry.name, line: entry.line, reason: "config-var-set" });
+    } else {
+      const scope: Scope = { ...state, problems: derivation.problems, undefinedReferences, path, entry, secret: false };
+      const value = entry.quote === "single" || entry.quote === "backtick" ? entry.raw : expand(entry.raw, entry.quote, scope);
+      define(state, entry.name, value, { kind: "binary.env", line: entry.line }, scope.secret);
+    }
+  }
+  // fromEntries defines own properties: a binary.env line named __proto__ stays an ordinary variable.
+  const env = Object.fromEntries(state.values);
+  return { env, origins: state.origins, secrets: state.secrets, skipped, undefinedReferences, warnings: derivation.warnings };
+}
+
+/**
+ * The value as `execpackctl env` shows it. A secret that is one URL keeps everything but its password; any
+ * other secret becomes `*****`. Non-secret values still pass through maskUrlValue, in case a URL hides in one.
+ */
+export function maskedValue(name: string, value: string, secret: boolean): string {
+  if (!(secret || isSecretName(name)) || value === "") return maskUrlValue(value);
+  const isOneUrl = /^[a-z][a-z0-9+.-]*:\/\/\S*$/i.test(value);
+  return isOneUrl && hasUrlPassword(value) ? maskUrlValue(value) : SECRET_MASK;
+}
+
+/** The escaped double-quoted form execpack's own binary.env parser reads back exactly. */
+function escapedDoubleQuoted(value: string): string {
+  return `"${value.replace(/[\\"$]/g, "\\$&").replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`;
+}
+
+/**
+ * Quotes so that dotenv's `parse` gives the value back. Single and back quotes are literal in dotenv; double
+ * quotes only turn `\n` and `\r` into line breaks; a raw CR becomes LF before parsing; and in every quote a
+ * `\` before the closing quote escapes it, so a value ending in `\` goes unquoted when it can. A value with no
+ * exact dotenv form (all three quote characters, a CR beside a `"`) gets `escapedDoubleQuoted`.
+ */
+function quoteValue(value: string): string {
+  if (value.endsWith("\\")) return /^[^'"`\s#][^#\r\n]*$/.test(value) ? value : escapedDoubleQuoted(value);
+  const hasCr = value.includes("\r");
+  if (!hasCr && !value.includes("'")) return `'${value}'`;
+  if (!hasCr && !value.includes("`")) return `\`${value}\``;
+  if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, "\\r")}"`;
+  return escapedDoubleQuoted(value);
+}
+
+function describeOrigin(origin: Origin): string {
+  switch (origin.kind) {
+    case "config":
+      return "config var";
+    case "derived":
+      return `derived from ${origin.from}`;
+    case "binary.env":
+      return `binary.env:${origin.line}`;
+  }
+}
+
+function describeSkipped({ name, line, reason }: SkippedLine): string {
+  const why = reason === "config-var-set" ? `the config var ${name} is set` : `names starting with ${INTERNAL_PREFIX} are reserved`;
+  return `# binary.env:${line}: ${name} not applied: ${why}`;
+}
+
+/** The environment as dotenv lines, sorted by name, each with its origin; secrets masked unless `reveal`. */
+export function formatEnvironment(resolved: ResolvedEnvironment, options: { reveal: boolean }): string {
+  const lines = Object.keys(resolved.env).sort().map((name) => {
+    const value = resolved.env[name] ?? "";
+    const shown = options.reveal ? value : maskedValue(name, value, resolved.secrets.has(name));
+    const origin = resolved.origins.get(name);
+    return `${name}=${quoteValue(shown)}${origin === undefined ? "" : ` # ${describeOrigin(origin)}`}`;
+  });
+  return [...lines, ...resolved.skipped.map(describeSkipped)].map((line) => `${line}\n`).join("");
+}

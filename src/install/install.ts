@@ -1,0 +1,140 @@
+/**
+ * Fetching a release and installing its binary into the slug: download (verified, cached), choose and
+ * extract the Linux binary for this architecture, then record what was installed. Used by the compile
+ * step and, with BINARY_FETCH=boot, at every dyno start.
+ *
+ * Nothing is half-done: the binary is extracted to a temporary name and renamed into place only when
+ * everything succeeded, so a failure never replaces a good binary.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { BinarySettings } from "../common/config.js";
+import { download } from "../fetch/download.js";
+import type { DownloadResult } from "../fetch/download.js";
+import { extractBinary } from "../archive/extract.js";
+import { detail, formatError, warn } from "../common/output.js";
+import { isExecpackError } from "../common/errors.js";
+import { assertExecutable } from "../boot/exec.js";
+import { displayUrl } from "../common/secrets.js";
+import type { InstallManifest, SlugPaths } from "./slug.js";
+
+export interface InstallOptions {
+  settings: BinarySettings;
+  paths: SlugPaths;
+  /** Where downloads are kept between builds (CACHE_DIR/execpack), or a scratch directory. */
+  cacheDir: string;
+  /** Absolute epoch ms by which the whole fetch must be done (boot-time fetch). */
+  deadline?: number;
+  log?: (line: string) => void;
+  /** Keep the download in `cacheDir` for a conditional request next time (default true). */
+  keepCache?: boolean;
+  /** At build time: warn when the binary would not start on a dyno (the boot checks again either way). */
+  checkRunnable?: boolean;
+}
+
+export async function installRelease(options: InstallOptions): Promise<InstallManifest> {
+  const { settings, paths, cacheDir } = options;
+  const log = options.log ?? detail;
+  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(paths.binaryDir, { recursive: true });
+
+  log(`Downloading ${displayUrl(settings.url)}`);
+  const archive = await download({
+    url: settings.url,
+    destination: join(cacheDir, "release.download"),
+    sha256: settings.sha256,
+    token: settings.token,
+    cache: options.keepCache === false ? undefined : { dir: join(cacheDir, "release-cache") },
+    allowInsecureHttp: settings.allowInsecureHttp,
+    timeouts: settings.timeouts,
+    deadline: options.deadline,
+    onProgress: progressPrinter(log),
+    log,
+  });
+  log(describeDownload(archive));
+
+  const incoming = join(paths.binaryDir, ".incoming");
+  try {
+    const extracted = await extractBinary({
+      archivePath: archive.path,
+      destination: incoming,
+      binaryName: settings.name,
+      contentType: archive.contentType,
+      limits: settings.limits,
+    });
+    const name = installedName(extracted.entry, extracted.format, settings.url);
+    const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
+    renameSync(incoming, join(paths.binaryDir, name));
+    const manifest: InstallManifest = {
+      name,
+      entry: singleFile ? name : extracted.entry,
+      size: extracted.size,
+      sha256: extracted.sha256,
+      source: displayUrl(settings.url),
+      format: extracted.format,
+      fetch: settings.fetch,
+    };
+    writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+    if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, name));
+    const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
+    log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
+    return manifest;
+  } finally {
+    rmSync(incoming, { force: true });
+    // The build cache keeps its own link to the archive (fetch/cache.ts); this copy would only take space.
+    rmSync(archive.path, { force: true });
+  }
+}
+
+/**
+ * The checks the boot runs before execve, run once at build time too: a binary linked for musl, or a script
+ * whose interpreter the stack lacks, is worth hearing about in the build log rather than at the first boot.
+ * A warning, not a failure: the build machine is not the dyno, and the boot checks again.
+ */
+function warnIfNotRunnable(file: string): void {
+  try {
+    assertExecutable(file);
+  } catch (error) {
+    if (!isExecpackError(error)) throw error;
+    warn(`${formatError(error)}\n\nThe build goes on, but on a dyno like this build machine the binary would not start.`);
+  }
+}
+
+/** Formats that hold one file and no name for it: the download itself is the binary. */
+const SINGLE_FILE_FORMATS: readonly string[] = ["elf", "gzip", "xz"];
+
+/** Archives name their binary; a bare or single-file download is named by its URL (`app_linux.gz` → `app_linux`). */
+export function installedName(entry: string, format: string, url: string): string {
+  if (!SINGLE_FILE_FORMATS.includes(format)) return basename(entry);
+  let fromUrl = "";
+  try {
+    fromUrl = decodeURIComponent(basename(new URL(url).pathname)).replace(/\.(gz|xz)$/i, "");
+  } catch {
+    // Not a parsable URL or path: fall back to a fixed name below.
+  }
+  return /^[A-Za-z0-9._+-]+$/.test(fromUrl) && !fromUrl.startsWith(".") ? fromUrl : "binary";
+}
+
+function describeDownload(result: DownloadResult): string {
+  const origin = result.fromCache ? "cached copy, unchanged upstream" : "downloaded";
+  return `Release: ${formatBytes(result.size)}, sha256 ${result.sha256} (${origin})`;
+}
+
+/** A line every few seconds: the build log is not a terminal, so no progress bars. */
+function progressPrinter(log: (line: string) => void) {
+  return ({ bytes, total, rate }: { bytes: number; total?: number; rate: number }) => {
+    const percent = total ? ` (${Math.floor((bytes / total) * 100)}%)` : "";
+    log(`${formatBytes(bytes)}${total ? ` of ${formatBytes(total)}` : ""}${percent} at ${formatBytes(rate)}/s`);
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

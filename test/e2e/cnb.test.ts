@@ -1,0 +1,374 @@
+/**
+ * The buildpack as Heroku's Fir generation runs it (Cloud Native Buildpacks, buildpack API 0.10): the real
+ * bin/detect and bin/build under a stand-in lifecycle (test/helpers/cnb-lifecycle.ts) on a copy of the fixture
+ * app, a release zip with a real ELF (the probe) served from loopback, Node.js from a loopback mirror, then the
+ * image's processes started by a stand-in launcher (test/helpers/cnb-launcher.ts) in a clean environment whose
+ * PATH has no Node.js. Rebuilds check that unchanged layers are reused and a changed BINARY_URL is fetched.
+ */
+import { once } from "node:events";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeStackPath, nodeOnPath, runScript } from "../../src/ctl/local-heroku.js";
+import { applyEnvDirectory, launch, launchEnvironment } from "./helpers/cnb-launcher.js";
+import { CnbLifecycle, parseToml } from "./helpers/cnb-lifecycle.js";
+import type { CnbBuildResult } from "./helpers/cnb-lifecycle.js";
+import { pinnedNodeVersion, nodeMirror } from "./helpers/node-mirror.js";
+import { probeBinary, readProbeReport } from "../helpers/probe.js";
+import { file, tarGz, zip } from "../helpers/release-archives.js";
+import { serveDirectory } from "../helpers/static-server.js";
+import type { StaticServer } from "../helpers/static-server.js";
+import { offlineNpm, RUNTIME_CONFIG, RUNTIME_ENV_EXPECTED } from "./helpers/build-env.js";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
+
+function sha256(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+describe("buildpack.toml", () => {
+  const tables = parseToml(readFileSync(join(REPO, "buildpack.toml"), "utf8"));
+  const table = (name: string) => tables.filter((candidate) => candidate.table === name).map((candidate) => candidate.values);
+
+  it("declares buildpack API 0.10, the package's version, and Linux on amd64 and arm64", () => {
+    const packageJson = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+    expect(table("")[0]).toMatchObject({ api: "0.10" });
+    expect(table("buildpack")[0]).toMatchObject({ id: "execpack/execpack", version: packageJson.version, name: "execpack", "clear-env": true });
+    expect(table("targets")).toEqual([
+      { os: "linux", arch: "amd64" },
+      { os: "linux", arch: "arm64" },
+    ]);
+  });
+
+  it("leaves the Node.js version to lib/nodejs.sh", () => {
+    expect(readFileSync(join(REPO, "buildpack.toml"), "utf8")).not.toContain(pinnedNodeVersion());
+  });
+});
+
+describe("the launcher stand-in applies layer env files as the spec says", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "execpack-cnb-env-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ["no suffix overrides", { "A": "new" }, { A: "old" }, { A: "new" }],
+    [".override overrides", { "A.override": "new" }, { A: "old" }, { A: "new" }],
+    [".default keeps a set value", { "A.default": "new" }, { A: "old" }, { A: "old" }],
+    [".default fills an unset value", { "A.default": "new" }, {}, { A: "new" }],
+    [".append joins with .delim", { "A.append": "new", "A.delim": ":" }, { A: "old" }, { A: "old:new" }],
+    [".prepend joins with .delim", { "A.prepend": "new", "A.delim": ":" }, { A: "old" }, { A: "new:old" }],
+    [".append without .delim concatenates", { "A.append": "new" }, { A: "old" }, { A: "oldnew" }],
+    [".prepend on an unset value sets it", { "A.prepend": "new", "A.delim": ":" }, {}, { A: "new" }],
+    ["contents are taken as they are", { "A": " spaced $HOME\n" }, {}, { A: " spaced $HOME\n" }],
+  ])("%s", (name, files: Record<string, string>, before: NodeJS.ProcessEnv, after: NodeJS.ProcessEnv) => {
+    const envDir = join(dir, name.replaceAll(/\W+/g, "-"));
+    mkdirSync(envDir, { recursive: true });
+    for (const [file, content] of Object.entries(files)) writeFileSync(join(envDir, file), content);
+    const env = { ...before };
+    applyEnvDirectory(env, envDir);
+    expect(env).toEqual(after);
+  });
+
+  it("puts bin/ on PATH, later buildpacks first and layers in name order, then env, env.launch, env.launch/<process>", () => {
+    const first = join(dir, "first-buildpack");
+    const second = join(dir, "second-buildpack");
+    for (const bin of [join(first, "b/bin"), join(first, "a/bin"), join(second, "c/bin")]) mkdirSync(bin, { recursive: true });
+    mkdirSync(join(first, "a/env.launch/web"), { recursive: true });
+    mkdirSync(join(first, "a/env"), { recursive: true });
+    writeFileSync(join(first, "a/env/MODE.default"), "env");
+    writeFileSync(join(first, "a/env.launch/MODE"), "launch");
+    writeFileSync(join(first, "a/env.launch/web/MODE.override"), "web");
+    const env = launchEnvironment([first, second], { PATH: "/usr/bin" }, "web");
+    expect(env.PATH).toBe([join(second, "c/bin"), join(first, "a/bin"), join(first, "b/bin"), "/usr/bin"].join(":"));
+    expect(env.MODE).toBe("web");
+    expect(launchEnvironment([first, second], { PATH: "/usr/bin" }, "worker").MODE).toBe("launch");
+  });
+});
+
+describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
+  let workDir: string;
+  let releases: StaticServer;
+  let mirror: StaticServer;
+  let stackPath: string;
+  let buildEnv: NodeJS.ProcessEnv;
+  let cnb: CnbLifecycle;
+  let probe: Buffer;
+  let first: CnbBuildResult;
+  const buildPassword = "build-time-pass";
+  let configVars: Record<string, string>;
+
+  const releaseUrl = (name: string) => `${releases.url.replace("http://", `http://deploy:${buildPassword}@`)}/${name}`;
+  const gets = (name: string) => releases.requests.filter((path) => path === `/${name}`).length;
+
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), "execpack-cnb-"));
+    probe = readFileSync(probeBinary());
+    const releaseDir = join(workDir, "releases");
+    mkdirSync(releaseDir);
+    writeFileSync(
+      join(releaseDir, "probe_1.4.0.zip"),
+      await zip([file("probe_1.4.0_linux_amd64/probe", probe), file("probe_1.4.0_linux_amd64/README.md", "# probe\n", 0o644)]),
+    );
+    writeFileSync(join(releaseDir, "probe_1.5.0.tar.gz"), tarGz([file("probe_1.5.0_linux_amd64/probe", probe)]));
+    releases = await serveDirectory(releaseDir);
+    mirror = await serveDirectory(nodeMirror());
+    stackPath = makeStackPath(workDir);
+    buildEnv = {
+      PATH: stackPath,
+      HOME: join(workDir, "home"),
+      // npm installs the buildpack's dependencies from its cache only: the tests reach loopback alone.
+      ...offlineNpm(),
+    };
+    cnb = new CnbLifecycle({ buildpackDir: REPO, workDir, buildEnv });
+    cnb.useApp(FIXTURE_APP);
+    configVars = {
+      BINARY_URL: releaseUrl("probe_1.4.0.zip"),
+      BINARY_SHA256: sha256(readFileSync(join(releaseDir, "probe_1.4.0.zip"))),
+      NODEJS_ORG_MIRROR: mirror.url,
+      DATABASE_URL: `postgres://builder:${buildPassword}@build-host:5432/build_db`,
+    };
+    cnb.setConfigVars(configVars);
+    first = await cnb.build();
+  });
+
+  afterAll(async () => {
+    await releases?.close();
+    await mirror?.close();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  describe("bin/detect", () => {
+    it("passes with 0 on the fixture app, run with no arguments in the app directory", async () => {
+      const result = await cnb.detect();
+      expect(result.status, result.stderr).toBe(0);
+    });
+
+    it("fails with 100 on an app that is not execpack's, saying what it looked for", async () => {
+      const other = new CnbLifecycle({ buildpackDir: REPO, workDir: join(workDir, "other"), buildEnv: { PATH: stackPath } });
+      const appDir = join(workDir, "unrelated-app");
+      mkdirSync(appDir, { recursive: true });
+      writeFileSync(join(appDir, "Procfile"), "web: ./server\n");
+      other.useApp(appDir);
+      const result = await other.detect();
+      expect(result.status).toBe(100);
+      expect(result.stderr).toContain("binary.env");
+    });
+
+    it("passes with 0 on an app without execpack files when BINARY_URL is set in the platform's env", async () => {
+      const other = new CnbLifecycle({ buildpackDir: REPO, workDir: join(workDir, "configured"), buildEnv: { PATH: stackPath } });
+      const appDir = join(workDir, "bare-app");
+      mkdirSync(appDir, { recursive: true });
+      other.useApp(appDir);
+      other.setConfigVars({ BINARY_URL: "https://example.com/app_linux_amd64.tar.gz" });
+      expect((await other.detect()).status).toBe(0);
+    });
+
+    it("keeps the classic rules outside a CNB lifecycle: exit 1, no name", async () => {
+      const result = await runScript(join(REPO, "bin/detect"), [join(workDir, "unrelated-app")], { PATH: stackPath });
+      expect(result).toMatchObject({ status: 1, stdout: "" });
+    });
+  });
+
+  describe("bin/build", () => {
+    it("builds with Heroku-style output naming the masked URL, the entry and its SHA-256", () => {
+      const { status, stdout, stderr } = first;
+      expect(status, stderr).toBe(0);
+      expect(stdout).toMatch(/^-----> Installing Node.js/m);
+      expect(stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()}`);
+      expect(stdout).toContain("http://deploy:*****@127.0.0.1:");
+      expect(stdout).toContain("probe_1.4.0_linux_amd64/probe");
+      expect(stdout).toContain(sha256(probe));
+      expect(stdout + stderr).not.toContain(buildPassword);
+    });
+
+    it("writes launch layers for Node.js, the bootstrapper and the binary, a cache-only layer for downloads", () => {
+      expect(cnb.layerToml("node")).toEqual({
+        types: { launch: true, build: false, cache: true },
+        metadata: { version: `v${pinnedNodeVersion()}` },
+      });
+      expect(cnb.layerToml("execpack")).toMatchObject({ types: { launch: true, build: false, cache: true } });
+      expect(cnb.layerToml("execpack")!.metadata.bootstrapper).toMatch(/^[0-9a-f]{64}$/);
+      expect(cnb.layerToml("binary")).toMatchObject({ types: { launch: true, build: false, cache: false } });
+      expect(cnb.layerToml("cache")).toMatchObject({ types: { launch: false, build: false, cache: true } });
+      expect(JSON.stringify([cnb.layerToml("binary"), cnb.layerToml("execpack")])).not.toContain(buildPassword);
+    });
+
+    it("lays the image out as the classic .execpack/ tree: the execpack layer links in Node.js and the binary", () => {
+      const root = join(cnb.layersDir, "execpack");
+      expect(readdirSync(cnb.layersDir).sort()).toEqual(["binary", "execpack", "node"]);
+      expect(readlinkSync(join(root, "node"))).toBe("../node/node");
+      expect(readlinkSync(join(root, "binary"))).toBe("../binary/binary");
+      expect(readFileSync(join(root, "app-dir"), "utf8").trim()).toBe(cnb.appDir);
+      expect(existsSync(join(root, "bin/execpack"))).toBe(true);
+      expect(existsSync(join(root, "node/bin/node"))).toBe(true);
+      expect(existsSync(join(cnb.layersDir, "node/bin"))).toBe(false); // Node.js stays off the app's PATH
+      expect(sha256(readFileSync(join(root, "binary/probe")))).toBe(sha256(probe));
+      expect(JSON.parse(readFileSync(join(root, "binary.json"), "utf8"))).toMatchObject({ entry: "probe_1.4.0_linux_amd64/probe" });
+    });
+
+    it("fails with the error's code and hint when BINARY_URL is missing, exporting nothing", async () => {
+      const other = new CnbLifecycle({
+        buildpackDir: REPO,
+        workDir: join(workDir, "unconfigured"),
+        // heroku/nodejs ran first: its Node.js is reused, which keeps this build quick.
+        buildEnv: { ...buildEnv, PATH: makeStackPath(workDir, [nodeOnPath(workDir)]) },
+      });
+      other.useApp(FIXTURE_APP);
+      other.setConfigVars({});
+      const failed = await other.build();
+      expect(failed.status).toBe(1);
+      expect(failed.stdout).toMatch(/Using Node\.js v\d+\.\d+\.\d+ found on PATH/);
+      expect(failed.stderr).toContain("[config.missing-binary-url]");
+      expect(failed.stderr).toContain("BINARY_URL=");
+      expect(failed.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+      expect(other.processes()).toEqual([]);
+    });
+
+    it("makes `web: execpack` the default process and leaves the app directory as it was", () => {
+      expect(cnb.processes()).toEqual([{ type: "web", command: ["execpack"], args: [], default: true, workingDir: undefined }]);
+      expect(readdirSync(cnb.appDir).sort()).toEqual(readdirSync(FIXTURE_APP).sort());
+    });
+  });
+
+  describe("launch", () => {
+    const runtimeConfig = RUNTIME_CONFIG;
+
+    /** The container's environment: the run image's PATH (no Node.js), the image config's, the platform's. */
+    function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+      return {
+        PATH: stackPath,
+        HOME: join(workDir, "home"),
+        CNB_APP_DIR: cnb.appDir,
+        CNB_LAYERS_DIR: cnb.layersRoot,
+        PORT: "5123",
+        DYNO: "web.1",
+        ...runtimeConfig,
+        ...extra,
+      };
+    }
+
+    function start(options: { args?: string[]; command?: string[] }, extra: Record<string, string>) {
+      const child = launch({
+        buildpackLayers: [cnb.layersDir],
+        processes: cnb.processes(),
+        appDir: cnb.appDir,
+        env: containerEnv(extra),
+        ...options,
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      const exited = once(child, "exit") as Promise<[number | null, string | null]>;
+      return { child, exited, output: () => ({ stdout, stderr }) };
+    }
+
+    it("has no Node.js on the container's PATH", async () => {
+      const check = await runScript("bash", ["-c", "command -v node || echo none"], { PATH: stackPath });
+      expect(check.stdout.trim()).toBe("none");
+    });
+
+    it("execs the binary in place: same PID, ARGS untouched, runtime credentials, SIGTERM and exit status", async () => {
+      const requests = releases.requests.length;
+      const report = join(workDir, "web-report");
+      const { child, exited, output } = start({ args: ["serve", "--wait", "two words", ""] }, { PROBE_REPORT: report });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on("data", () => output().stdout.includes("ready") && resolve());
+        void exited.then(() => reject(new Error(`exited before ready: ${output().stderr}`)));
+      });
+      const probeReport = readProbeReport(report);
+      expect(probeReport.pid).toBe(child.pid);
+      expect(probeReport.argv).toEqual(["probe", "serve", "--wait", "two words", ""]);
+      expect(probeReport.cwd).toBe(cnb.appDir);
+      expect(probeReport.env).toMatchObject({
+        ...RUNTIME_ENV_EXPECTED,
+      });
+      expect(Object.keys(probeReport.env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);
+      const path = probeReport.env.PATH!.split(":");
+      expect(path[0]).toBe(join(cnb.layersDir, "execpack/bin"));
+      expect(path.filter((dir) => existsSync(join(dir, "node")))).toEqual([]);
+
+      child.kill("SIGTERM");
+      const [code] = await exited;
+      expect(code).toBe(42);
+      expect(output().stdout).toBe("ready\nsigterm\n");
+      expect(releases.requests.length).toBe(requests); // nothing is fetched at boot in the default mode
+    });
+
+    it("runs a user-provided command (the release phase, heroku run) with the same environment and passes its exit status", async () => {
+      const report = join(workDir, "release-report");
+      const { exited } = start({ command: ["execpack", "migrate", "--exit", "7"] }, { PROBE_REPORT: report });
+      const [code] = await exited;
+      expect(code).toBe(7);
+      expect(readProbeReport(report).env.APP_DB_PASSWORD).toBe("p@ss:w/rd");
+    });
+
+    it("finds the app's binary.env from any working directory (heroku run bash, then cd)", async () => {
+      const report = join(workDir, "elsewhere-report");
+      const { exited } = start({ command: ["bash", "-c", "cd / && exec execpack migrate --exit 0"] }, { PROBE_REPORT: report });
+      const [code] = await exited;
+      expect(code).toBe(0);
+      expect(readProbeReport(report)).toMatchObject({ cwd: "/", env: { APP_DB_PASSWORD: "p@ss:w/rd" } });
+    });
+
+    it("gives execpackctl the dyno's environment and the app's binary.env", async () => {
+      const { exited, output } = start({ command: ["execpackctl", "env"] }, {});
+      const [code] = await exited;
+      expect(code, output().stderr).toBe(0);
+      expect(output().stdout).toContain("APP_DB_HOST='db.internal' # binary.env");
+      expect(output().stdout).toContain("APP_MODE='staging' # config var");
+      expect(output().stdout).not.toContain("p@ss:w/rd");
+    });
+  });
+
+  describe("rebuilds", () => {
+    it("reuses every layer when nothing changed: no download of Node.js or the release", async () => {
+      const releaseGets = gets("probe_1.4.0.zip");
+      const mirrorRequests = mirror.requests.length;
+      const again = await cnb.build();
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.restoredFromCache).toEqual(expect.arrayContaining(["node", "execpack", "cache"]));
+      expect(again.reusedFromImage).toEqual(["binary"]);
+      expect(again.stdout).toContain(`Reusing Node.js v${pinnedNodeVersion()} from the last build`);
+      expect(again.stdout).toContain("Reusing the bootstrapper from the last build");
+      expect(again.stdout).toContain("Reusing the binary from the last build");
+      expect(gets("probe_1.4.0.zip")).toBe(releaseGets);
+      expect(mirror.requests.length).toBe(mirrorRequests);
+      expect(sha256(readFileSync(join(cnb.layersDir, "binary/binary/probe")))).toBe(sha256(probe));
+    });
+
+    it("fetches the release again when BINARY_URL changes, keeping Node.js and the bootstrapper", async () => {
+      const mirrorRequests = mirror.requests.length;
+      // Pinned, so the layer-reuse branch is open: only the changed URL in its key can send the build to fetch.
+      const pinned = sha256(readFileSync(join(workDir, "releases/probe_1.5.0.tar.gz")));
+      cnb.setConfigVars({ ...configVars, BINARY_URL: releaseUrl("probe_1.5.0.tar.gz"), BINARY_SHA256: pinned });
+      const changed = await cnb.build();
+      expect(changed.status, changed.stderr).toBe(0);
+      expect(gets("probe_1.5.0.tar.gz")).toBe(1);
+      expect(changed.stdout).toContain("Reusing the bootstrapper from the last build");
+      expect(changed.stdout).toContain("probe_1.5.0_linux_amd64/probe");
+      expect(changed.reusedFromImage).toEqual([]);
+      expect(mirror.requests.length).toBe(mirrorRequests);
+      expect(JSON.parse(readFileSync(join(cnb.layersDir, "execpack/binary.json"), "utf8"))).toMatchObject({
+        entry: "probe_1.5.0_linux_amd64/probe",
+      });
+    });
+
+    it("fetches an unpinned release at every build, since the same URL may serve a new one", async () => {
+      cnb.setConfigVars({ ...configVars, BINARY_URL: releaseUrl("probe_1.5.0.tar.gz"), BINARY_SHA256: "" });
+      const unpinned = await cnb.build(); // the key changed: a fetch either way
+      expect(unpinned.status, unpinned.stderr).toBe(0);
+      const fetched = gets("probe_1.5.0.tar.gz");
+      const again = await cnb.build(); // nothing changed, but nothing pins the bytes: fetch again
+      expect(again.status, again.stderr).toBe(0);
+      expect(gets("probe_1.5.0.tar.gz")).toBe(fetched + 1);
+      expect(again.stdout).not.toContain("Reusing the binary");
+    });
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * execpackctl run as a person runs it locally (`npm run execpackctl -- env|check`, through tsx) against an
+ * app directory and a .env file of config vars, and `try` building and booting an app like Heroku.
+ * execpackctl inside a dyno is tested on a real slug in test/buildpack.test.ts.
+ */
+import { execFile } from "node:child_process";
+import { once } from "node:events";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ZipFile } from "yazl";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tryApp } from "../../src/ctl/try.js";
+import { probeBinary, readProbeReport } from "../helpers/probe.js";
+import { serveDirectory } from "../helpers/static-server.js";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
+const TSX = join(REPO, "node_modules/.bin/tsx");
+const SECRETS = { password: "pg-pass-9f2c", token: "tok-4b1e-secret" };
+
+function execpackctl(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(TSX, [join(REPO, "src/cli/execpackctl.ts"), ...args], { cwd: REPO }, (error, stdout, stderr) => {
+      resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe("execpackctl env and check, locally", () => {
+  let dir: string;
+  const envFile = (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "execpackctl-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const goodVars = [
+    `DATABASE_URL=postgres://app:${SECRETS.password}@db.internal:5432/app_db`,
+    `API_TOKEN=${SECRETS.token}`,
+    "PORT=5000",
+    "BINARY_URL=https://github.com/owner/app/releases/download/v1/app_linux_amd64.zip",
+  ].join("\n");
+
+  it("prints the environment the binary would get, with origins and without secrets", async () => {
+    const { status, stdout } = await execpackctl(["env", "--app", FIXTURE_APP, "--env-file", envFile("good.env", goodVars)]);
+    expect(status).toBe(0);
+    const lines = stdout.trim().split("\n");
+    expect(lines).toContain("DATABASE_HOST='db.internal' # derived from DATABASE_URL");
+    expect(lines).toContain("APP_DB_HOST='db.internal' # binary.env:2");
+    expect(lines).toContain("APP_DB_PASSWORD='*****' # binary.env:5");
+    expect(lines).toContain("API_TOKEN='*****' # config var");
+    expect(lines).toContain("DATABASE_URL='postgres://app:*****@db.internal:5432/app_db' # config var");
+    expect(stdout).not.toContain(SECRETS.password);
+    expect(stdout).not.toContain(SECRETS.token);
+  });
+
+  it("shows the secrets with --reveal", async () => {
+    const { stdout } = await execpackctl(["env", "--reveal", "--app", FIXTURE_APP, "--env-file", envFile("good.env", goodVars)]);
+    expect(stdout).toContain(`APP_DB_PASSWORD='${SECRETS.password}' # binary.env:5`);
+    expect(stdout).toContain(`API_TOKEN='${SECRETS.token}' # config var`);
+  });
+
+  it("passes check on a good configuration", async () => {
+    const { status, stdout } = await execpackctl(["check", "--app", FIXTURE_APP, "--env-file", envFile("good.env", goodVars)]);
+    expect(stdout).toContain("All checks passed.");
+    expect(status).toBe(0);
+  });
+
+  it("fails check with every problem, by code, and no password", async () => {
+    const bad = [`DATABASE_URL=postgres://app:${SECRETS.password}@db.internal:notaport/app_db`, `REDIS_URL=redis://h:${SECRETS.password}@/0`].join("\n");
+    const { status, stdout } = await execpackctl(["check", "--app", FIXTURE_APP, "--env-file", envFile("bad.env", bad)]);
+    expect(status).toBe(1);
+    expect(stdout).toMatch(/^FAIL {3}config\.missing-binary-url$/m);
+    expect(stdout).toMatch(/^FAIL {3}env\.invalid-url$/m);
+    expect(stdout).toContain("heroku config:set BINARY_URL=");
+    expect(stdout).toContain("problem(s) found.");
+    expect(stdout).not.toContain(SECRETS.password);
+  });
+
+  it("reports references to variables defined nowhere", async () => {
+    const appDir = join(dir, "app-undefined");
+    rmSync(appDir, { recursive: true, force: true });
+    mkdirSync(appDir);
+    writeFileSync(join(appDir, "binary.env"), "SERVER_KEY=${SIGNING_KEY}\n");
+    const { status, stdout } = await execpackctl(["check", "--app", appDir, "--env-file", envFile("good.env", goodVars)]);
+    expect(status).toBe(1);
+    expect(stdout).toMatch(/^FAIL {3}env\.undefined-reference$/m);
+    expect(stdout).toContain("SIGNING_KEY");
+  });
+
+  it.each([
+    [["frobnicate"], "Unknown command"],
+    [["env", "--bogus"], "--bogus"],
+    [["env", "stray"], "stray"],
+    [["try", "--port", "abc"], "--port"],
+  ])("says how to use it for %j, without a stack trace", async (args, words) => {
+    const { status, stderr } = await execpackctl(args);
+    expect(status).toBe(1);
+    expect(stderr).toContain("[ctl.usage]");
+    expect(stderr).toContain(words);
+    expect(stderr).toContain("execpackctl <command>");
+    expect(stderr).not.toContain("internal error");
+  });
+});
+
+describe("execpackctl try", () => {
+  it("builds an app like Heroku and boots its web process in place", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-"));
+    const zip = new ZipFile();
+    zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
+    zip.end();
+    await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
+    const server = await serveDirectory(workDir);
+    const report = join(workDir, "report");
+    // The compile's npm reads its settings from the caller's environment, as on a developer's machine.
+    process.env.npm_config_offline = "true";
+    const run = await tryApp({
+      buildpackDir: REPO,
+      appDir: FIXTURE_APP,
+      extraConfigVars: { BINARY_URL: `${server.url}/probe.zip`, DATABASE_URL: "postgres://u:p@db.internal/d", PROBE_REPORT: report },
+      port: 5321,
+      stdio: "pipe",
+      execCommand: true,
+    });
+    try {
+      await server.close();
+      let stdout = "";
+      await new Promise<void>((resolve) => run.dyno.stdout!.on("data", (chunk: Buffer) => (stdout += chunk) && stdout.includes("ready") && resolve()));
+      const probe = readProbeReport(report);
+      expect(probe.pid).toBe(run.dyno.pid);
+      expect(probe.argv).toEqual(["probe", "serve", "--wait"]);
+      expect(probe.env).toMatchObject({ APP_DB_HOST: "db.internal", APP_LISTEN: "0.0.0.0:5321", HOME: run.slugDir });
+      expect(run.slugDir).not.toContain("build_");
+      run.dyno.kill("SIGTERM");
+      const [code] = await once(run.dyno, "exit");
+      expect(code).toBe(42);
+    } finally {
+      delete process.env.npm_config_offline;
+      run.cleanup();
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
