@@ -8,7 +8,7 @@ import { existsSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { readBinarySettings } from "../common/config.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
-import { assertExecutable } from "./exec.js";
+import { assertExecutable } from "../archive/runnable.js";
 import { installRelease } from "../install/install.js";
 import { formatError, warn } from "../common/output.js";
 import { maskUrl } from "../common/secrets.js";

@@ -14,7 +14,7 @@ import type { DownloadResult } from "../fetch/download.js";
 import { extractBinary } from "../archive/extract.js";
 import { detail, formatError, warn } from "../common/output.js";
 import { isExecpackError } from "../common/errors.js";
-import { assertExecutable } from "../boot/exec.js";
+import { assertExecutable } from "../archive/runnable.js";
 import { displayUrl } from "../common/secrets.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
 

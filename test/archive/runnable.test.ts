@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecpackError } from "../../src/common/errors.js";
-import { assertExecutable } from "../../src/boot/exec.js";
+import { assertExecutable } from "../../src/archive/runnable.js";
 import { probeBinary } from "../helpers/probe.js";
 
 const PROBE_SOURCE = fileURLToPath(new URL("../fixtures/probe/probe.c", import.meta.url));

@@ -1,0 +1,91 @@
+/**
+ * Can the kernel start this file on the dyno? An ELF for this machine whose program interpreter exists, or a
+ * script whose `#!` interpreter exists. The boot asks right before execve (a failed execve aborts Node 24 with
+ * status 134 instead of throwing), and the build asks to warn about a binary that would not start.
+ */
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { ExecpackError, isExecpackError } from "../common/errors.js";
+import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader, readProgramHeaders } from "./elf.js";
+
+export function assertExecutable(file: string): void {
+  let isFile = false;
+  try {
+    isFile = statSync(file).isFile();
+  } catch {
+    // Reported below with a hint; the stat error itself adds nothing for the user.
+  }
+  if (!isFile) {
+    throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
+      seen: [`expected: ${file}`],
+      hint: "The slug holds no installed binary. Check the build log of the last release, then push again.",
+    });
+  }
+  try {
+    accessSync(file, constants.X_OK);
+  } catch (cause) {
+    throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
+      seen: [`file: ${file}`],
+      hint: "Rebuild the app; execpack installs the binary with mode 0755.",
+      cause,
+    });
+  }
+  assertRunnableFormat(file);
+}
+
+function readAt(fd: number, position: number, length: number): Uint8Array {
+  const buffer = Buffer.alloc(length);
+  return buffer.subarray(0, readSync(fd, buffer, 0, length, position));
+}
+
+function wrongFormat(file: string, format: string, hint: string): ExecpackError {
+  return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
+    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
+    hint,
+  });
+}
+
+/**
+ * What the kernel needs to start the file must be there, since a failed execve aborts Node 24 (status 134):
+ * an ELF for this machine whose program interpreter exists (a musl build asks for /lib/ld-musl-*, which
+ * Heroku's Ubuntu stacks lack), or a script whose `#!` interpreter exists.
+ */
+function assertRunnableFormat(file: string): void {
+  const fd = openSync(file, "r");
+  try {
+    const bytes = readAt(fd, 0, 256);
+    if (bytes[0] === 0x23 && bytes[1] === 0x21) return assertInterpreter(file, scriptInterpreter(bytes), "script");
+    const header = readElfHeader(bytes.subarray(0, 64));
+    if (!header || !isRunnableOn(header, dynoArchitecture())) {
+      throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
+    }
+    const program = readProgramHeaders(bytes.subarray(0, 64), fstatSync(fd).size, (position, length) => readAt(fd, position, length));
+    if (program.truncated) {
+      throw wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again.");
+    }
+    assertInterpreter(file, program.interpreter, "ELF");
+  } catch (error) {
+    if (isExecpackError(error)) throw error;
+    // A header whose numbers point nowhere makes the reads fail: that file cannot be exec'd either.
+    throw wrongFormat(file, `unreadable executable (${(error as Error).message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again.");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The interpreter path of a `#!` line; a CR left by Windows line endings is part of it, as for the kernel. */
+function scriptInterpreter(bytes: Uint8Array): string {
+  const line = Buffer.from(bytes).toString("latin1").slice(2).split("\n")[0] ?? "";
+  return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
+}
+
+function assertInterpreter(file: string, interpreter: string | undefined, kind: "ELF" | "script"): void {
+  if (interpreter === undefined || existsSync(interpreter)) return;
+  const shown = JSON.stringify(interpreter);
+  throw wrongFormat(
+    file,
+    kind === "ELF" ? `ELF ${dynoArchitecture()} needing the program interpreter ${shown}` : `script for the interpreter ${shown}`,
+    kind === "ELF"
+      ? `This stack has no ${shown}: the release was linked for another Linux (musl builds ask for /lib/ld-musl-*). Use its static or glibc build with BINARY_URL or BINARY_NAME.`
+      : `This stack has no ${shown}${interpreter.endsWith("\r") ? " (the script has Windows line endings)" : ""}. Use a release whose start script names an interpreter the stack has.`,
+  );
+}
