@@ -12,6 +12,7 @@ import type { BinarySettings } from "../common/config.js";
 import { download } from "../fetch/download.js";
 import type { DownloadResult } from "../fetch/download.js";
 import { extractBinary } from "../archive/extract.js";
+import { programName } from "../archive/program-name.js";
 import { detail, formatError, warn } from "../common/output.js";
 import { isExecpackError } from "../common/errors.js";
 import { assertExecutable } from "../archive/runnable.js";
@@ -103,16 +104,19 @@ function warnIfNotRunnable(file: string): void {
 /** Formats that hold one file and no name for it: the download itself is the binary. */
 const SINGLE_FILE_FORMATS: readonly string[] = ["elf", "gzip", "xz"];
 
-/** Archives name their binary; a bare or single-file download is named by its URL (`app_linux.gz` → `app_linux`). */
+/**
+ * Archives name their binary; a bare or single-file download has only its URL's name, and is installed under
+ * the program's name in it (`caddy_linux_amd64` → `caddy`, `app-v1.2-linux-x86_64.gz` → `app`), its argv[0].
+ */
 export function installedName(entry: string, format: string, url: string): string {
   if (!SINGLE_FILE_FORMATS.includes(format)) return basename(entry);
-  let fromUrl = "";
+  let fromUrl: string | undefined;
   try {
-    fromUrl = decodeURIComponent(basename(new URL(url).pathname)).replace(/\.(gz|xz)$/i, "");
+    fromUrl = programName(decodeURIComponent(basename(new URL(url).pathname)));
   } catch {
     // Not a parsable URL or path: fall back to a fixed name below.
   }
-  return /^[A-Za-z0-9._+-]+$/.test(fromUrl) && !fromUrl.startsWith(".") ? fromUrl : "binary";
+  return fromUrl !== undefined && /^[A-Za-z0-9._+-]+$/.test(fromUrl) ? fromUrl : "binary";
 }
 
 function describeDownload(result: DownloadResult): string {
