@@ -8,16 +8,34 @@
  * a macOS and a Windows build, and a README.
  */
 import { once } from "node:events";
-import { createWriteStream, existsSync, mkdirSync, readlinkSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZipFile } from "yazl";
-import { tryApp } from "../src/ctl/try.js";
-import { serveDirectory } from "../test/helpers/static-server.js";
+import { ExecpackError } from "../src/common/errors.js";
+import { runMain } from "../src/common/main.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const PORT = Number(process.env.DEMO_PORT ?? 5006);
+
+/**
+ * The demo copies this Node.js into the slug, as when heroku/nodejs runs first, and boots on it: it must be
+ * able to exec in place. npm scripts run on the `node` dev dependency, whose install script puts it on their
+ * PATH; with scripts ignored (`npm ci --ignore-scripts`, or ignore-scripts in .npmrc) they run on whatever
+ * Node.js the machine has, perhaps one too old.
+ */
+function assertNodeCanExec(): void {
+  if (typeof process.execve === "function") return;
+  const floor = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { engines: { node: string } }).engines.node;
+  throw new ExecpackError("demo.node-cannot-exec", `This Node.js (${process.version}) cannot exec in place, which the demo shows`, {
+    seen: [`node: ${process.execPath}`, `package.json engines.node: "${floor}"`],
+    hint:
+      "npm scripts run on the Node.js of the `node` dev dependency, which its install script sets up; it was skipped " +
+      "(npm ci --ignore-scripts, or ignore-scripts in .npmrc). Run `npm rebuild node --ignore-scripts=false`, " +
+      `or put a Node.js ${floor.replace(/^>=\s*/, "")} or later first on PATH.`,
+  });
+}
 
 async function releaseZip(): Promise<string> {
   const dir = join(tmpdir(), "execpack-demo-release");
@@ -31,7 +49,6 @@ async function releaseZip(): Promise<string> {
   zip.addBuffer(Buffer.concat([Buffer.from("MZ"), Buffer.alloc(126)]), "hello_1.0.0_windows_amd64/hello.exe");
   zip.end();
   await once(zip.outputStream.pipe(createWriteStream(`${file}.partial`)), "close");
-  const { renameSync } = await import("node:fs");
   renameSync(`${file}.partial`, file);
   return dir;
 }
@@ -47,30 +64,38 @@ async function waitForServer(url: string, deadline: number): Promise<unknown> {
   throw new Error(`the server did not answer on ${url} in time`);
 }
 
-const releases = await serveDirectory(await releaseZip());
-const run = await tryApp({
-  buildpackDir: REPO,
-  appDir: join(REPO, "examples/hello"),
-  extraConfigVars: {
-    BINARY_URL: `${releases.url}/hello_1.0.0.zip`,
-    DATABASE_URL: "postgres://hello:s3cr%40t%2Fpw@db.internal:5432/hello_db",
-  },
-  port: PORT,
-  execCommand: true,
-});
-await releases.close(); // The slug is self-contained: nothing is fetched at boot.
+async function demo(): Promise<number> {
+  assertNodeCanExec();
+  // Loaded after the check: nothing the build needs is imported by a Node.js that cannot run the demo.
+  const { tryApp } = await import("../src/ctl/try.js");
+  const { serveDirectory } = await import("../test/helpers/static-server.js");
+  const releases = await serveDirectory(await releaseZip());
+  const run = await tryApp({
+    buildpackDir: REPO,
+    appDir: join(REPO, "examples/hello"),
+    extraConfigVars: {
+      BINARY_URL: `${releases.url}/hello_1.0.0.zip`,
+      DATABASE_URL: "postgres://hello:s3cr%40t%2Fpw@db.internal:5432/hello_db",
+    },
+    port: PORT,
+    execCommand: true,
+  });
+  await releases.close(); // The slug is self-contained: nothing is fetched at boot.
 
-try {
-  const answer = (await waitForServer(`http://127.0.0.1:${PORT}/`, Date.now() + 30_000)) as { pid: number };
-  console.log(`\n-----> GET http://127.0.0.1:${PORT}/\n${JSON.stringify(answer, null, 2)}\n`);
-  const dynoPid = run.dyno.pid!;
-  console.log(`-----> The dyno's process is PID ${dynoPid}; the server answering is PID ${answer.pid}: ${answer.pid === dynoPid ? "the same process, exec'd in place" : "NOT the same process"}`);
-  console.log(`       /proc/${dynoPid}/exe -> ${readlinkSync(`/proc/${dynoPid}/exe`)}`);
-  run.dyno.kill("SIGTERM");
-  const [code] = await once(run.dyno, "exit");
-  console.log(`-----> SIGTERM sent to PID ${dynoPid}; the server exited with status ${String(code)}`);
-  process.exitCode = answer.pid === dynoPid && code === 0 ? 0 : 1;
-} finally {
-  if (run.dyno.exitCode === null) run.dyno.kill("SIGKILL");
-  run.cleanup();
+  try {
+    const answer = (await waitForServer(`http://127.0.0.1:${PORT}/`, Date.now() + 30_000)) as { pid: number };
+    console.log(`\n-----> GET http://127.0.0.1:${PORT}/\n${JSON.stringify(answer, null, 2)}\n`);
+    const dynoPid = run.dyno.pid!;
+    console.log(`-----> The dyno's process is PID ${dynoPid}; the server answering is PID ${answer.pid}: ${answer.pid === dynoPid ? "the same process, exec'd in place" : "NOT the same process"}`);
+    console.log(`       /proc/${dynoPid}/exe -> ${readlinkSync(`/proc/${dynoPid}/exe`)}`);
+    run.dyno.kill("SIGTERM");
+    const [code] = await once(run.dyno, "exit");
+    console.log(`-----> SIGTERM sent to PID ${dynoPid}; the server exited with status ${String(code)}`);
+    return answer.pid === dynoPid && code === 0 ? 0 : 1;
+  } finally {
+    if (run.dyno.exitCode === null) run.dyno.kill("SIGKILL");
+    run.cleanup();
+  }
 }
+
+await runMain(demo);
