@@ -7,11 +7,12 @@
 readonly NODEJS_VERSION="24.21.0"
 readonly NODEJS_DEFAULT_MIRROR="https://nodejs.org/dist"
 
-# Succeeds when the given node has what the bootstrapper needs: process.execve (Node 22.15+/23.11+) for the
-# hand-off, and module.stripTypeScriptTypes (22.13+) for building the bootstrapper.
+# Succeeds when the given node can run the bootstrapper: Node.js 22.19 or later (undici 8, the download
+# client, needs it) with process.execve (22.15+) for the hand-off.
 nodejs::is_capable() {
 	local node="${1}"
-	"${node}" -e 'process.exit(typeof process.execve === "function" && typeof require("node:module").stripTypeScriptTypes === "function" ? 0 : 1)' 2>/dev/null
+	"${node}" -e 'const [major, minor] = process.versions.node.split(".").map(Number);
+process.exit((major > 22 || (major === 22 && minor >= 19)) && typeof process.execve === "function" ? 0 : 1)' 2>/dev/null
 }
 
 # Prints the architecture name Node.js uses in its release file names.

@@ -62,7 +62,7 @@ export async function execInPlace(
   }
   if (typeof process.execve !== "function") {
     throw new ExecpackError("boot.execve-unavailable", `This Node.js (${process.version}) cannot exec in place`, {
-      hint: "execpack needs Node.js 22.15 or later in the slug; rebuild the app so the buildpack installs it.",
+      hint: "execpack needs Node.js 22.19 or later in the slug; rebuild the app so the buildpack installs it.",
     });
   }
   restoreDefaultSignals();
