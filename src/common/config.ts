@@ -1,6 +1,6 @@
 /**
  * The buildpack's own config vars (BINARY_URL, BINARY_SHA256, BINARY_NAME, BINARY_FETCH, BINARY_TOKEN,
- * BINARY_ALLOW_HTTP), read from Heroku's ENV_DIR at build time or from the environment at boot, and
+ * BINARY_ALLOW_HTTP, BINARY_ASSET, BINARY_GITHUB_API_URL), read from Heroku's ENV_DIR at build time or from the environment at boot, and
  * validated before anything is downloaded.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -12,6 +12,10 @@ export interface BinarySettings {
   url: string;
   sha256: string | undefined;
   name: string | undefined;
+  /** BINARY_ASSET: a glob choosing the asset of a release named in BINARY_URL (fetch/choose-asset.ts). */
+  asset: string | undefined;
+  /** BINARY_GITHUB_API_URL: where release names are resolved (default https://api.github.com). */
+  githubApiUrl: string | undefined;
   fetch: "build" | "boot";
   token: string | undefined;
   allowInsecureHttp: boolean;
@@ -55,6 +59,8 @@ export function readBinarySettings(vars: ConfigVars): BinarySettings {
     url,
     sha256: readSha256(vars.BINARY_SHA256),
     name: nonEmpty(vars.BINARY_NAME),
+    asset: nonEmpty(vars.BINARY_ASSET),
+    githubApiUrl: nonEmpty(vars.BINARY_GITHUB_API_URL),
     fetch: readFetchMode(vars.BINARY_FETCH),
     token: nonEmpty(vars.BINARY_TOKEN),
     allowInsecureHttp: ["1", "true", "yes"].includes(nonEmpty(vars.BINARY_ALLOW_HTTP)?.toLowerCase() ?? ""),

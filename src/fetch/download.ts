@@ -107,7 +107,7 @@ async function followRedirects(session: Session, extraHeaders: Record<string, st
     watchdog.arm(session.timeouts.headersMs, "headers");
     const response = await request(withoutCredentials(url), {
       dispatcher: session.agent, method: "GET", signal,
-      headers: { "user-agent": "execpack", accept: acceptHeader(url), ...extraHeaders, ...authorization(session, url) },
+      headers: { "user-agent": "execpack", accept: accept(session, url), ...extraHeaders, ...authorization(session, url) },
     });
     watchdog.disarm();
     const location = REDIRECTS.has(response.statusCode) ? header(response, "location") : undefined;
@@ -128,6 +128,11 @@ async function followRedirects(session: Session, extraHeaders: Record<string, st
     }
     chain.push(next);
   }
+}
+
+/** The caller's Accept goes to the origin it was meant for; a redirect target gets the usual one. */
+function accept(session: Session, url: URL): string {
+  return session.accept !== undefined && url.origin === session.url.origin ? session.accept : acceptHeader(url);
 }
 
 /** Credentials (BINARY_TOKEN, or user:password in BINARY_URL) go to the origin the user named, nowhere else. */

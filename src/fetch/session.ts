@@ -10,6 +10,8 @@ export interface DownloadOptions {
   destination: string;
   sha256?: string;
   token?: string;
+  /** The Accept header for BINARY_URL's origin (GitHub's asset API sends the bytes for application/octet-stream). */
+  accept?: string;
   cache?: { dir: string };
   timeouts?: { connectMs?: number; headersMs?: number; bodyMs?: number };
   retries?: number;
@@ -38,6 +40,7 @@ export interface Session {
   url: URL;
   pin: string | undefined;
   token: string | undefined;
+  accept: string | undefined;
   destination: string;
   timeouts: { connectMs: number; headersMs: number; bodyMs: number };
   attempts: number;
@@ -66,7 +69,7 @@ export function createSession(options: DownloadOptions, url: URL, pin: string | 
     connect: { rejectUnauthorized: true },
   });
   return {
-    url, pin, token: options.token || undefined, destination: options.destination,
+    url, pin, token: options.token || undefined, accept: options.accept, destination: options.destination,
     timeouts: {
       connectMs: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
       headersMs: options.timeouts?.headersMs ?? DEFAULTS.headersMs,

@@ -11,6 +11,10 @@ import { basename, join } from "node:path";
 import type { BinarySettings } from "../common/config.js";
 import { download } from "../fetch/download.js";
 import type { DownloadResult } from "../fetch/download.js";
+import { downloadRelease } from "../fetch/github-release.js";
+import type { ResolvedRelease } from "../fetch/github-release.js";
+import { parseReleaseName } from "../fetch/release-name.js";
+import { dynoArchitecture } from "../archive/elf.js";
 import { extractBinary } from "../archive/extract.js";
 import { programName } from "../archive/program-name.js";
 import { detail, formatError, warn } from "../common/output.js";
@@ -39,19 +43,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
   mkdirSync(cacheDir, { recursive: true });
   mkdirSync(paths.binaryDir, { recursive: true });
 
-  log(`Downloading ${displayUrl(settings.url)}`);
-  const archive = await download({
-    url: settings.url,
-    destination: join(cacheDir, "release.download"),
-    sha256: settings.sha256,
-    token: settings.token,
-    cache: options.keepCache === false ? undefined : { dir: join(cacheDir, "release-cache") },
-    allowInsecureHttp: settings.allowInsecureHttp,
-    timeouts: settings.timeouts,
-    deadline: options.deadline,
-    onProgress: progressPrinter(log),
-    log,
-  });
+  const { archive, release } = await fetchArchive(options, log);
   log(describeDownload(archive));
 
   const incoming = join(paths.binaryDir, ".incoming");
@@ -63,7 +55,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       contentType: archive.contentType,
       limits: settings.limits,
     });
-    const name = installedName(extracted.entry, extracted.format, settings.url);
+    const name = installedName(extracted.entry, extracted.format, release?.downloadUrl ?? settings.url);
     const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
     renameSync(incoming, join(paths.binaryDir, name));
     const manifest: InstallManifest = {
@@ -74,6 +66,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       source: displayUrl(settings.url),
       format: extracted.format,
       fetch: settings.fetch,
+      ...(release ? { release: { repository: release.repository, tag: release.tag, asset: release.asset, verifiedBy: release.verifiedBy ?? null } } : {}),
     };
     writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
     if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, name));
@@ -85,6 +78,32 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
     // The build cache keeps its own link to the archive (fetch/cache.ts); this copy would only take space.
     rmSync(archive.path, { force: true });
   }
+}
+
+/**
+ * BINARY_URL's bytes: the file it names, or, when it names a GitHub release, that release's asset for this
+ * dyno, verified by the release's own checksums (fetch/github-release.ts).
+ */
+async function fetchArchive(options: InstallOptions, log: (line: string) => void): Promise<{ archive: DownloadResult; release?: ResolvedRelease }> {
+  const { settings, cacheDir } = options;
+  const common = {
+    destination: join(cacheDir, "release.download"),
+    token: settings.token,
+    cache: options.keepCache === false ? undefined : { dir: join(cacheDir, "release-cache") },
+    allowInsecureHttp: settings.allowInsecureHttp,
+    timeouts: settings.timeouts,
+    deadline: options.deadline,
+    onProgress: progressPrinter(log),
+    log,
+  };
+  const name = parseReleaseName(settings.url, settings.githubApiUrl);
+  if (name) {
+    const stateFile = options.keepCache === false ? undefined : join(cacheDir, "github-release.json");
+    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile });
+    return { archive: fetched, release: fetched.release };
+  }
+  log(`Downloading ${displayUrl(settings.url)}`);
+  return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256 }) };
 }
 
 /**

@@ -30,6 +30,14 @@ export interface InstallManifest {
   source: string;
   format: string;
   fetch: "build" | "boot";
+  /** When BINARY_URL named a GitHub release: what it resolved to (execpackctl env and check show it). */
+  release?: {
+    repository: string;
+    tag: string;
+    asset: string;
+    /** What the asset's SHA-256 was checked against (`checksums.txt`...), or null when nothing was published. */
+    verifiedBy: string | null;
+  };
 }
 
 export interface SlugPaths {

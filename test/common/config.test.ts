@@ -23,6 +23,8 @@ describe("readBinarySettings", () => {
       url: "https://example.org/app.zip",
       sha256: undefined,
       name: undefined,
+      asset: undefined,
+      githubApiUrl: undefined,
       fetch: "build",
       token: undefined,
       allowInsecureHttp: false,
