@@ -13,7 +13,8 @@ import { dynoConfigVars } from "../boot/boot.js";
 import { checkApp, showEnvironment } from "../ctl/inspect.js";
 import { ExecpackError } from "../common/errors.js";
 import { runMain } from "../common/main.js";
-import { installedSlugPaths } from "../install/slug.js";
+import { installedSlugPaths, readManifest, slugPaths } from "../install/slug.js";
+import type { InstallManifest } from "../install/slug.js";
 import { readEnvFile, tryApp } from "../ctl/try.js";
 
 const USAGE = `Usage: execpackctl <command> [options]
@@ -35,6 +36,15 @@ function usageError(message: string): ExecpackError {
 function configVars(appDir: string, envFile: string | undefined): NodeJS.ProcessEnv {
   if (inDyno && envFile === undefined) return dynoConfigVars(process.env);
   return readEnvFile(envFile ?? join(appDir, ".env"));
+}
+
+/** What the slug holds, when there is one: in a dyno, or an app directory that was built in place. */
+function installedManifest(appDir: string): InstallManifest | undefined {
+  try {
+    return readManifest(installed ?? slugPaths(appDir));
+  } catch {
+    return undefined; // not built yet: env and check still say what they can from the config
+  }
 }
 
 const OPTIONS = {
@@ -69,10 +79,10 @@ async function main(argv: string[]): Promise<number> {
   const appDir = resolve(values.app ?? installed?.appDir ?? ".");
   switch (command) {
     case "env":
-      process.stdout.write(showEnvironment(appDir, configVars(appDir, values["env-file"]), { reveal: values.reveal ?? false }));
+      process.stdout.write(showEnvironment(appDir, configVars(appDir, values["env-file"]), { reveal: values.reveal ?? false, installed: installedManifest(appDir) }));
       return 0;
     case "check": {
-      const report = checkApp(appDir, configVars(appDir, values["env-file"]));
+      const report = checkApp(appDir, configVars(appDir, values["env-file"]), installedManifest(appDir));
       process.stdout.write(report.text);
       return report.ok ? 0 : 1;
     }

@@ -8,6 +8,8 @@ import { formatEnvironment, resolveEnvironment } from "../environment/environmen
 import type { ResolvedEnvironment } from "../environment/environment.js";
 import { formatError } from "../common/output.js";
 import { BINARY_ENV_FILE, readBinaryEnv } from "../boot/boot.js";
+import { describeRelease, parseReleaseName } from "../fetch/release-name.js";
+import type { InstallManifest } from "../install/slug.js";
 
 type ConfigVars = Readonly<Record<string, string | undefined>>;
 
@@ -16,8 +18,17 @@ function resolve(appDir: string, configVars: ConfigVars): ResolvedEnvironment {
 }
 
 /** The environment in dotenv form, each line marked with its origin, secrets masked unless `reveal`. */
-export function showEnvironment(appDir: string, configVars: ConfigVars, options: { reveal: boolean }): string {
-  return formatEnvironment(resolve(appDir, configVars), options);
+export function showEnvironment(appDir: string, configVars: ConfigVars, options: { reveal: boolean; installed?: InstallManifest | undefined }): string {
+  const release = installedRelease(options.installed);
+  return `${release ? `# installed: ${release}\n` : ""}${formatEnvironment(resolve(appDir, configVars), options)}`;
+}
+
+/** What a release name resolved to when the slug was built: `acme/widget v1.2.0: widget_1.2.0_linux_amd64.tar.gz (...)`. */
+function installedRelease(manifest: InstallManifest | undefined): string | undefined {
+  const release = manifest?.release;
+  if (!release) return undefined;
+  const verified = release.verifiedBy ? `sha256 verified against ${release.verifiedBy}` : "the release publishes no checksum";
+  return `${release.repository} ${release.tag}: ${release.asset} (${verified})`;
 }
 
 export interface CheckReport {
@@ -30,7 +41,7 @@ function indent(text: string): string {
 }
 
 /** Validates BINARY_* settings, binary.env and every add-on URL; every problem found, not just the first. */
-export function checkApp(appDir: string, configVars: ConfigVars): CheckReport {
+export function checkApp(appDir: string, configVars: ConfigVars, installed?: InstallManifest): CheckReport {
   const problems: ExecpackError[] = [];
   const notes: string[] = [];
   const collect = (action: () => void) => {
@@ -45,7 +56,11 @@ export function checkApp(appDir: string, configVars: ConfigVars): CheckReport {
   collect(() => {
     const settings = readBinarySettings(configVars);
     notes.push(`BINARY_URL is set (fetch at ${settings.fetch}${settings.sha256 ? ", checksum pinned" : ""})`);
+    const name = parseReleaseName(settings.url, settings.githubApiUrl);
+    if (name) notes.push(`BINARY_URL names the GitHub release ${describeRelease(name)}${settings.asset ? `, asset ${JSON.stringify(settings.asset)}` : ""}`);
   });
+  const release = installedRelease(installed);
+  if (release) notes.push(`installed: ${release}`);
   collect(() => {
     const resolved = resolve(appDir, configVars);
     problems.push(...resolved.warnings);
