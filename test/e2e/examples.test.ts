@@ -1,16 +1,17 @@
 /**
  * The examples/ apps as Heroku runs them: each one built by the real bin/* with the config vars its
- * app.json and add-ons give (BINARY_URL pointed at loopback, generated secrets generated), from a fixture
- * release of the same name, format and layout as the real one with the probe in place of the real binary;
+ * app.json and add-ons give (generated secrets generated; BINARY_URL, a release on GitHub by name, resolved
+ * against a loopback stand-in of GitHub's API), from a fixture release whose assets are named like the real
+ * ones, the chosen one of the same format and layout as the real one with the probe in place of the binary;
  * then every Procfile process started like a dyno, and the probe's report checked for the arguments and the
  * variables the real server reads. The release phase gets the same environment and exec guarantees as web,
  * and its exit status decides the release.
  */
 import { once } from "node:events";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, makeStackPath, nodeOnPath, processCommand, startDyno } from "../../src/ctl/local-heroku.js";
@@ -19,8 +20,9 @@ import { probeBinary, readProbeReport } from "../helpers/probe.js";
 import type { ProbeReport } from "../helpers/probe.js";
 import { file, tarGz, tarXz, zip } from "../helpers/release-archives.js";
 import type { Entry } from "../helpers/release-archives.js";
-import { serveDirectory } from "../helpers/static-server.js";
-import type { StaticServer } from "../helpers/static-server.js";
+import { sha256 as digest, startGithubStandIn } from "../helpers/github-stand-in.js";
+import type { GithubStandIn } from "../helpers/github-stand-in.js";
+import { parseReleaseName } from "../../src/fetch/release-name.js";
 import { offlineNpm } from "./helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -48,6 +50,11 @@ interface Example {
   entries: (probe: Buffer) => Entry[];
   /** The entry execpack must choose. */
   binaryEntry: string;
+  /** The asset execpack must choose for an amd64 dyno, beside the release's other assets. */
+  asset: string;
+  otherAssets: string[];
+  /** Whether the project publishes a checksums.txt with its releases. */
+  checksums: boolean;
   /** Config vars the example's add-ons set. */
   addons: ConfigVars;
   processes: ProcessCase[];
@@ -66,6 +73,9 @@ const EXAMPLES: Example[] = [
       file("fleet_v4.60.0_linux/CHANGELOG.md", "## Fleet 4.60.0\n", 0o644),
     ],
     binaryEntry: "fleet_v4.60.0_linux/fleet",
+    asset: "fleet_v4.60.0_linux.tar.gz",
+    otherAssets: ["fleet_v4.60.0_linux_arm64.tar.gz", "fleetctl_v4.60.0_linux.tar.gz", "fleetctl_v4.60.0_macos.tar.gz", "fleetctl_v4.60.0_windows.zip", "fleetctl_v4.60.0_amd64.deb", "fleetctl_v4.60.0_amd64.rpm"],
+    checksums: true,
     addons: { JAWSDB_URL, REDIS_URL },
     processes: [
       { type: "web", argv: ["fleet", "serve"], env: fleetEnv },
@@ -77,6 +87,9 @@ const EXAMPLES: Example[] = [
     format: "tar.xz",
     entries: (probe) => [file("postgrest", probe)],
     binaryEntry: "postgrest",
+    asset: "postgrest-v12.2.3-linux-static-x64.tar.xz",
+    otherAssets: ["postgrest-v12.2.3-macos-aarch64.tar.xz", "postgrest-v12.2.3-windows-x64.zip", "postgrest-v12.2.3-ubuntu-aarch64.tar.xz"],
+    checksums: false,
     addons: { DATABASE_URL },
     processes: [
       {
@@ -102,6 +115,9 @@ const EXAMPLES: Example[] = [
       file("licenses/gorm.io_gorm", "The MIT License (MIT)\n", 0o644),
     ],
     binaryEntry: "gotify-linux-amd64",
+    asset: "gotify-linux-amd64.zip",
+    otherAssets: ["gotify-linux-386.zip", "gotify-linux-arm-7.zip", "gotify-linux-arm64.zip", "gotify-windows-386.exe.zip", "gotify-windows-amd64.exe.zip"],
+    checksums: false,
     addons: { DATABASE_URL },
     processes: [
       {
@@ -187,18 +203,15 @@ function sha256(bytes: Buffer): string {
 
 describe("examples, end to end", () => {
   let workDir: string;
-  let releasesDir: string;
-  let releases: StaticServer;
+  let github: GithubStandIn;
   let buildEnv: NodeJS.ProcessEnv;
   let dynoPath: string;
   let probe: Buffer;
 
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "execpack-examples-"));
-    releasesDir = join(workDir, "releases");
-    mkdirSync(releasesDir);
     probe = readFileSync(probeBinary());
-    releases = await serveDirectory(releasesDir);
+    github = await startGithubStandIn();
     dynoPath = makeStackPath(workDir);
     // heroku/nodejs ran first: its Node.js is copied into the slug instead of downloaded, which keeps the
     // three builds quick. npm installs the bootstrapper's runtime dependencies from its cache only.
@@ -211,7 +224,7 @@ describe("examples, end to end", () => {
   });
 
   afterAll(async () => {
-    await releases?.close();
+    await github?.close();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -248,13 +261,13 @@ describe("examples, end to end", () => {
   async function buildExample(example: Example): Promise<BuiltExample> {
     const appDir = join(REPO, "examples", example.name);
     const configVars = configVarsFromAppJson(appDir);
-    // Served at the path of the real URL, so the file keeps the release's own name.
-    const { pathname } = new URL(configVars["BINARY_URL"]!);
+    // BINARY_URL stays app.json's own: the release's name, looked up in the stand-in of GitHub's API.
+    const name = parseReleaseName(configVars["BINARY_URL"]!, undefined)!;
     const archive = await releaseArchive(example, probe);
-    const served = join(releasesDir, pathname);
-    mkdirSync(dirname(served), { recursive: true });
-    writeFileSync(served, archive);
-    Object.assign(configVars, example.addons, { BINARY_URL: `${releases.url}${pathname}`, BINARY_SHA256: sha256(archive) });
+    const assets = [{ name: example.asset, body: archive }, ...example.otherAssets.map((other) => ({ name: other, body: Buffer.from(`${other}\n`) }))];
+    if (example.checksums) assets.push({ name: "checksums.txt", body: Buffer.from(assets.map((asset) => `${digest(asset.body)}  ${asset.name}\n`).join("")) });
+    github.repos.set(`${name.owner}/${name.repo}`, { releases: [{ tag: name.tag!, assets }] });
+    Object.assign(configVars, example.addons, { BINARY_GITHUB_API_URL: github.api });
     const build = await buildApp({ buildpackDir: REPO, appDir, workDir, configVars, buildEnv, cacheDir: join(workDir, "cache") });
     return { build, configVars };
   }
@@ -272,6 +285,8 @@ describe("examples, end to end", () => {
       const compile = build.compile!;
       expect(compile.status, compile.stdout + compile.stderr).toBe(0);
       expect(compile.stdout).toContain(`Installed '${example.binaryEntry}' from the ${example.format} archive`);
+      const verified = example.checksums ? "sha256 verified against checksums.txt" : "not verified: the release publishes no checksum";
+      expect(compile.stdout).toMatch(new RegExp(`\\S+: ${example.asset.replace(/\./g, "\\.")} \\([\\d.]+ KiB\\), ${verified}`));
       expect(compile.stdout).toContain(sha256(probe));
       expect(build.slugDir).toBeDefined();
       for (const name of generatedSecrets(example)) expect(compile.stdout + compile.stderr).not.toContain(configVars[name]);

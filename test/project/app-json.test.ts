@@ -22,7 +22,7 @@ const APP_JSON_FILES = ["app.json", ...EXAMPLE_NAMES.map((name) => `examples/${n
 const DEPLOY_EXAMPLES = ["fleet", "postgrest", "gotify"];
 
 /** execpack's config vars that have a default: an app.json must not make Heroku demand them. */
-const OPTIONAL_SETTINGS = ["BINARY_SHA256", "BINARY_NAME", "BINARY_FETCH", "BINARY_TOKEN", "BINARY_ALLOW_HTTP", "BINARY_FETCH_TIMEOUT"];
+const OPTIONAL_SETTINGS = ["BINARY_SHA256", "BINARY_NAME", "BINARY_FETCH", "BINARY_TOKEN", "BINARY_ALLOW_HTTP", "BINARY_FETCH_TIMEOUT", "BINARY_ASSET", "BINARY_GITHUB_API_URL"];
 /** src/common/secrets.ts's names, plus the `_PASS` suffix some servers use (GOTIFY_DEFAULTUSER_PASS). */
 const SECRET_NAME = /PASSWORD|PASSWD|_PASS$|SECRET|TOKEN|KEY|CREDENTIAL/i;
 
@@ -79,7 +79,7 @@ function contractViolations(app: AppJson): string[] {
   else {
     if (!binaryUrl.description?.trim()) problems.push("env.BINARY_URL has no description");
     if (binaryUrl.required === false) problems.push("env.BINARY_URL is not required");
-    if (binaryUrl.value !== undefined && !/^https:\/\//.test(binaryUrl.value)) problems.push("env.BINARY_URL's value is not an https URL");
+    if (binaryUrl.value !== undefined && !/^(https:\/\/|github:)/.test(binaryUrl.value)) problems.push("env.BINARY_URL's value is neither an https URL nor a github: release name");
   }
   for (const name of OPTIONAL_SETTINGS) {
     const setting = entry(name);
@@ -127,7 +127,10 @@ describe("app.json", () => {
     expect(env["BINARY_URL"]).toMatchObject({ required: true });
     expect(env["BINARY_URL"]).not.toHaveProperty("value");
     expect(env["BINARY_FETCH"]).toMatchObject({ value: "build" });
-    expect(Object.keys(env)).toEqual(expect.arrayContaining(["BINARY_SHA256", "BINARY_NAME"]));
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(["BINARY_SHA256", "BINARY_NAME", "BINARY_ASSET"]));
+    // The Deploy form is where people first meet BINARY_URL: it says a release may be named.
+    expect((env["BINARY_URL"] as EnvEntry).description).toEqual(expect.stringContaining("https://github.com/OWNER/REPO/releases/latest"));
+    expect((env["BINARY_URL"] as EnvEntry).description).toEqual(expect.stringContaining("github:OWNER/REPO@TAG"));
     expect(env["APP_SECRET_KEY"]).toEqual({ description: expect.stringContaining("binary.env"), generator: "secret" });
   });
 
@@ -140,7 +143,8 @@ describe("app.json", () => {
       `[![Deploy](https://www.herokucdn.com/deploy/button.svg)](https://heroku.com/deploy?template=https://github.com/execpack/execpack/tree/main/examples/${name})`,
     );
     const binaryUrl = readAppJson(`examples/${name}/app.json`).env?.["BINARY_URL"];
-    expect(binaryUrl).toMatchObject({ value: expect.stringMatching(/^https:\/\/github\.com\/.+\/releases\/download\//) });
+    // Each of these projects publishes on GitHub: the example names the release, not one of its files.
+    expect(binaryUrl).toMatchObject({ value: expect.stringMatching(/^https:\/\/github\.com\/[^/]+\/[^/]+\/releases\/tag\/[^/]+$/) });
   });
 
   type Mutation = (app: AppJson) => void;
