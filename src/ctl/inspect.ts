@@ -13,8 +13,8 @@ import type { InstallManifest } from "../install/slug.js";
 
 type ConfigVars = Readonly<Record<string, string | undefined>>;
 
-function resolve(appDir: string, configVars: ConfigVars): ResolvedEnvironment {
-  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(appDir) });
+function resolve(appDir: string, configVars: ConfigVars, collectProblems = false): ResolvedEnvironment {
+  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(appDir), collectProblems });
 }
 
 /** The environment in dotenv form, each line marked with its origin, secrets masked unless `reveal`. */
@@ -62,11 +62,16 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
   const release = installedRelease(installed);
   if (release) notes.push(`installed: ${release}`);
   collect(() => {
-    const resolved = resolve(appDir, configVars);
-    problems.push(...resolved.warnings);
-    for (const reference of resolved.undefinedReferences) {
-      problems.push(undefinedReference(reference.name, reference.line));
-    }
+    const resolved = resolve(appDir, configVars, true);
+    // binary.env's problems in the order of its lines, then the URLs nothing references.
+    const lineProblems = [
+      ...resolved.problems,
+      ...resolved.undefinedReferences.map((reference) => ({ line: reference.line, error: undefinedReference(reference.name, reference.line) })),
+    ];
+    // A broken URL that a line uses is reported with that line already.
+    const reported = new Set(lineProblems.map((problem) => problem.error.cause));
+    const warnings = resolved.warnings.filter((warning) => !reported.has(warning));
+    problems.push(...lineProblems.sort((a, b) => a.line - b.line).map((problem) => problem.error), ...warnings);
     const fromFile = [...resolved.origins.values()].filter((origin) => origin.kind === "binary.env").length;
     const derived = [...resolved.origins.values()].filter((origin) => origin.kind === "derived").length;
     notes.push(`${BINARY_ENV_FILE}: ${fromFile} variables applied; ${derived} variables derived from add-on URLs`);

@@ -12,7 +12,7 @@
  * - A line that is not `NAME=VALUE`, a name that is not a shell name, an unclosed quote are errors, not skipped.
  */
 import { deriveVariables } from "./connection-url.js";
-import { ExecpackError } from "../common/errors.js";
+import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { SECRET_MASK, isSecretName, maskUrlValue } from "../common/secrets.js";
 
 export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { kind: "binary.env"; line: number };
@@ -21,6 +21,8 @@ export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { 
 export interface SkippedLine { name: string; line: number; reason: "config-var-set" | "internal" }
 /** `${NAME}` of a name defined nowhere: it expands to "" as in a shell, and `execpackctl check` reports it. */
 export interface UndefinedReference { name: string; line: number }
+/** A binary.env line that failed, when resolving with `collectProblems`. */
+export interface LineProblem { line: number; error: ExecpackError }
 
 export interface ResolvedEnvironment {
   env: Record<string, string>;
@@ -29,6 +31,8 @@ export interface ResolvedEnvironment {
   secrets: Set<string>;
   skipped: SkippedLine[];
   undefinedReferences: UndefinedReference[];
+  /** With `collectProblems`: every binary.env line that failed, in file order (otherwise the first one throws). */
+  problems: LineProblem[];
   /** Malformed or placeholder connection URLs nothing referenced: the boot goes on, but say so. */
   warnings: ExecpackError[];
 }
@@ -41,6 +45,12 @@ export interface EnvironmentInput {
    * false and skips the masking work, which would be a good part of its start-up time.
    */
   trackSecrets?: boolean;
+  /**
+   * Go on past a binary.env line that fails, as `execpackctl check` does to report every problem in one run:
+   * the error joins `problems`, the line sets nothing, and a line that uses its variable is passed over
+   * without a second report. The boot stops at the first failure (the default).
+   */
+  collectProblems?: boolean;
 }
 
 /**
@@ -96,15 +106,16 @@ function unquotedEnd(source: string, from: number, lineEnd: number): number {
   return lineEnd;
 }
 
-/** Reads the entry starting at `start`; returns it and where the next line begins. */
-function readEntry(source: string, start: number, line: number, path: string): { entry: Entry; next: number } {
+/** Reads the entry starting at `start`, or why it cannot be read; and where the next line begins. */
+function readEntry(source: string, start: number, line: number, path: string): { entry: Entry | ExecpackError; next: number } {
   const lineEnd = endOfLine(source, start);
   const head = /^[ \t]*(?:export[ \t]+)?([^=\s]*)[ \t]*=[ \t]*/.exec(source.slice(start, lineEnd));
-  if (head === null) throw syntaxError(path, line, "is not NAME=VALUE");
+  if (head === null) return { entry: syntaxError(path, line, "is not NAME=VALUE"), next: lineEnd + 1 };
   const name = head[1] ?? "";
   // The invalid name is not echoed: a pasted URL or secret can end up before the "=".
   if (!NAME.test(name)) {
-    throw syntaxError(path, line, "does not start with a valid name (letters, digits and _, not starting with a digit)");
+    const what = "does not start with a valid name (letters, digits and _, not starting with a digit)";
+    return { entry: syntaxError(path, line, what), next: lineEnd + 1 };
   }
   const valueStart = start + head[0].length;
   const quote = QUOTES[source.charAt(valueStart)];
@@ -113,16 +124,18 @@ function readEntry(source: string, start: number, line: number, path: string): {
     return { entry: { name, line, quote: "none", raw: source.slice(valueStart, end).trimEnd() }, next: lineEnd + 1 };
   }
   const close = closingQuote(source, valueStart + 1, source.charAt(valueStart));
-  if (close === -1) throw syntaxError(path, line, `opens a quote for ${name} that is never closed`);
+  // The rest of the file is read as lines again: most likely only the closing quote is missing.
+  if (close === -1) return { entry: syntaxError(path, line, `opens a quote for ${name} that is never closed`), next: lineEnd + 1 };
   const raw = source.slice(valueStart + 1, close);
   const restEnd = endOfLine(source, close + 1);
   if (!/^\s*(#.*)?$/.test(source.slice(close + 1, restEnd))) {
-    throw syntaxError(path, line + countNewlines(raw), `has text after the closing quote of ${name}`);
+    return { entry: syntaxError(path, line + countNewlines(raw), `has text after the closing quote of ${name}`), next: restEnd + 1 };
   }
   return { entry: { name, line, quote, raw }, next: restEnd + 1 };
 }
 
-function parseBinaryEnv(text: string, path: string): Entry[] {
+/** The entries of binary.env; a syntax error throws, or with `report` is reported and its line passed over. */
+function parseBinaryEnv(text: string, path: string, report?: (problem: LineProblem) => void): Entry[] {
   const source = text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
   const entries: Entry[] = [];
   let line = 1;
@@ -131,7 +144,12 @@ function parseBinaryEnv(text: string, path: string): Entry[] {
     let next = lineEnd + 1;
     if (!/^\s*(#|$)/.test(source.slice(pos, lineEnd))) {
       const read = readEntry(source, pos, line, path);
-      entries.push(read.entry);
+      if (read.entry instanceof ExecpackError) {
+        if (report === undefined) throw read.entry;
+        report({ line, error: read.entry });
+      } else {
+        entries.push(read.entry);
+      }
       next = read.next;
     }
     line += countNewlines(source.slice(pos, next));
@@ -146,6 +164,8 @@ interface Scope {
   readonly secrets: ReadonlySet<string>;
   readonly problems: ReadonlyMap<string, ExecpackError>;
   readonly undefinedReferences: UndefinedReference[];
+  /** Names whose binary.env line failed (only when collecting problems): a use of one is no new problem. */
+  readonly failed: ReadonlySet<string>;
   readonly path: string;
   readonly entry: Entry;
   /** Set once a secret value flows into this line's value. */
@@ -157,6 +177,7 @@ interface Scope {
  * a default must not quietly replace the database the add-on says to use (a JawsDB placeholder, for one).
  */
 function lookup(name: string, scope: Scope): string | undefined {
+  if (scope.failed.has(name)) throw new UsesFailedLine();
   const value = scope.values.get(name);
   if (value !== undefined) {
     if (scope.secrets.has(name) && value !== "") scope.secret = true;
@@ -171,6 +192,9 @@ function lookup(name: string, scope: Scope): string | undefined {
     cause: problem,
   });
 }
+
+/** Thrown while collecting problems when a line uses a variable whose own line failed, which is reported already. */
+class UsesFailedLine extends Error {}
 
 function requiredError(name: string, operator: string, message: string, scope: Scope): ExecpackError {
   const { path, entry } = scope;
@@ -285,7 +309,7 @@ function externalConfigVars(configVars: Readonly<Record<string, string | undefin
  * Resolves what the binary gets. A set config var wins over a derived variable and over a binary.env line;
  * a binary.env line wins over a derived variable (the app asked for it by name). Lines apply in order, so a
  * line sees the lines above it. Throws `env.binary-env-syntax`, `env.required`, or the error of a broken
- * connection URL that a line references.
+ * connection URL that a line references; with `collectProblems`, returns them all in `problems` instead.
  */
 export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment {
   const config = externalConfigVars(input.configVars);
@@ -297,21 +321,37 @@ export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment
   }
   const skipped: SkippedLine[] = [];
   const undefinedReferences: UndefinedReference[] = [];
+  const problems: LineProblem[] = [];
+  const failed = new Set<string>();
+  const report = input.collectProblems ? (problem: LineProblem) => problems.push(problem) : undefined;
   const { text, path } = input.binaryEnv ?? { text: "", path: "binary.env" };
-  for (const entry of parseBinaryEnv(text, path)) {
+  for (const entry of parseBinaryEnv(text, path, report)) {
     if (entry.name.startsWith(INTERNAL_PREFIX)) {
       skipped.push({ name: entry.name, line: entry.line, reason: "internal" });
     } else if (Object.hasOwn(config, entry.name)) {
       skipped.push({ name: entry.name, line: entry.line, reason: "config-var-set" });
     } else {
-      const scope: Scope = { ...state, problems: derivation.problems, undefinedReferences, path, entry, secret: false };
-      const value = entry.quote === "single" || entry.quote === "backtick" ? entry.raw : expand(entry.raw, entry.quote, scope);
+      const scope: Scope = { ...state, problems: derivation.problems, undefinedReferences, failed, path, entry, secret: false };
+      let value: string;
+      try {
+        value = entry.quote === "single" || entry.quote === "backtick" ? entry.raw : expand(entry.raw, entry.quote, scope);
+      } catch (error) {
+        if (report === undefined || !(isExecpackError(error) || error instanceof UsesFailedLine)) throw error;
+        if (isExecpackError(error)) report({ line: entry.line, error });
+        failed.add(entry.name);
+        state.values.delete(entry.name);
+        state.origins.delete(entry.name);
+        state.secrets.delete(entry.name);
+        continue;
+      }
+      failed.delete(entry.name);
       define(state, entry.name, value, { kind: "binary.env", line: entry.line }, scope.secret);
     }
   }
+  problems.sort((a, b) => a.line - b.line); // Syntax errors were found first, while reading the lines.
   // fromEntries defines own properties: a binary.env line named __proto__ stays an ordinary variable.
   const env = Object.fromEntries(state.values);
-  return { env, origins: state.origins, secrets: state.secrets, skipped, undefinedReferences, warnings: derivation.warnings };
+  return { env, origins: state.origins, secrets: state.secrets, skipped, undefinedReferences, problems, warnings: derivation.warnings };
 }
 
 /**

@@ -189,6 +189,39 @@ describe("resolveEnvironment", () => {
   });
 });
 
+describe("resolveEnvironment collecting problems (execpackctl check)", () => {
+  const collect = (configVars: Record<string, string>, text: string) =>
+    resolveEnvironment({ configVars, binaryEnv: { text, path: PATH }, collectProblems: true });
+  const summary = (resolved: ResolvedEnvironment) => resolved.problems.map(({ line, error }) => `${line} ${error.code}`);
+
+  it("goes on past every failing line and keeps what the other lines give", () => {
+    const text = ["A=${TYPO}", "not an assignment", "B=${REQUIRED:?set it}", 'C="never closed', "D=${DATABASE_HOST}", "E=ok"].join("\n");
+    const resolved = collect({ DATABASE_URL: "postgres://u:p@db.internal:99999/app" }, text);
+    expect(summary(resolved)).toEqual(["2 env.binary-env-syntax", "3 env.required", "4 env.binary-env-syntax", "5 env.invalid-url"]);
+    expect(resolved.undefinedReferences).toEqual([{ name: "TYPO", line: 1 }]);
+    expect(resolved.env).toMatchObject({ A: "", E: "ok" });
+    expect(resolved.env).not.toHaveProperty("B");
+  });
+
+  it("does not report again a line that uses a variable whose own line failed", () => {
+    const resolved = collect({}, "A=${MISSING:?}\nB=${A}/x\nC=${B:?}\nA=fixed\nD=${A}");
+    expect(summary(resolved)).toEqual(["1 env.required"]);
+    expect(resolved.undefinedReferences).toEqual([]);
+    expect(resolved.env).toMatchObject({ A: "fixed", D: "fixed" });
+    expect(resolved.env).not.toHaveProperty("C");
+  });
+
+  it("resumes after a multi-line value with text after its closing quote", () => {
+    const resolved = collect({}, 'A="one\ntwo" trailing\nB=${UNSET?}');
+    expect(summary(resolved)).toEqual(["1 env.binary-env-syntax", "3 env.required"]);
+    expect(resolved.problems[0]?.error.seen).toEqual([`${PATH}:2`]);
+  });
+
+  it("still throws the first problem without collectProblems (the boot)", () => {
+    expect(resolveError({}, "A=${X:?}\nB=${Y:?}").message).toContain("X is empty or not set");
+  });
+});
+
 describe("maskedValue", () => {
   it.each([
     ["a plain value", "HOST", "db.internal", false, "db.internal"],

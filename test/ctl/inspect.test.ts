@@ -1,0 +1,65 @@
+/** `execpackctl check` and `env` on an app directory: what they print, computed as the boot would. */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { checkApp } from "../../src/ctl/inspect.js";
+
+const BINARY_URL = "https://github.com/owner/app/releases/download/v1/app_linux_amd64.zip";
+
+let appDir: string;
+beforeEach(() => {
+  appDir = mkdtempSync(join(tmpdir(), "execpack-inspect-"));
+});
+afterEach(() => rmSync(appDir, { recursive: true, force: true }));
+
+function withBinaryEnv(lines: readonly string[]): string {
+  writeFileSync(join(appDir, "binary.env"), `${lines.join("\n")}\n`);
+  return appDir;
+}
+
+/** The FAIL lines of a report, in order. */
+function failures(text: string): string[] {
+  return text.split("\n").filter((line) => line.startsWith("FAIL")).map((line) => line.replace(/^FAIL +/, ""));
+}
+
+describe("execpackctl check", () => {
+  it("reports every problem of binary.env in one run, in the order of its lines", () => {
+    const secret = "pg-S3cr3t";
+    const dir = withBinaryEnv([
+      "SERVER_KEY=${SIGNING_KEY}", // defined nowhere
+      "PLAIN=ok",
+      "API_HOST=${API_HOST_NAME:?set API_HOST_NAME to the API's host}",
+      "bad line",
+      "DB=${DATABASE_HOST}", // the URL below is malformed
+      "LATER=${ALSO_MISSING:?}",
+    ]);
+    const report = checkApp(dir, { BINARY_URL, DATABASE_URL: `postgres://u:${secret}@db.internal:99999/app` });
+
+    expect(report.ok).toBe(false);
+    expect(failures(report.text)).toEqual([
+      "env.undefined-reference",
+      "env.required",
+      "env.binary-env-syntax",
+      "env.invalid-url",
+      "env.required",
+    ]);
+    expect(report.text).toContain("binary.env line 1 uses ${SIGNING_KEY}");
+    expect(report.text).toContain("set API_HOST_NAME to the API's host");
+    expect(report.text).toContain("binary.env line 5 needs DATABASE_HOST");
+    expect(report.text).toContain("ALSO_MISSING is empty or not set, and binary.env line 6 requires it");
+    expect(report.text).toContain("5 problem(s) found.");
+    expect(report.text).not.toContain(secret);
+  });
+
+  it("reports a broken URL nothing uses once, as a warning", () => {
+    const report = checkApp(withBinaryEnv(["A=1"]), { BINARY_URL, DATABASE_URL: "postgres://u:p@db.internal:99999/app" });
+    expect(failures(report.text)).toEqual(["env.invalid-url"]);
+  });
+
+  it("passes a configuration without problems", () => {
+    const report = checkApp(withBinaryEnv(["A=${DATABASE_HOST}"]), { BINARY_URL, DATABASE_URL: "postgres://u:p@db.internal/app" });
+    expect(report).toMatchObject({ ok: true });
+    expect(report.text).toContain("All checks passed.");
+  });
+});
