@@ -14,15 +14,21 @@ import type { SlugPaths } from "../install/slug.js";
 
 export const BINARY_ENV_FILE = "binary.env";
 
+/** The launchers set the app's NODE_* variables aside under this prefix while the bootstrapper's Node.js runs. */
+export const SET_ASIDE_PREFIX = "EXECPACK_INTERNAL_APP_";
+
 /**
  * The dyno's config vars, from the environment the launcher started Node with: a plain copy (every read of
- * process.env crosses into C++, and the boot reads each variable several times), with NODE_OPTIONS back in
- * place after the launcher kept it away from the bootstrapper's own Node.js.
+ * process.env crosses into C++, and the boot reads each variable several times), with the app's NODE_*
+ * variables back under their own names after the launcher kept them away from the bootstrapper's Node.js.
  */
 export function dynoConfigVars(processEnv: NodeJS.ProcessEnv): Record<string, string | undefined> {
   const vars = { ...processEnv };
-  const nodeOptions = vars.EXECPACK_INTERNAL_NODE_OPTIONS;
-  if (nodeOptions !== undefined) vars.NODE_OPTIONS = nodeOptions;
+  for (const name of Object.keys(vars)) {
+    if (!name.startsWith(SET_ASIDE_PREFIX)) continue;
+    vars[name.slice(SET_ASIDE_PREFIX.length)] = vars[name];
+    delete vars[name];
+  }
   return vars;
 }
 
