@@ -62,7 +62,10 @@ describe("the exec hand-off, end to end", () => {
     let stderr = "";
     dyno.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     dyno.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    // A hung boot (the bug NODE_COMPILE_CACHE=/proc/nope caused) must not outlive the test as an orphan.
+    const timer = setTimeout(() => dyno.kill("SIGKILL"), 20_000);
     const [code] = (await once(dyno, "exit")) as [number | null];
+    clearTimeout(timer);
     return { code, stdout, stderr };
   }
 
