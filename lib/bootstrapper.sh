@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The bootstrapper in the slug: src/ bundled by esbuild into one CommonJS file per command (execpack,
-# execpackctl, compile, and boot-fetch loaded on demand), and the launchers that `.profile.d/execpack.sh`
+# execpackctl, compile, build, and boot-fetch: the boot-time fetch's own process), and the launchers that `.profile.d/execpack.sh`
 # puts on PATH. The npm dependencies it is built from stay in the build cache: the slug gets no node_modules.
 
 # Builds the bootstrapper into <target> with <node>, reusing the dependencies cached under <cache-dir>.
@@ -42,6 +42,19 @@ bootstrapper::install_dependencies() {
 		return 1
 	fi
 	mv "${staging}" "${installed}"
+}
+
+# Runs a bootstrapper command (<node> <bundle> ARGS...). Its own failures are explained by the bootstrapper
+# (status 1: an error with a code; 70: an internal error); a Node.js killed by a signal (an abort inside a
+# dependency, a segfault, the kernel's OOM killer) printed nothing of ours, so that is said here.
+bootstrapper::run() {
+	local status=0
+	"$@" || status="$?"
+	if ((status > 128)); then
+		output::error "internal.crashed" "execpack: internal error: the install step died with signal $(kill -l "${status}" 2>/dev/null || echo "$((status - 128))") (status ${status})" \
+			"Nothing was installed. If the build ran out of memory, retry it; otherwise this is a bug in execpack. Please report it with the lines above: https://github.com/execpack/execpack/issues"
+	fi
+	return "${status}"
 }
 
 # Copies the launchers into <slug-dir>/bin.

@@ -16,22 +16,9 @@ if (!buildpackDir || !targetDir || !nodeModulesDir) {
 const esbuild = createRequire(join(nodeModulesDir, "noop.js"))("esbuild");
 const cli = join(buildpackDir, "src/cli");
 
-// boot.ts loads the download stack only with BINARY_FETCH=boot: keep it in its own file, loaded on demand.
-const lazyBootFetch = {
-  name: "lazy-boot-fetch",
-  setup(build) {
-    build.onResolve({ filter: /\/boot-fetch\.js$/ }, (args) =>
-      args.kind === "dynamic-import" ? { path: "./boot-fetch.cjs", external: true } : undefined,
-    );
-  },
-};
-
 const result = await esbuild.build({
   // Every command in src/cli becomes <name>.cjs; CommonJS has no top-level await, so entries use `void runMain(…)`.
-  entryPoints: {
-    ...Object.fromEntries(readdirSync(cli).filter((name) => name.endsWith(".ts")).map((name) => [name.slice(0, -3), join(cli, name)])),
-    "boot-fetch": join(buildpackDir, "src/boot/boot-fetch.ts"),
-  },
+  entryPoints: Object.fromEntries(readdirSync(cli).filter((name) => name.endsWith(".ts")).map((name) => [name.slice(0, -3), join(cli, name)])),
   outdir: targetDir,
   outExtension: { ".js": ".cjs" },
   bundle: true,
@@ -39,7 +26,6 @@ const result = await esbuild.build({
   format: "cjs",
   target: "node22",
   nodePaths: [nodeModulesDir],
-  plugins: [lazyBootFetch],
   // The sources are ES modules that find their files from import.meta.url.
   define: { "import.meta.url": "__execpack_module_url" },
   banner: { js: 'const __execpack_module_url = require("node:url").pathToFileURL(__filename).href;' },

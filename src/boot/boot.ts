@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ExecpackError } from "../common/errors.js";
+import { fetchAtBoot } from "./boot-fetch.js";
 import { execInPlace } from "./exec.js";
 import { resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
@@ -65,9 +66,8 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
   let file = binaryPath(paths, manifest);
   let argv0 = manifest.name;
   if (fetchesAtBoot(configVars)) {
-    // Loaded only in this mode: the download stack is the heaviest part of the bootstrapper.
-    const { fetchAtBoot } = await import("./boot-fetch.js");
-    const fetched = await fetchAtBoot(paths, manifest, configVars);
+    // The download stack runs in a child process (boot-fetch.ts): this process never loads it.
+    const fetched = fetchAtBoot(paths, manifest, configVars);
     file = fetched.file;
     argv0 = fetched.manifest.name;
   }

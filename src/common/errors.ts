@@ -12,8 +12,9 @@ export interface ErrorDetails {
 }
 
 /**
- * Marks our errors across bundles: boot-fetch is bundled apart from execpack (it is loaded on demand), so
- * each bundle has its own ExecpackError class and `instanceof` alone would call the other's errors bugs.
+ * Marks our errors across bundles: each command is bundled apart, so a bundle loaded by another (tests load
+ * source and bundles side by side) has its own ExecpackError class, and `instanceof` alone would call the
+ * other's errors bugs.
  */
 const BRAND = Symbol.for("execpack.error");
 

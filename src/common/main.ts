@@ -1,15 +1,26 @@
 /**
  * The one top-level handler every command entry point runs through. Expected failures (ExecpackError)
  * print their code, summary, what was seen and a hint, with no stack trace. Anything else is a bug:
- * it says "internal error", prints the stack, and says how to report it.
+ * it says "internal error" with the code `internal.error`, prints the stack, and says how to report it,
+ * whether it was thrown into our promises or where none of ours could see it (a dependency's event handler).
  */
 import { isExecpackError } from "./errors.js";
 import { printError, warn } from "./output.js";
 import { maskUrl } from "./secrets.js";
 
-const REPORT_URL = "https://github.com/execpack/execpack/issues";
+export const REPORT_URL = "https://github.com/execpack/execpack/issues";
+/** EX_SOFTWARE: what a command exits with on a bug. */
+export const INTERNAL_ERROR_STATUS = 70;
 
 export async function runMain(command: () => Promise<number | void> | number | void): Promise<void> {
+  // Thrown outside any promise of ours, or rejected with nobody waiting: a bug all the same, reported the same
+  // way, and the process ends now rather than going on in a state nobody planned for.
+  const onStray = (error: unknown): void => {
+    process.exitCode = reportFailure(error);
+    process.exit();
+  };
+  process.on("uncaughtException", onStray);
+  process.on("unhandledRejection", onStray);
   try {
     const status = await command();
     process.exitCode = status ?? 0;
@@ -24,7 +35,9 @@ export function reportFailure(error: unknown): number {
     return 1;
   }
   const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const cause = typeof code === "string" ? ` (${code})` : "";
   // Even a bug report must not leak a DATABASE_URL that ended up in a message.
-  warn(`execpack: internal error\n${maskUrl(stack)}\nThis is a bug in execpack. Please report it with the lines above: ${REPORT_URL}`);
-  return 70; // EX_SOFTWARE
+  warn(`execpack: internal error${cause} [internal.error]\n${maskUrl(stack)}\nThis is a bug in execpack. Please report it with the lines above: ${REPORT_URL}`);
+  return INTERNAL_ERROR_STATUS;
 }

@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, makeStackPath, nodeOnPath, processCommand, startDyno } from "../../src/ctl/local-heroku.js";
@@ -82,7 +83,7 @@ describe("BINARY_FETCH=boot, end to end", () => {
   });
 
   /** A dyno on a fresh copy of the slug; resolves once the binary printed "ready" or the dyno exited. */
-  async function boot(configVars: Record<string, string>, prepare?: (slugDir: string) => void) {
+  async function boot(configVars: Record<string, string>, prepare?: (slugDir: string) => void, onStarted?: (pid: number) => void) {
     dynoCount += 1;
     const slugDir = join(workDir, `dyno-${dynoCount}`);
     cpSync(build.slugDir!, slugDir, { recursive: true });
@@ -98,6 +99,7 @@ describe("BINARY_FETCH=boot, end to end", () => {
       execCommand: true,
     });
     const { exited, readyOrExited, output } = watchDyno(dyno);
+    onStarted?.(dyno.pid!);
     await readyOrExited;
     const readyAfterMs = Date.now() - started;
     return { dyno, slugDir, report, exited, readyAfterMs, output };
@@ -129,7 +131,8 @@ describe("BINARY_FETCH=boot, end to end", () => {
     const { dyno, slugDir } = started;
     const report = readProbeReport(started.report);
     expect(report.pid).toBe(dyno.pid);
-    expect(runningBinary(dyno.pid!)).toEqual({ path: join(slugDir, ".execpack/boot-binary/probe-next"), sha256: sha256(published.binary) });
+    // In a directory of this boot's own, named by the PID that execs it.
+    expect(runningBinary(dyno.pid!)).toEqual({ path: join(slugDir, `.execpack/boot-binary/${dyno.pid}/binary/probe-next`), sha256: sha256(published.binary) });
     expect(report.argv).toEqual(["probe-next", "serve", "--wait"]);
     expect(report.env).toMatchObject({ APP_LISTEN: `0.0.0.0:${5200 + dynoCount}`, APP_MODE: "staging" });
     expect(server.requests(RELEASE)).toHaveLength(1);
@@ -229,7 +232,66 @@ describe("BINARY_FETCH=boot, end to end", () => {
     expect(stderr).toContain("[boot.binary-wrong-format]");
     expect(stderr).toContain("/lib/ld-musl-x86_64.so.1");
     expect(stderr).toContain("Booting the binary installed at build time instead");
-    expect(existsSync(join(started.slugDir, ".execpack/boot-cache/release-cache"))).toBe(false);
+    expect(existsSync(join(started.slugDir, `.execpack/boot-cache/${started.dyno.pid}/release-cache`))).toBe(false);
     await stopWithSigterm(started);
+  });
+
+  /** The processes whose parent is `pid`, from /proc. */
+  function childrenOf(pid: number): number[] {
+    return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid ? [Number(name)] : [];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+  }
+
+  it.each(["SIGABRT", "SIGSEGV", "SIGKILL"] as const)("boots the build-time binary when the fetching process dies of %s mid-download", async (signal) => {
+    const path = `/app/releases/crash-${signal}/app_linux_amd64.zip`;
+    const body = await zip([file(published.entry, published.binary)]);
+    server.script(path, [stall(body, body.length >> 1)]);
+    let dynoPid = 0;
+    const booting = boot({ BINARY_URL: server.url(path), BINARY_FETCH: "boot", BINARY_FETCH_TIMEOUT: "20" }, undefined, (pid) => (dynoPid = pid));
+    // The dyno's process is execpack's Node.js (bash exec'd it); the fetch is its only child. Wait for the request.
+    let fetcher: number | undefined;
+    for (let tries = 0; tries < 200 && fetcher === undefined; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (server.requests(path).length > 0) fetcher = childrenOf(dynoPid)[0];
+    }
+    expect(fetcher).toBeDefined();
+    process.kill(fetcher!, signal);
+    const started = await booting;
+    expect(readProbeReport(started.report).pid).toBe(started.dyno.pid);
+    expect(runningBinary(started.dyno.pid!)).toEqual({ path: join(started.slugDir, ".execpack/binary/probe"), sha256: sha256(built.binary) });
+    const { stderr } = started.output();
+    expect(stderr).toContain(`execpack: internal error: the boot-time fetch was killed by ${signal} [internal.crashed]`);
+    noStackTrace(stderr);
+    expect(stderr).toContain("Please report it with the lines above");
+    expect(stderr).toContain(`Booting the binary installed at build time instead (sha256 ${sha256(built.binary)})`);
+    expect(started.readyAfterMs).toBeLessThan(10_000); // the fallback came at the crash, not at the deadline
+    await stopWithSigterm(started);
+  });
+
+  it("two boot-time fetches at once in one dyno each install and exec the new release, nothing shared", async () => {
+    const slugDir = join(workDir, "shared-dyno");
+    cpSync(build.slugDir!, slugDir, { recursive: true });
+    for (let round = 0; round < 2; round++) {
+      const dynos = [0, 1].map((index) => {
+        const report = join(workDir, `shared-report-${round}-${index}`);
+        const dyno = startDyno({
+          slugDir, command: "execpack --exit 0", configVars: { BINARY_URL: server.url(RELEASE), BINARY_FETCH: "boot", PROBE_REPORT: report }, path: stackPath, execCommand: true,
+        });
+        return { dyno, report, watched: watchDyno(dyno) };
+      });
+      for (const { dyno, report, watched } of dynos) {
+        const [code] = await watched.exited;
+        expect(code, watched.output().stderr).toBe(0);
+        expect(watched.output().stderr).not.toContain("Booting the binary installed at build time");
+        expect(readProbeReport(report).argv[0]).toBe("probe-next");
+        expect(readProbeReport(report).pid).toBe(dyno.pid);
+      }
+    }
   });
 });

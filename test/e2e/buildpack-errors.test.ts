@@ -4,6 +4,7 @@
  */
 import { once } from "node:events";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { probeBinary } from "../helpers/probe.js";
 import { serveDirectory } from "../helpers/static-server.js";
 import type { StaticServer } from "../helpers/static-server.js";
 import { offlineNpm } from "./helpers/build-env.js";
+import { stall, startFaultServer } from "../helpers/fault-server.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -144,6 +146,43 @@ describe("bin/compile on bad input", () => {
     expect(second.compile?.stdout).toContain("Using cached archive (304 Not Modified)");
     expect(server.conditions.slice(before)).toEqual([expect.stringMatching(/^".+"$/)]);
     expect(readFileSync(join(second.slugDir!, ".execpack/binary/probe"))).toEqual(readFileSync(join(first.slugDir!, ".execpack/binary/probe")));
+  });
+
+  it("says internal error with the report link, and installs nothing, when the install step dies mid-download", async () => {
+    const stalling = await startFaultServer({ "/stall.zip": [stall(readFileSync(join(workDir, "good.zip")), 200)] });
+    let killed = false;
+    const watcher = setInterval(() => {
+      if (killed || stalling.requests("/stall.zip").length === 0) return;
+      // The install step: the bootstrapper's compile.cjs, whose command line names this test's directory.
+      for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+        let cmdline = "";
+        try {
+          cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        } catch {
+          continue; // gone meanwhile
+        }
+        if (cmdline.includes("compile.cjs") && cmdline.includes(workDir)) {
+          process.kill(Number(pid), "SIGABRT");
+          killed = true;
+        }
+      }
+    }, 50);
+    try {
+      const result = await buildApp({
+        buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: stalling.url("/stall.zip"), BINARY_BODY_TIMEOUT: "20" }, buildEnv,
+      });
+      expect(killed).toBe(true);
+      const compile = result.compile!;
+      expect(compile.status).not.toBe(0);
+      expect(compile.stderr).toContain("execpack: internal error: the install step died with signal ABRT (status 134) [internal.crashed]");
+      expect(compile.stderr).toContain("Please report it with the lines above: https://github.com/execpack/execpack/issues");
+      expect(compile.stderr).toContain("The build failed; nothing was installed.");
+      expect(existsSync(join(result.buildDir, ".execpack"))).toBe(false);
+      expect(existsSync(join(result.buildDir, ".profile.d/execpack.sh"))).toBe(false);
+    } finally {
+      clearInterval(watcher);
+      await stalling.close();
+    }
   });
 
   it("is not detected for an app without binary.env, execpack Procfile or app.json asking for BINARY_URL", async () => {

@@ -1,0 +1,39 @@
+/**
+ * The child side of BINARY_FETCH=boot (boot-fetch.ts runs it as its own Node.js process): download and install
+ * the release into this boot's own directory, check that the binary can start here, and report the manifest
+ * as one JSON line on stdout. Everything heavy (undici, the archive readers) loads in this process only, and
+ * anything that goes wrong in it, up to a crash of the process, leaves the booting process untouched.
+ */
+import { writeSync } from "node:fs";
+import { join } from "node:path";
+import { readBinarySettings } from "../common/config.js";
+import { assertExecutable } from "../archive/runnable.js";
+import { installRelease } from "../install/install.js";
+import { binaryPath } from "../install/slug.js";
+import type { InstallManifest } from "../install/slug.js";
+import { bootFetchPaths } from "./boot-fetch.js";
+
+/** Boot-time output goes to stderr: stdout belongs to the binary (and here carries the report). */
+function bootLog(line: string): void {
+  writeSync(2, `execpack: ${line}\n`);
+}
+
+export interface FetchRequest {
+  /** The slug's install root (`.execpack`) and the app directory. */
+  root: string;
+  appDir: string;
+  /** Names this boot's private directories: the PID that will exec the binary. */
+  id: string;
+  deadline: number;
+}
+
+export async function fetchRelease(request: FetchRequest, configVars: NodeJS.ProcessEnv): Promise<InstallManifest> {
+  const settings = readBinarySettings(configVars);
+  const target = bootFetchPaths({ appDir: request.appDir, root: request.root }, request.id);
+  // No download cache at boot: the dyno's disk is new at every start, so a kept copy could never be reused.
+  const manifest = await installRelease({
+    settings, paths: target, cacheDir: join(request.root, "boot-cache", request.id), keepCache: false, deadline: request.deadline, log: bootLog,
+  });
+  assertExecutable(binaryPath(target, manifest)); // A fetched binary that could not start falls back like a failed fetch.
+  return manifest;
+}
