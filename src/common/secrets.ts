@@ -9,14 +9,27 @@
 
 const MASK = "*****";
 
-/** Variable and query-parameter names whose value is a secret even when it is not a URL. */
-const SECRET_NAME =
-  /PASSWORD|PASSWD|PASSPHRASE|(?:^|[_-])(?:PASS|PWD|SIG|AUTH)(?:$|[_-])|SECRET|TOKEN|KEY|CREDENTIAL|SIGNATURE/i;
+/**
+ * Names are read word by word (split at `_`, `-`, `.`, spaces and camelCase: `X-Amz-Signature`, `apiKey`,
+ * `AWSAccessKeyId`). A word that ends in a secret word is one (`PGPASSWORD`, `APIKEY`; `MONKEY` too: masking
+ * too much is the safe side), and so are a few short words that only count whole (`DB_PASS`, `MYSQL_PWD`).
+ */
+const SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION)$/;
+/** After the last secret word, these say the value is about the secret, not the secret: `SSL_KEY_PATH`, `REDIS_KEY_PREFIX`. */
+const ABOUT_A_SECRET = new Set(["PREFIX", "FILE", "PATH", "DIR", "URL", "URI", "HOST", "ENDPOINT", "NAME", "TYPE", "LENGTH", "TTL", "ALGORITHM"]);
+const WORD_BREAK = /[\s_.-]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/;
 
 export const SECRET_MASK = MASK;
 
+/** Variable and query-parameter names whose value is a secret even when it is not a URL. */
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
+  // The shell's working directory, which every process has: not MYSQL_PWD's abbreviation of a password.
+  if (name === "PWD") return false;
+  const words = name.split(WORD_BREAK).map((word) => word.toUpperCase());
+  for (let index = words.length - 1; index >= 0; index -= 1) {
+    if (SECRET_WORD.test(words[index]!)) return !ABOUT_A_SECRET.has(words[index + 1] ?? "");
+  }
+  return false;
 }
 
 /**

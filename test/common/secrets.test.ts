@@ -99,10 +99,79 @@ describe("masking time stays linear in the text (every config var passes through
 });
 
 describe("isSecretName", () => {
-  it.each(["DATABASE_PASSWORD", "ADMIN_PASS", "PASS", "API_TOKEN", "SECRET_KEY_BASE", "X-Amz-Signature", "sig", "AUTH_HEADER", "CREDENTIALS", "pwd", "passphrase"])("%s is secret", (name) => {
+  it.each([
+    "DATABASE_PASSWORD",
+    "PGPASSWORD",
+    "ADMIN_PASS",
+    "PASS",
+    "MYSQL_PWD",
+    "pwd",
+    "REDIS_PASSWD",
+    "passphrase",
+    "API_TOKEN",
+    "GITHUB_TOKEN",
+    "accessToken",
+    "X-Amz-Security-Token",
+    "SECRET_KEY_BASE",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWSAccessKeyId",
+    "STRIPE_SECRET_KEY",
+    "JWT_SECRET",
+    "client_secret",
+    "SESSION_SECRETS",
+    "APIKEY",
+    "apiKey",
+    "X-Api-Key",
+    "key",
+    "PRIVATE_KEY",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "sig",
+    "AUTH",
+    "BASIC_AUTH",
+    "AUTH_HEADER",
+    "AUTH_TOKEN_HEADER",
+    "HTTP_AUTHORIZATION",
+    "CREDENTIALS",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "MONKEY_MODE", // "KEY" ending a word still counts: masking too much is the safe side
+  ])("%s is secret", (name) => {
     expect(isSecretName(name)).toBe(true);
   });
-  it.each(["DATABASE_HOST", "PORT", "PASSAGE_COUNT", "AUTHOR", "SIGNUP_URL", "MONKEY_NAME"])("%s is not", (name) => {
-    expect(isSecretName(name)).toBe(name === "MONKEY_NAME"); // "KEY" inside a word still counts: masking too much is the safe side
+
+  it.each([
+    "PWD", // the shell's working directory
+    "OLDPWD",
+    "HOME",
+    "PATH",
+    "PORT",
+    "DYNO",
+    "DATABASE_HOST",
+    "DATABASE_URL",
+    "PASSAGE_COUNT",
+    "PASSENGER_APP_ENV",
+    "COMPASS_URL",
+    "AUTHOR",
+    "OAUTH_CALLBACK",
+    "AUTH_URL",
+    "SIGNUP_URL",
+    "KEYBOARD_LAYOUT",
+    "CASSANDRA_KEYSPACE",
+    "KEYCLOAK_REALM",
+    "SEARCH_KEYWORDS",
+    "TOKENIZERS_PARALLELISM",
+    "SECRETARY_EMAIL",
+    "PASSWORDLESS_LOGIN",
+    "REDIS_KEY_PREFIX",
+    "SSL_KEY_PATH",
+    "DB_PASSWORD_FILE",
+    "OAUTH_TOKEN_URL",
+    "TOKEN_TYPE",
+    "AWS_SECRET_NAME",
+    "X-Amz-SignedHeaders",
+    "sslmode",
+  ])("%s is not", (name) => {
+    expect(isSecretName(name)).toBe(false);
   });
 });

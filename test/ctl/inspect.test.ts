@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { checkApp } from "../../src/ctl/inspect.js";
+import { checkApp, showEnvironment } from "../../src/ctl/inspect.js";
 
 const BINARY_URL = "https://github.com/owner/app/releases/download/v1/app_linux_amd64.zip";
 
@@ -61,5 +61,22 @@ describe("execpackctl check", () => {
     const report = checkApp(withBinaryEnv(["A=${DATABASE_HOST}"]), { BINARY_URL, DATABASE_URL: "postgres://u:p@db.internal/app" });
     expect(report).toMatchObject({ ok: true });
     expect(report.text).toContain("All checks passed.");
+  });
+});
+
+describe("execpackctl env", () => {
+  it("masks secret names but not the shell's PWD or other names about a secret", () => {
+    const configVars = { PWD: "/app", OLDPWD: "/", MYSQL_PWD: "hunter2", SSL_KEY_PATH: "/app/tls/key.pem", API_KEY: "k-123" };
+    const text = showEnvironment(withBinaryEnv(["DB_PASS=${MYSQL_PWD}"]), configVars, { reveal: false });
+    const lines = text.trim().split("\n");
+    expect(lines).toEqual(expect.arrayContaining([
+      "PWD='/app' # config var",
+      "OLDPWD='/' # config var",
+      "SSL_KEY_PATH='/app/tls/key.pem' # config var",
+      "MYSQL_PWD='*****' # config var",
+      "API_KEY='*****' # config var",
+      "DB_PASS='*****' # binary.env:1",
+    ]));
+    expect(text).not.toContain("hunter2");
   });
 });
