@@ -3,6 +3,7 @@
  *   execpackctl env   [--app DIR] [--env-file FILE] [--reveal]   the environment the binary would get
  *   execpackctl check [--app DIR] [--env-file FILE]              validate binary.env and every add-on URL
  *   execpackctl try   [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
+ *   execpackctl smoke [--app DIR] [--env-file FILE]              start the built app and check it (TAP; bin/test)
  * In a dyno (`heroku run execpackctl env`) the config vars are the dyno's environment and the app is /app;
  * locally they come from the app directory's .env file (or --env-file) and the app is the current directory.
  */
@@ -15,6 +16,7 @@ import { ExecpackError } from "../common/errors.js";
 import { runMain } from "../common/main.js";
 import { installedSlugPaths, readManifest, slugPaths } from "../install/slug.js";
 import type { InstallManifest } from "../install/slug.js";
+import { runSmokeTest } from "../ctl/smoke.js";
 import { readEnvFile, tryApp } from "../ctl/try.js";
 
 const USAGE = `Usage: execpackctl <command> [options]
@@ -23,7 +25,9 @@ Commands:
   env [--app DIR] [--env-file FILE] [--reveal]   print the environment the binary would get (secrets masked)
   check [--app DIR] [--env-file FILE]            validate binary.env and every add-on URL
   try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
-                                                 build and boot an app locally the way Heroku would`;
+                                                 build and boot an app locally the way Heroku would
+  smoke [--app DIR] [--env-file FILE]            start the built app's web process (or BINARY_TEST_COMMAND) and
+                                                 check it, as TAP: what bin/test runs on Heroku CI`;
 
 /** The install this command runs from (a slug's .execpack/, or the execpack layer on Fir); none locally from src/cli/. */
 const installed = installedSlugPaths(import.meta.url);
@@ -86,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(report.text);
       return report.ok ? 0 : 1;
     }
+    case "smoke":
+      return runSmoke(appDir, values["env-file"]);
     case "try":
       return runTry(positionals[0] ?? ".", values["env-file"], values.port, values.process);
     case undefined:
@@ -96,6 +102,26 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw usageError(`Unknown command '${command}'`);
   }
+}
+
+async function runSmoke(appDir: string, envFile: string | undefined): Promise<number> {
+  // The install this command runs from (on Fir, a layer outside the app), unless another app directory was named.
+  const paths = installed && installed.appDir === appDir ? installed : slugPaths(appDir);
+  const vars = configVars(appDir, envFile);
+  // Should the event loop ever drain before the verdict (a bug), Node's exit must not read as a pass.
+  process.exitCode = 1;
+  const processEnv: NodeJS.ProcessEnv = { ...process.env, ...vars };
+  delete processEnv.EXECPACK_INTERNAL_NODE_OPTIONS;
+  // `execpack` must be found as on a dyno, where .profile.d (or the CNB launcher) put the install on PATH.
+  processEnv.PATH = [join(paths.root, "bin"), processEnv.PATH].filter(Boolean).join(":");
+  const passed = await runSmokeTest({
+    paths,
+    configVars: vars,
+    processEnv,
+    write: (text) => process.stdout.write(text),
+    forward: (text) => process.stderr.write(text),
+  });
+  return passed ? 0 : 1;
 }
 
 async function runTry(appDir: string, envFile: string | undefined, port: string | undefined, processType: string | undefined): Promise<number> {

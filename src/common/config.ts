@@ -125,3 +125,20 @@ function readFetchMode(value: string | undefined): "build" | "boot" {
   }
   return mode;
 }
+
+/** What `bin/test` (Heroku CI, through `execpackctl smoke`) reads beside the BINARY_* settings. */
+export interface SmokeTestSettings {
+  /** BINARY_TEST_COMMAND: a command line that must exit 0, for an app without `web` (or in addition to it). */
+  command: string | undefined;
+  /** BINARY_TEST_TIMEOUT: how long `web` has to bind $PORT (default 60 s, Heroku's boot timeout), in ms. */
+  portTimeoutMs: number;
+}
+
+export const DEFAULT_TEST_TIMEOUT_SECONDS = 60;
+
+export function readSmokeTestSettings(vars: ConfigVars): SmokeTestSettings {
+  return {
+    command: nonEmpty(vars.BINARY_TEST_COMMAND),
+    portTimeoutMs: readSeconds(vars, "BINARY_TEST_TIMEOUT") ?? DEFAULT_TEST_TIMEOUT_SECONDS * 1000,
+  };
+}

@@ -94,6 +94,8 @@ export interface BuildOptions {
   /** Reused between builds, like Heroku's build cache. Default: <workDir>/cache. */
   cacheDir?: string;
   onOutput?: (chunk: string) => void;
+  /** The buildpack script that compiles: `compile` (a deploy, the default) or `test-compile` (Heroku CI). */
+  compileScript?: "compile" | "test-compile";
 }
 
 export interface BuildResult {
@@ -103,6 +105,8 @@ export interface BuildResult {
   buildDir: string;
   /** Where the slug was moved after a successful build. */
   slugDir?: string;
+  /** The ENV_DIR the build was given. */
+  envDir: string;
 }
 
 export async function buildApp(options: BuildOptions): Promise<BuildResult> {
@@ -120,18 +124,18 @@ export async function buildApp(options: BuildOptions): Promise<BuildResult> {
   const detect = await runScript(bin("detect"), [buildDir], options.buildEnv);
   if (detect.status !== 0) {
     say(`${detect.stderr} !     No default language could be detected for this app.\n`);
-    return { detect, buildDir };
+    return { detect, buildDir, envDir };
   }
   say(`-----> ${detect.stdout.trim()} app detected\n`);
-  const compile = await runScript(bin("compile"), [buildDir, cacheDir, envDir], options.buildEnv, options.onOutput);
-  if (compile.status !== 0) return { detect, compile, buildDir };
+  const compile = await runScript(bin(options.compileScript ?? "compile"), [buildDir, cacheDir, envDir], options.buildEnv, options.onOutput);
+  if (compile.status !== 0) return { detect, compile, buildDir, envDir };
   const release = await runScript(bin("release"), [buildDir], options.buildEnv);
-  if (release.status !== 0) return { detect, compile, release, buildDir };
+  if (release.status !== 0) return { detect, compile, release, buildDir, envDir };
   say(`-----> Discovering process types\n       ${describeProcessTypes(buildDir, release.stdout)}\n`);
 
   const slugDir = join(options.workDir, `app_${id}`);
   renameSync(buildDir, slugDir);
-  return { detect, compile, release, buildDir, slugDir };
+  return { detect, compile, release, buildDir, slugDir, envDir };
 }
 
 function describeProcessTypes(appDir: string, releaseYaml: string): string {

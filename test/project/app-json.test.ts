@@ -33,8 +33,12 @@ interface EnvEntry {
   generator?: string;
 }
 
+type Addon = string | { plan: string };
+
 interface AppJson {
   name?: string;
+  addons?: Addon[];
+  environments?: Record<string, { addons?: Addon[]; env?: AppJson["env"] }>;
   env?: Record<string, string | EnvEntry>;
   buildpacks?: Array<{ url?: string }>;
   formation?: Record<string, { quantity?: number; size?: string }>;
@@ -98,6 +102,41 @@ function contractViolations(app: AppJson): string[] {
   }
   if (!app.buildpacks?.some((buildpack) => buildpack.url === BUILDPACK_URL)) problems.push(`buildpacks does not name ${BUILDPACK_URL}`);
   if (!app.formation?.["web"]) problems.push("formation has no web process");
+  problems.push(...environmentViolations(app));
+  return problems;
+}
+
+/** The add-on service of a plan: `heroku-postgresql:in-dyno` → `heroku-postgresql`. */
+function services(addons: readonly Addon[] | undefined): string[] {
+  return (addons ?? []).map((addon) => (typeof addon === "string" ? addon : addon.plan).split(":")[0]!).sort();
+}
+
+function plans(addons: readonly Addon[] | undefined): string[] {
+  return (addons ?? []).map((addon) => (typeof addon === "string" ? addon : addon.plan)).sort();
+}
+
+/**
+ * Heroku CI and review apps read app.json's `environments`: a CI app gets the add-ons the binary.env needs
+ * (the same services as the app, any plan), a declared review environment differs from the app (else it says
+ * nothing), and neither writes a secret into the file.
+ */
+function environmentViolations(app: AppJson): string[] {
+  const problems: string[] = [];
+  const test = app.environments?.["test"];
+  if (!test) problems.push("environments.test is missing: a Heroku CI run would get no add-ons");
+  else if (JSON.stringify(services(test.addons ?? app.addons)) !== JSON.stringify(services(app.addons))) {
+    problems.push(`environments.test's add-ons (${services(test.addons).join(", ")}) are not the app's services (${services(app.addons).join(", ")})`);
+  }
+  const review = app.environments?.["review"];
+  if (review && JSON.stringify(plans(review.addons ?? app.addons)) === JSON.stringify(plans(app.addons))) {
+    problems.push("environments.review repeats the app's add-ons: leave it out");
+  }
+  for (const [name, environment] of Object.entries(app.environments ?? {})) {
+    for (const [variable, value] of Object.entries(environment.env ?? {})) {
+      const setting = typeof value === "string" ? { value } : value;
+      if (SECRET_NAME.test(variable) && setting.value !== undefined) problems.push(`environments.${name}.env.${variable} is a secret written into app.json`);
+    }
+  }
   return problems;
 }
 
@@ -154,7 +193,8 @@ describe("app.json", () => {
     ["a generator other than secret", (app) => (env(app)["APP_SECRET_KEY"]!.generator = "random"), "/env/APP_SECRET_KEY/generator must match pattern"],
     ["a name longer than 30 characters", (app) => (app.name = "execpack-".repeat(4)), "/name must NOT have more than 30 characters"],
     ["a buildpack without a url", (app) => (app.buildpacks = [{}]), "/buildpacks/0 must have required property 'url'"],
-    ["an add-on without a plan", (app) => (app["addons"] = [{ as: "DATABASE" }]), "/addons/0 must have required property 'plan'"],
+    ["an add-on without a plan", (app) => (app["addons"] = [{ as: "DATABASE" } as unknown as Addon]), "/addons/0 must have required property 'plan'"],
+    ["a test environment whose add-ons are not a list", (app) => (app.environments = { test: { addons: "heroku-postgresql:in-dyno" as unknown as Addon[] } }), "/environments/test/addons must be array"],
     ["a website that is not a URL", (app) => (app["website"] = "execpack on GitHub"), '/website must match format "uri"'],
     ["required given as a string", (app) => (env(app)["BINARY_URL"]!.required = "yes" as unknown as boolean), "/env/BINARY_URL/required must be boolean"],
   ])("the schema rejects %s", (_case, mutate, error) => {
@@ -170,6 +210,10 @@ describe("app.json", () => {
     ["a secret written into the file", (app) => (env(app)["APP_SECRET_KEY"] = { value: "changeme" }), "env.APP_SECRET_KEY is a secret written into app.json"],
     ["another buildpack", (app) => (app.buildpacks = [{ url: "heroku/go" }]), `buildpacks does not name ${BUILDPACK_URL}`],
     ["an unknown BINARY_FETCH", (app) => (env(app)["BINARY_FETCH"]!.value = "sometimes"), "env.BINARY_FETCH is neither build nor boot"],
+    ["no test environment", (app) => delete app.environments, "environments.test is missing"],
+    ["a CI app without the database", (app) => (app.environments = { test: { addons: ["heroku-redis:in-dyno"] } }), "environments.test's add-ons (heroku-redis)"],
+    ["a review app like the app", (app) => (app.environments!["review"] = { addons: ["heroku-postgresql:essential-0"] }), "environments.review repeats"],
+    ["a secret in the test env", (app) => (app.environments!["test"]!.env = { APP_SECRET_KEY: "test" }), "environments.test.env.APP_SECRET_KEY is a secret"],
   ])("the contract rejects %s, which Heroku's schema allows", (_case, mutate, problem) => {
     const app = readAppJson("app.json");
     mutate(app);
