@@ -49,8 +49,20 @@ export function readEnvFile(file: string): Record<string, string> {
 
 function configVarsFor(options: TryOptions): Record<string, string> {
   const envFile = options.envFile ?? join(options.appDir, ".env");
-  const fromFile = options.envFile !== undefined || existsSync(envFile) ? readEnvFile(envFile) : {};
-  return { ...fromFile, ...options.extraConfigVars };
+  const read = options.envFile !== undefined || existsSync(envFile);
+  const configVars = { ...(read ? readEnvFile(envFile) : {}), ...options.extraConfigVars };
+  if (!configVars.BINARY_URL?.trim()) throw missingBinaryUrl(envFile, read);
+  return configVars;
+}
+
+/** Said before the build, in terms of the file try reads: the compile's own hint speaks of `heroku config:set`. */
+function missingBinaryUrl(envFile: string, read: boolean): ExecpackError {
+  return new ExecpackError("config.missing-binary-url", "BINARY_URL is not set", {
+    seen: [read ? `config vars read from: ${envFile}` : `config vars: none (no file ${envFile})`],
+    hint:
+      `execpackctl try reads the app's config vars from ${envFile} (or --env-file FILE). Add a line to it, for example:\n` +
+      "  BINARY_URL=https://github.com/OWNER/REPO/releases/download/v1.0.0/app_linux_amd64.tar.gz",
+  });
 }
 
 /** npm settings of the caller (registry, cache, offline) reach the compile's npm, as on a developer machine. */
