@@ -3,21 +3,31 @@
 
 # Writes .profile.d/execpack.sh. Dynos source it after config vars are set, with HOME=/app: the paths are
 # $HOME-relative because the build ran in /tmp/build_<id> and no build path may survive into the slug.
+# The release's programs come after the stack's own commands on PATH, so they never shadow one of those.
+# BINARY_HOME names the release that execpack runs: with BINARY_FETCH=boot, the folder the boot fetches into,
+# named by the PID that the Procfile's shell hands to execpack by exec (src/boot/boot-fetch.ts).
 slug::write_profile() {
 	local build_dir="${1}"
 	mkdir -p "${build_dir}/.profile.d"
 	cat >"${build_dir}/.profile.d/execpack.sh" <<'PROFILE'
-export PATH="${HOME}/.execpack/bin:${PATH}"
+export PATH="${HOME}/.execpack/bin:${PATH}:${HOME}/.execpack/commands"
+case "${BINARY_FETCH:-}" in
+[Bb][Oo][Oo][Tt]) export BINARY_HOME="${HOME}/.execpack/boot-binary/$$/binary" ;;
+*) export BINARY_HOME="${HOME}/.execpack/binary" ;;
+esac
 PROFILE
 }
 
 # Writes the export file that buildpacks running after this one source (multi-buildpack apps): they can run
-# `execpack ARGS` (the binary with its derived environment) and the binary by its own name. The binary's
-# directory goes last on PATH so that its name never shadows a command those buildpacks already have.
+# `execpack ARGS` (the binary with its derived environment) and every program of the release by its own
+# name. Those go last on PATH so that no name shadows a command those buildpacks already have.
 slug::write_export() {
 	local buildpack_dir="${1}"
 	local build_dir="${2}"
-	echo "export PATH=\"${build_dir}/.execpack/bin:\${PATH}:${build_dir}/.execpack/binary\"" >"${buildpack_dir}/export"
+	{
+		echo "export PATH=\"${build_dir}/.execpack/bin:\${PATH}:${build_dir}/.execpack/commands\""
+		echo "export BINARY_HOME=\"${build_dir}/.execpack/binary\""
+	} >"${buildpack_dir}/export"
 }
 
 # EXIT trap of bin/compile: when the compile failed, nothing it added stays in the build directory.

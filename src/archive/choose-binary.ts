@@ -7,6 +7,7 @@ import { normalizeEntryPath } from "./safety.js";
 import { describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import type { Architecture } from "./elf.js";
 import { ExecpackError } from "../common/errors.js";
+import { programName } from "./program-name.js";
 
 /** Entries listed in an error before "... and N more". */
 const LISTED_ENTRIES = 20;
@@ -23,7 +24,7 @@ export interface Choice {
  */
 export function chooseBinary(
   entries: readonly ArchiveEntry[],
-  options: { binaryName?: string | undefined; architecture: Architecture },
+  options: { binaryName?: string | undefined; architecture: Architecture; releaseName?: string | undefined },
 ): Choice {
   const { binaryName, architecture } = options;
   const candidates = entries.filter((entry) => entry.runnable && !isSharedLibrary(entry.path));
@@ -35,8 +36,12 @@ export function chooseBinary(
     if (pool.length === 0) throw notRunnableMatch(binaryName, matched, architecture);
   }
   if (pool.length === 0) throw noLinuxBinary(options, entries, { single: false });
-  const best = preferred(pool, architecture);
-  if (best.length > 1) throw ambiguous(best, options);
+  let best = preferred(pool, architecture);
+  if (best.length > 1) {
+    const named = namedLikeRelease(best, releaseNames(entries, options.releaseName));
+    if (named.length === 1) best = named;
+  }
+  if (best.length > 1) throw ambiguous(best, entries, architecture);
   return { chosen: best[0] as ArchiveEntry, candidates: candidates.map((entry) => entry.path) };
 }
 
@@ -56,6 +61,26 @@ export function lastByPath<T extends { entry: ArchiveEntry }>(items: readonly T[
     byPath.set(item.entry.path, item);
   }
   return byPath;
+}
+
+function releaseNames(entries: readonly ArchiveEntry[], releaseName: string | undefined): Set<string> {
+  const names = new Set<string>();
+  const tops = new Set(entries.map((entry) => entry.path.split("/", 1)[0] as string));
+  const top = tops.size === 1 && entries.some((entry) => entry.path.includes("/")) ? [...tops][0] : undefined;
+  for (const name of [releaseName, top]) {
+    const program = name === undefined ? undefined : programName(name);
+    if (program !== undefined) names.add(program);
+  }
+  return names;
+}
+
+/** Candidates whose file name is the release's own name: `prometheus` in prometheus-2.42.0.linux-amd64/. */
+function namedLikeRelease(pool: readonly ArchiveEntry[], names: ReadonlySet<string>): ArchiveEntry[] {
+  return pool.filter((entry) => names.has(baseName(entry.path)) || names.has(programName(baseName(entry.path)) ?? ""));
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 /** The candidates whose path says the most about being for Linux on this architecture. */
@@ -175,12 +200,33 @@ function binaryNameNotFound(binaryName: string, entries: readonly ArchiveEntry[]
   });
 }
 
-function ambiguous(best: readonly ArchiveEntry[], job: { architecture: Architecture }): ExecpackError {
-  const example = (best[0] as ArchiveEntry).path;
-  const label = architectureLabel(job.architecture);
+function ambiguous(best: readonly ArchiveEntry[], entries: readonly ArchiveEntry[], architecture: Architecture): ExecpackError {
+  const label = architectureLabel(architecture);
   const summary = `The archive holds ${best.length} Linux ${label} binaries and none is clearly the one to run`;
+  const examples = best.slice(0, 3).map((entry) => lastingName(entry, entries));
   return new ExecpackError("archive.ambiguous", summary, {
     seen: listEntries(best),
-    hint: `Set BINARY_NAME to the one to run, for example: heroku config:set BINARY_NAME="${example}"`,
+    hint:
+      `Set BINARY_NAME to the one to run, by a name that survives the next version, for example: ` +
+      `heroku config:set BINARY_NAME=${shellQuote(examples[0] as string)}` +
+      (examples.length > 1 ? ` (or ${examples.slice(1).map((name) => shellQuote(name)).join(", ")})` : "") +
+      ". The other programs of the release stay installed and on PATH.",
   });
+}
+
+/**
+ * A BINARY_NAME for `entry` that the next release will still match: its file name when no other entry has
+ * that name, else its path with every versioned folder turned into a `*` glob segment.
+ */
+export function lastingName(entry: ArchiveEntry, entries: readonly ArchiveEntry[]): string {
+  const name = baseName(entry.path);
+  const sameName = entries.filter((other) => other.kind !== "directory" && baseName(other.path) === name);
+  if (sameName.length === 1 && !/\d+\.\d+/.test(name)) return name;
+  const segments = entry.path.split("/").map((segment) => (/\d+\.\d+|^v\d/.test(segment) ? "*" : segment));
+  return segments.join("/");
+}
+
+/** Single quotes for a value pasted into a shell: nothing in it is expanded. */
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9._\/*?=+-]+$/.test(value) && !/[*?]/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }

@@ -1,13 +1,12 @@
 /**
- * From a downloaded release to one installed binary: recognise the format by its magic bytes, stream the
- * archive once, pick the Linux binary for the dyno's architecture, and move it into place atomically.
+ * From a downloaded release to the release on disk: recognise the format by its magic bytes, stream the
+ * archive once, write every entry the dyno can use into a staging directory of execpack's own, and pick the
+ * Linux binary for the dyno's architecture. A failure at any point removes the staging directory; the
+ * installed release is only ever replaced by the caller's rename (install/install.ts).
  *
- * Nothing is ever extracted to the path an entry names: the only file written is a temp file beside the
- * destination, renamed over it once complete. A failure at any point leaves the previous binary untouched.
- *
- * This is the entry point; the work is done by zip.ts and tar.ts (with decompress.ts), which list the
- * entries, choose-binary.ts, which picks one, safety.ts, which refuses escaping paths and bombs,
- * and install-file.ts, which writes the binary beside its destination and renames it into place.
+ * This is the entry point; the work is done by zip.ts and tar.ts (with decompress.ts), which read the
+ * entries, release-tree.ts, which writes them (links last, none pointing outside), release.ts and
+ * choose-binary.ts, which pick the binary, and safety.ts, which refuses escaping paths and bombs.
  */
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
@@ -16,12 +15,12 @@ import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import { bounded, formatBytes } from "./safety.js";
 import type { ArchiveEntry, ArchiveFormat, ExtractOptions, ExtractResult, Job } from "./types.js";
 import { READ_CHUNK } from "./byte-stream.js";
-import { noLinuxBinary, requireRunnable } from "./choose-binary.js";
+import { noLinuxBinary } from "./choose-binary.js";
 import { ELF_HEADER_BYTES, describeFile, dynoArchitecture } from "./elf.js";
 import { ExecpackError } from "../common/errors.js";
-import { install } from "./install-file.js";
+import { ReleaseTree } from "./release-tree.js";
 import { maskUrl } from "../common/secrets.js";
-import { extractFromStream, isTarHeader } from "./tar.js";
+import { extractFromStream, installSingleFile, isTarHeader } from "./tar.js";
 import { extractFromZip } from "./zip.js";
 
 export type { ArchiveEntry, ArchiveFormat, ExtractOptions, ExtractResult } from "./types.js";
@@ -68,26 +67,36 @@ function gunzipPrefix(bytes: Uint8Array): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------
 // Extraction
 
-export async function extractBinary(options: ExtractOptions): Promise<ExtractResult> {
+/**
+ * Writes the release under `options.staging` (created here, removed again on any failure) and chooses its
+ * binary. The caller moves `result.root` into place.
+ */
+export async function extractRelease(options: ExtractOptions): Promise<ExtractResult> {
   const job: Job = {
     archivePath: options.archivePath,
-    destination: options.destination,
+    tree: new ReleaseTree(options.staging),
+    releaseName: options.releaseName,
     binaryName: options.binaryName?.trim() || undefined,
     architecture: options.architecture ?? dynoArchitecture(),
     maxTotalBytes: options.limits?.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES,
     maxEntries: options.limits?.maxEntries ?? DEFAULT_MAX_ENTRIES,
   };
-  const head = await readFileHead(job.archivePath, SNIFF_BYTES);
-  const format = detectFormat(head);
-  switch (format) {
-    case undefined:
-      throw notAnArchive(job, head, options.contentType, (await stat(job.archivePath)).size);
-    case "zip":
-      return extractFromZip(job);
-    case "elf":
-      return installBareBinary(job, head);
-    default:
-      return extractFromStream(job, format);
+  try {
+    const head = await readFileHead(job.archivePath, SNIFF_BYTES);
+    const format = detectFormat(head);
+    switch (format) {
+      case undefined:
+        throw notAnArchive(job, head, options.contentType, (await stat(job.archivePath)).size);
+      case "zip":
+        return await extractFromZip(job);
+      case "elf":
+        return await installSingleFile(job, head, bounded(job, createReadStream(job.archivePath, { highWaterMark: READ_CHUNK })), "elf", "");
+      default:
+        return await extractFromStream(job, format);
+    }
+  } catch (error) {
+    await job.tree.discard();
+    throw error;
   }
 }
 
@@ -100,13 +109,6 @@ async function readFileHead(path: string, length: number): Promise<Buffer> {
   } finally {
     await handle.close();
   }
-}
-
-async function installBareBinary(job: Job, head: Buffer): Promise<ExtractResult> {
-  const name = basename(job.archivePath);
-  requireRunnable(job, name, head, "");
-  const installed = await install(job.destination, bounded(job, createReadStream(job.archivePath, { highWaterMark: READ_CHUNK })));
-  return { entry: name, ...installed, format: "elf", candidates: [name] };
 }
 
 // ---------------------------------------------------------------------------------------------------------

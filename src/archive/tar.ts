@@ -7,13 +7,13 @@ import { basename } from "node:path";
 import { Parser } from "tar";
 import type { ReadEntry } from "tar";
 import { asArchiveError, bounded, formatBytes, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
-import type { ArchiveEntry, ArchiveFormat, ExtractResult, Job } from "./types.js";
+import type { ArchiveEntry, ArchiveFormat, ExtractResult, Job, Scanned } from "./types.js";
 import { peek } from "./byte-stream.js";
-import { chooseBinary, isSharedLibrary, lastByPath, matchesBinaryName, requireRunnable } from "./choose-binary.js";
+import { isSharedLibrary, requireRunnable } from "./choose-binary.js";
 import { decompressed } from "./decompress.js";
 import type { StreamedFormat } from "./decompress.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
-import { TempFile, install } from "./install-file.js";
+import { finishRelease, installedMode, runsElsewhere } from "./release.js";
 
 const TAR_BLOCK = 512;
 
@@ -28,8 +28,8 @@ export function isTarHeader(bytes: Uint8Array): boolean {
 }
 
 /**
- * Decompresses once and decides on the first decompressed block: a tar is scanned, anything else is a
- * single compressed file that must itself be the binary.
+ * Decompresses once and decides on the first decompressed block: a tar is extracted whole, anything else is
+ * a single compressed file that must itself be the binary.
  */
 export async function extractFromStream(job: Job, format: StreamedFormat): Promise<ExtractResult> {
   let release: (() => Promise<unknown>) | undefined;
@@ -38,11 +38,8 @@ export async function extractFromStream(job: Job, format: StreamedFormat): Promi
     release = peeked.release;
     const { head, all } = peeked;
     if (isTarHeader(head)) return await scanTar(all, job, format);
-    const name = basename(job.archivePath);
     const packing = format === "tar.xz" ? "xz" : "gzip";
-    requireRunnable(job, name, head.subarray(0, ELF_HEADER_BYTES), `${packing}-compressed `);
-    const installed = await install(job.destination, all);
-    return { entry: name, ...installed, format: packing, candidates: [name] };
+    return await installSingleFile(job, head, all, packing, `${packing}-compressed `);
   } catch (error) {
     throw asArchiveError(error, format);
   } finally {
@@ -50,16 +47,39 @@ export async function extractFromStream(job: Job, format: StreamedFormat): Promi
   }
 }
 
-interface Scanned {
-  entry: ArchiveEntry;
-  /** A runnable candidate, already written beside the destination while the archive streamed past. */
-  temp: TempFile | undefined;
+/** A download that is one file (bare, gzip or xz): it must be the binary, and it is the whole release. */
+export async function installSingleFile(job: Job, head: Buffer, all: AsyncIterable<Buffer>, format: string, packing: string): Promise<ExtractResult> {
+  const name = singleFileName(job);
+  requireRunnable(job, name, head.subarray(0, ELF_HEADER_BYTES), packing);
+  await job.tree.create();
+  const written = await job.tree.file(name, 0o755, all, { hash: true });
+  const layout = await job.tree.finish();
+  return {
+    root: layout.root,
+    entry: name,
+    path: name,
+    size: written.size,
+    sha256: written.sha256 as string,
+    format,
+    candidates: [name],
+    executables: [name],
+    leftOut: [],
+    files: 1,
+    bytes: written.size,
+  };
+}
+
+/** The download's own file name (the release name), or the local file's when there is none. */
+function singleFileName(job: Job): string {
+  const name = job.releaseName ?? basename(job.archivePath);
+  return /^[^/\\\0]+$/.test(name) && name !== "." && name !== ".." ? name : "binary";
 }
 
 /**
- * One pass over a tar stream. Each runnable candidate is written to a temp file as it streams past, so the
- * archive is decompressed once (xz is slow) and memory stays at one chunk; the choice is made at the end,
- * when every entry is known. Disk use is bounded by the candidates, which maxTotalBytes bounds.
+ * One pass over a tar stream, writing every entry into the release tree as it streams past (each file is
+ * closed when its entry ends, so a release of thousands of programs holds a handful of files open), and
+ * choosing at the end, when every entry is known. The archive is decompressed once (xz is slow) and memory
+ * stays at one chunk.
  */
 async function scanTar(chunks: AsyncIterable<Buffer>, job: Job, format: ArchiveFormat): Promise<ExtractResult> {
   const abort = new AbortController();
@@ -81,14 +101,19 @@ async function scanTar(chunks: AsyncIterable<Buffer>, job: Job, format: ArchiveF
   };
   parser.on("error", fail);
   parser.on("ignoredEntry", countEntry);
+  // Entries of one path are written in archive order: the last one wins, as when tar extracts.
+  let previous: Promise<unknown> = Promise.resolve();
   parser.on("entry", (entry: ReadEntry) => {
     if (abort.signal.aborted || !countEntry()) return void entry.resume();
     reading.add(entry);
-    const task = scanTarEntry(entry, job).finally(() => reading.delete(entry));
+    const after = previous;
+    const task = scanTarEntry(entry, job, after).finally(() => reading.delete(entry));
+    previous = task.catch(() => undefined);
     task.catch(fail);
     tasks.push(task);
   });
 
+  await job.tree.create();
   try {
     for await (const chunk of chunks) {
       abort.signal.throwIfAborted();
@@ -98,16 +123,15 @@ async function scanTar(chunks: AsyncIterable<Buffer>, job: Job, format: ArchiveF
     parser.end();
     await ended;
     const scanned = (await Promise.all(tasks)).filter((item) => item !== undefined);
-    return await installChosen(scanned, job, format);
+    return await finishRelease(job, scanned, format);
   } catch (error) {
     fail(error);
+    await Promise.allSettled(tasks);
     throw abort.signal.reason;
-  } finally {
-    await discardAll(tasks);
   }
 }
 
-async function scanTarEntry(entry: ReadEntry, job: Job): Promise<Scanned | undefined> {
+async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknown>): Promise<Scanned | undefined> {
   refuseUnsafePath(entry.path);
   const path = normalizeEntryPath(entry.path);
   if (entry.size > job.maxTotalBytes) throw tooLarge(job, `entry "${path}" declares ${formatBytes(entry.size)}`);
@@ -115,30 +139,37 @@ async function scanTarEntry(entry: ReadEntry, job: Job): Promise<Scanned | undef
   if (kind !== "file" || path === "") {
     entry.resume();
     if (path === "") return undefined; // the archive's own root, "./"
-    return { entry: { path, kind, description: tarDescription(entry, kind), runnable: false }, temp: undefined };
+    const scanned: Scanned = { entry: { path, kind, description: tarDescription(entry, kind), runnable: false } };
+    await previous;
+    if (kind === "directory") await job.tree.directory(path);
+    else if (kind === "symlink") job.tree.link("symlink", path, entry.linkpath ?? "");
+    else if (kind === "hardlink") job.tree.link("hardlink", path, hardLinkTarget(entry.linkpath ?? ""));
+    else {
+      job.tree.forget(path);
+      scanned.leftOut = true; // devices and pipes are never created
+    }
+    return scanned;
   }
   const { head, all } = await peek(entry, ELF_HEADER_BYTES);
   const header = readElfHeader(head);
   const runnable = header !== undefined && isRunnableOn(header, job.architecture);
   const description = describeFile(head.subarray(0, ELF_HEADER_BYTES));
-  const scanned: Scanned = { entry: { path, kind, description, runnable }, temp: undefined };
-  if (!runnable || !worthKeeping(path, job)) {
+  const scanned: Scanned = { entry: { path, kind, description, runnable } };
+  await previous;
+  if (runsElsewhere(header, description, job)) {
     entry.resume(); // discards the rest of the entry
+    job.tree.forget(path);
+    scanned.leftOut = true;
     return scanned;
   }
-  scanned.temp = await TempFile.create(job.destination);
-  try {
-    for await (const chunk of all) await scanned.temp.write(chunk);
-  } catch (error) {
-    await scanned.temp.discard();
-    throw error;
-  }
+  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path) });
   return scanned;
 }
 
-/** Only what could be chosen is written to disk: every candidate, or with BINARY_NAME the ones it matches. */
-function worthKeeping(path: string, job: Job): boolean {
-  return job.binaryName === undefined ? !isSharedLibrary(path) : matchesBinaryName(path, job.binaryName);
+/** A hard link names another entry by its archive path: refused like any entry path when it could escape. */
+function hardLinkTarget(linkpath: string): string {
+  refuseUnsafePath(linkpath);
+  return normalizeEntryPath(linkpath);
 }
 
 function tarKind(type: string): ArchiveEntry["kind"] {
@@ -164,21 +195,4 @@ function tarDescription(entry: ReadEntry, kind: ArchiveEntry["kind"]): string {
   if (kind === "hardlink") return `hard link to "${entry.linkpath ?? ""}"`;
   if (kind === "directory") return "directory";
   return entry.type === "FIFO" ? "named pipe" : `${entry.type === "BlockDevice" ? "block" : "character"} device`;
-}
-
-/** Picks from the scanned entries and moves the chosen one, already on disk, into place. */
-async function installChosen(scanned: readonly Scanned[], job: Job, format: ArchiveFormat): Promise<ExtractResult> {
-  const byPath = lastByPath(scanned);
-  const { chosen, candidates } = chooseBinary([...byPath.values()].map((item) => item.entry), job);
-  const temp = byPath.get(chosen.path)?.temp;
-  // chooseBinary only returns runnable files that worthKeeping accepted, and every such file was kept.
-  if (!temp) throw new Error(`internal: no temp file kept for "${chosen.path}"`);
-  const installed = await temp.commit();
-  return { entry: chosen.path, ...installed, format, candidates };
-}
-
-async function discardAll(tasks: readonly Promise<Scanned | undefined>[]): Promise<void> {
-  const settled = await Promise.allSettled(tasks);
-  // A committed temp file no longer exists under its temp name; discard() then finds nothing to remove.
-  await Promise.all(settled.map((outcome) => (outcome.status === "fulfilled" ? outcome.value?.temp?.discard() : undefined)));
 }

@@ -1,21 +1,25 @@
 /**
- * zip: the central directory lists every entry, so each is classified from its first bytes, the binary is
- * chosen, and only that entry is read in full, inflated here and checked against its CRC-32.
+ * zip: the central directory lists every entry, so each is classified from its first bytes, then every entry
+ * that can be used on the dyno is written into the release tree, inflated here and checked against its CRC-32.
  */
 import { createReadStream } from "node:fs";
 import { crc32, createInflateRaw } from "node:zlib";
 import yauzl from "yauzl";
 import type { Entry as ZipEntry, ZipFile } from "yauzl";
-import { asArchiveError, bounded, formatBytes, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
-import type { ArchiveEntry, ExtractResult, Job } from "./types.js";
+import { asArchiveError, formatBytes, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
+import type { ArchiveEntry, ExtractResult, Job, Scanned } from "./types.js";
 import { INFLATE_CHUNK, READ_CHUNK, peek, piped } from "./byte-stream.js";
-import { chooseBinary, lastByPath } from "./choose-binary.js";
+import { isSharedLibrary } from "./choose-binary.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
-import { install } from "./install-file.js";
+import { finishRelease, installedMode, runsElsewhere } from "./release.js";
 
 interface ZipScanned {
   entry: ArchiveEntry;
   zipEntry: ZipEntry;
+  /** Unix permission bits, when the zip was made on a Unix system. */
+  mode: number | undefined;
+  /** Not installed: a build for another system or architecture, or data execpack cannot read. */
+  leftOut: boolean;
 }
 
 export async function extractFromZip(job: Job): Promise<ExtractResult> {
@@ -28,16 +32,40 @@ export async function extractFromZip(job: Job): Promise<ExtractResult> {
   }
   try {
     if (zip.entryCount > job.maxEntries) throw tooManyEntries(job);
-    const byPath = lastByPath(await scanZip(zip, job));
-    const { chosen, candidates } = chooseBinary([...byPath.values()].map((item) => item.entry), job);
-    const zipEntry = byPath.get(chosen.path)?.zipEntry;
-    if (!zipEntry) throw new Error(`internal: "${chosen.path}" chosen but not scanned`);
-    const installed = await install(job.destination, bounded(job, zipEntryData(zip, zipEntry, chosen.path, job.archivePath)));
-    return { entry: chosen.path, ...installed, format: "zip", candidates };
+    const entries = await scanZip(zip, job);
+    await job.tree.create();
+    const scanned: Scanned[] = [];
+    for (const item of entries) scanned.push(await writeZipEntry(zip, item, job));
+    return await finishRelease(job, scanned, "zip");
   } catch (error) {
     throw asArchiveError(error, "zip");
   } finally {
     zip.close();
+  }
+}
+
+/** Writes one entry into the release tree, in archive order (the last of one path wins), or leaves it out. */
+async function writeZipEntry(zip: ZipFile, item: ZipScanned, job: Job): Promise<Scanned> {
+  const { entry, zipEntry } = item;
+  switch (entry.kind) {
+    case "directory":
+      await job.tree.directory(entry.path);
+      return { entry };
+    case "symlink":
+      job.tree.link("symlink", entry.path, await readZipHead(zip, zipEntry, 4096).then((bytes) => bytes.toString("utf8")));
+      return { entry };
+    case "file": {
+      if (item.leftOut) {
+        job.tree.forget(entry.path);
+        return { entry, leftOut: true };
+      }
+      const chunks = zipEntryData(zip, zipEntry, entry.path, job.archivePath);
+      const hash = entry.runnable && !isSharedLibrary(entry.path);
+      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash }) };
+    }
+    default:
+      job.tree.forget(entry.path);
+      return { entry, leftOut: true };
   }
 }
 
@@ -63,7 +91,7 @@ async function scanZip(zip: ZipFile, job: Job): Promise<ZipScanned[]> {
     }
     const path = normalizeEntryPath(name);
     if (path === "") continue;
-    scanned.push({ entry: await classifyZipEntry(zip, zipEntry, name, job), zipEntry });
+    scanned.push(await classifyZipEntry(zip, zipEntry, name, job));
   }
   return scanned;
 }
@@ -71,26 +99,30 @@ async function scanZip(zip: ZipFile, job: Job): Promise<ZipScanned[]> {
 const S_IFMT = 0o170000;
 const UNIX_HOSTS = new Set([3, 19]); // "version made by" hosts whose attributes hold a Unix mode: Unix, OS X
 
-async function classifyZipEntry(zip: ZipFile, zipEntry: ZipEntry, name: string, job: Job): Promise<ArchiveEntry> {
+async function classifyZipEntry(zip: ZipFile, zipEntry: ZipEntry, name: string, job: Job): Promise<ZipScanned> {
   const path = normalizeEntryPath(name);
-  const mode = UNIX_HOSTS.has(zipEntry.versionMadeBy >> 8) ? (zipEntry.externalFileAttributes >>> 16) & S_IFMT : 0;
-  const isDirectory = name.endsWith("/") || mode === 0o040000 || (zipEntry.externalFileAttributes & 0x10) !== 0;
-  if (isDirectory) return { path, kind: "directory", description: "directory", runnable: false };
-  if (mode === 0o120000) {
+  const unix = UNIX_HOSTS.has(zipEntry.versionMadeBy >> 8);
+  const type = unix ? (zipEntry.externalFileAttributes >>> 16) & S_IFMT : 0;
+  const mode = unix ? (zipEntry.externalFileAttributes >>> 16) & 0o7777 : undefined;
+  const scanned = (entry: ArchiveEntry, leftOut = false): ZipScanned => ({ entry, zipEntry, mode, leftOut });
+  const isDirectory = name.endsWith("/") || type === 0o040000 || (zipEntry.externalFileAttributes & 0x10) !== 0;
+  if (isDirectory) return scanned({ path, kind: "directory", description: "directory", runnable: false });
+  if (type === 0o120000) {
     const target = (await readZipHead(zip, zipEntry, 1024)).toString("utf8");
-    return { path, kind: "symlink", description: `symlink to "${target}"`, runnable: false };
+    return scanned({ path, kind: "symlink", description: `symlink to "${target}"`, runnable: false });
   }
   // A file written on Windows, or by a tool that left the mode out, has no type bits: a regular file.
-  if (mode !== 0 && mode !== 0o100000) return { path, kind: "device", description: "device or pipe", runnable: false };
-  if (zipEntry.isEncrypted()) return { path, kind: "file", description: "encrypted", runnable: false };
+  if (type !== 0 && type !== 0o100000) return scanned({ path, kind: "device", description: "device or pipe", runnable: false }, true);
+  if (zipEntry.isEncrypted()) return scanned({ path, kind: "file", description: "encrypted", runnable: false }, true);
   if (zipEntry.compressionMethod !== 0 && zipEntry.compressionMethod !== 8) {
     const description = `compressed with unsupported method ${zipEntry.compressionMethod}`;
-    return { path, kind: "file", description, runnable: false };
+    return scanned({ path, kind: "file", description, runnable: false }, true);
   }
   const head = zipEntry.uncompressedSize === 0 ? Buffer.alloc(0) : await readZipHead(zip, zipEntry, ELF_HEADER_BYTES);
   const header = readElfHeader(head);
   const runnable = header !== undefined && isRunnableOn(header, job.architecture);
-  return { path, kind: "file", description: describeFile(head), runnable };
+  const description = describeFile(head);
+  return scanned({ path, kind: "file", description, runnable }, runsElsewhere(header, description, job));
 }
 
 /**

@@ -3,15 +3,15 @@
  * change and credentials rotate without a rebuild), derive the add-on variables, apply binary.env, then
  * exec the binary in place. A bad config stops here, before the binary starts with wrong values.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { basename, dirname, join, relative } from "node:path";
 import { ExecpackError } from "../common/errors.js";
-import { fetchAtBoot } from "./boot-fetch.js";
+import { bootFetchPaths, fetchAtBoot } from "./boot-fetch.js";
 import { execInPlace } from "./exec.js";
 import { resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
-import { binaryPath, readManifest } from "../install/slug.js";
-import type { SlugPaths } from "../install/slug.js";
+import { binaryPath, commandsDir, readManifest } from "../install/slug.js";
+import type { InstallManifest, SlugPaths } from "../install/slug.js";
 
 export const BINARY_ENV_FILE = "binary.env";
 
@@ -62,15 +62,87 @@ function fetchesAtBoot(configVars: NodeJS.ProcessEnv): boolean {
 }
 
 export async function boot(paths: SlugPaths, args: readonly string[], configVars: NodeJS.ProcessEnv): Promise<never> {
-  const manifest = readManifest(paths);
+  let manifest = readManifest(paths);
   let file = binaryPath(paths, manifest);
-  let argv0 = manifest.name;
   if (fetchesAtBoot(configVars)) {
     // The download stack runs in a child process (boot-fetch.ts): this process never loads it.
     const fetched = fetchAtBoot(paths, manifest, configVars);
+    manifest = fetched.manifest;
     file = fetched.file;
-    argv0 = fetched.manifest.name;
+    pointBootHomeAt(bootFetchPaths(paths, String(process.pid)).binaryDir, paths.binaryDir);
   }
+  const home = releaseRoot(file, manifest);
+  const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
-  return execInPlace(file, argv0, args, resolved.env);
+  const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
+  env.BINARY_HOME = home;
+  return execInPlace(target, argv0, args, env);
+}
+
+/** Set by the launcher when it runs as .execpack/commands/<name>: the release's program of that name. */
+export const COMMAND_VARIABLE = "EXECPACK_INTERNAL_COMMAND";
+
+/** The release root the binary was installed in: its path minus its path under the root. */
+function releaseRoot(file: string, manifest: InstallManifest): string {
+  const relative = manifest.path ?? manifest.name;
+  return file.slice(0, file.length - relative.length - 1);
+}
+
+function programToRun(home: string, binary: string, manifest: InstallManifest, command: string | undefined): string {
+  if (command === undefined || command === "") return binary;
+  const path = manifest.commands?.[command];
+  if (path !== undefined) return join(home, path);
+  throw new ExecpackError("boot.command-missing", `The release holds no program named "${command}"`, {
+    seen: [`programs: ${Object.keys(manifest.commands ?? { [manifest.name]: "" }).join(", ")}`],
+    hint: "The release installed now (BINARY_FETCH=boot may have fetched a newer one) lacks it. Rebuild, or call one it has.",
+  });
+}
+
+/**
+ * PATH and argv[0] as a shell gives them when it runs the program by name: the program's folder is on PATH
+ * (where the command launchers were, after the stack's own commands), and argv[0] is the bare name when a PATH
+ * lookup of that name finds this very file, else its absolute path. Programs that find themselves through
+ * argv[0] and PATH (PostgreSQL's tools, multi-call binaries such as busybox) then find the release's file.
+ */
+export function asAShellWouldRun(
+  file: string,
+  env: Readonly<Record<string, string>>,
+  commands: string,
+): { env: Record<string, string>; argv0: string } {
+  const folder = dirname(file);
+  const entries = (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":");
+  const at = entries.indexOf(commands);
+  const path = entries.includes(folder) ? entries : at === -1 ? [...entries, folder] : [...entries.slice(0, at), folder, ...entries.slice(at)];
+  const name = basename(file);
+  const found = lookUp(name, path);
+  return { env: { ...env, PATH: path.join(":") }, argv0: found === file ? name : file };
+}
+
+/** The first executable file of this name on PATH, as execvp would find it. */
+function lookUp(name: string, path: readonly string[]): string | undefined {
+  for (const folder of path) {
+    const candidate = join(folder === "" ? "." : folder, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not there or not executable: the lookup goes on, as the shell's does.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * With BINARY_FETCH=boot, .profile.d sets BINARY_HOME to the folder this boot fetches into (named by the PID,
+ * which the Procfile's shell hands on by exec) before any fetch ran. When the fetch fell back to the build-time
+ * release, that folder becomes a link to it, so $BINARY_HOME in a Procfile line names what runs.
+ */
+function pointBootHomeAt(bootHome: string, buildHome: string): void {
+  if (existsSync(bootHome)) return;
+  try {
+    mkdirSync(dirname(bootHome), { recursive: true });
+    symlinkSync(relative(dirname(bootHome), buildHome), bootHome);
+  } catch {
+    // A read-only slug or a fetch racing this one: the binary's own BINARY_HOME is right either way.
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * The TypeScript half of bin/compile: reads the config vars from ENV_DIR, then downloads the release and
- * installs its binary into the slug. Node.js and the bootstrapper are already in place (bin/compile).
+ * installs it into the slug, gives each of its programs a command launcher, and says what the slug holds.
+ * Node.js, the bootstrapper and the launchers are already in place (bin/compile).
  * Usage: node compile.js <build-dir> <cache-dir> <env-dir>
  */
 import { join } from "node:path";
@@ -9,11 +10,16 @@ import { installRelease } from "../install/install.js";
 import { runMain } from "../common/main.js";
 import { step } from "../common/output.js";
 import { slugPaths } from "../install/slug.js";
+import { describeSlug, writeCommandLaunchers } from "../install/commands.js";
 
 void runMain(async () => {
   const [buildDir, cacheDir, envDir] = process.argv.slice(2);
   if (!buildDir || !cacheDir || !envDir) throw new Error("usage: compile.js <build-dir> <cache-dir> <env-dir>");
   const settings = readBinarySettings(readEnvDir(envDir));
-  step("Installing the release binary");
-  await installRelease({ settings, paths: slugPaths(buildDir), cacheDir: join(cacheDir, "execpack"), checkRunnable: true });
+  const paths = slugPaths(buildDir);
+  step("Installing the release");
+  const manifest = await installRelease({ settings, paths, cacheDir: join(cacheDir, "execpack"), checkRunnable: true });
+  writeCommandLaunchers(paths, manifest);
+  step("The slug");
+  describeSlug(paths, manifest);
 });

@@ -1,11 +1,12 @@
 /**
- * Fetching a release and installing its binary into the slug: download (verified, cached), choose and
- * extract the Linux binary for this architecture, then record what was installed. Used by the compile
- * step and, with BINARY_FETCH=boot, at every dyno start.
+ * Fetching a release and installing it into the slug: download (verified, cached), extract the whole release
+ * (minus builds for other systems), choose its Linux binary for this architecture, then record what was
+ * installed. Used by the compile step and, with BINARY_FETCH=boot, at every dyno start.
  *
- * Nothing is half-done: the binary is extracted to a temporary name and renamed into place only when
- * everything succeeded, so a failure never replaces a good binary.
+ * Nothing is half-done: the release is extracted under a staging directory and renamed into place only when
+ * everything succeeded, so a failure never replaces a good release.
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { BinarySettings } from "../common/config.js";
@@ -15,8 +16,9 @@ import { downloadRelease } from "../fetch/github-release.js";
 import type { ResolvedRelease } from "../fetch/github-release.js";
 import { parseReleaseName } from "../fetch/release-name.js";
 import { dynoArchitecture } from "../archive/elf.js";
-import { extractBinary } from "../archive/extract.js";
 import { programName } from "../archive/program-name.js";
+import { extractRelease } from "../archive/extract.js";
+import type { ExtractResult } from "../archive/extract.js";
 import { detail, formatError, warn } from "../common/output.js";
 import { isExecpackError } from "../common/errors.js";
 import { assertExecutable } from "../archive/runnable.js";
@@ -41,25 +43,32 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
   const { settings, paths, cacheDir } = options;
   const log = options.log ?? detail;
   mkdirSync(cacheDir, { recursive: true });
-  mkdirSync(paths.binaryDir, { recursive: true });
+  mkdirSync(paths.root, { recursive: true });
 
   const { archive, release } = await fetchArchive(options, log);
   log(describeDownload(archive));
 
-  const incoming = join(paths.binaryDir, ".incoming");
+  // The release is written under a staging directory of its own beside the release root, never inside it:
+  // no entry of the archive can meet a name execpack works with.
+  const staging = join(paths.root, `staging.${randomBytes(6).toString("hex")}`);
   try {
-    const extracted = await extractBinary({
+    const extracted = await extractRelease({
       archivePath: archive.path,
-      destination: incoming,
+      staging,
+      releaseName: releaseFileName(release?.downloadUrl ?? settings.url),
       binaryName: settings.name,
       contentType: archive.contentType,
       limits: settings.limits,
     });
-    const name = installedName(extracted.entry, extracted.format, release?.downloadUrl ?? settings.url);
     const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
-    renameSync(incoming, join(paths.binaryDir, name));
+    const name = singleFile ? installedName(extracted.entry, extracted.format, release?.downloadUrl ?? settings.url) : basename(extracted.path);
+    const path = singleFile ? name : extracted.path;
+    if (singleFile && name !== extracted.path) renameSync(join(extracted.root, extracted.path), join(extracted.root, name));
+    const executables = singleFile ? [name] : extracted.executables;
+    replaceDirectory(extracted.root, paths.binaryDir);
     const manifest: InstallManifest = {
       name,
+      path,
       entry: singleFile ? name : extracted.entry,
       size: extracted.size,
       sha256: extracted.sha256,
@@ -67,17 +76,69 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       format: extracted.format,
       fetch: settings.fetch,
       ...(release ? { release: { repository: release.repository, tag: release.tag, asset: release.asset, verifiedBy: release.verifiedBy ?? null } } : {}),
+      commands: commandNames(path, executables),
     };
     writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
-    if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, name));
+    if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, path));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
     log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
+    if (!singleFile) log(describeRelease(extracted, manifest));
     return manifest;
   } finally {
-    rmSync(incoming, { force: true });
+    rmSync(staging, { recursive: true, force: true });
     // The build cache keeps its own link to the archive (fetch/cache.ts); this copy would only take space.
     rmSync(archive.path, { force: true });
   }
+}
+
+/** Moves the staged release root to `destination`; a release already there is removed once the new one is in. */
+function replaceDirectory(source: string, destination: string): void {
+  const previous = `${destination}.previous.${randomBytes(6).toString("hex")}`;
+  let moved = false;
+  try {
+    renameSync(destination, previous);
+    moved = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  renameSync(source, destination);
+  if (moved) rmSync(previous, { recursive: true, force: true });
+}
+
+/** The download's file name from its URL (`prometheus-2.42.0.linux-amd64.tar.gz`), when it has one. */
+function releaseFileName(url: string): string | undefined {
+  try {
+    const name = decodeURIComponent(basename(new URL(url).pathname));
+    return name === "" ? undefined : name;
+  } catch {
+    return undefined; // Not a parsable URL: the release has no name to go by.
+  }
+}
+
+/**
+ * Every program of the release as a command by its own name: the binary first, then the others in path
+ * order (a name taken once is not taken again). Names that are not plain file names, or that are execpack's
+ * own commands, are left out.
+ */
+export function commandNames(binaryPath: string, executables: readonly string[]): Record<string, string> {
+  const commands: Record<string, string> = {};
+  for (const path of [binaryPath, ...executables]) {
+    const name = basename(path);
+    if (!/^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/.test(name) || RESERVED_COMMANDS.has(name) || name in commands) continue;
+    commands[name] = path;
+  }
+  return commands;
+}
+
+const RESERVED_COMMANDS = new Set(["execpack", "execpackctl"]);
+
+/** "Release: 12 files, 210.4 MiB; programs: prometheus, promtool; left out: 3 builds for other systems". */
+function describeRelease(extracted: ExtractResult, manifest: InstallManifest): string {
+  const commands = Object.keys(manifest.commands ?? {});
+  const parts = [`Release: ${extracted.files} files, ${formatBytes(extracted.bytes)}`];
+  parts.push(`commands: ${commands.length > 8 ? `${commands.slice(0, 8).join(", ")} and ${commands.length - 8} more` : commands.join(", ")}`);
+  if (extracted.leftOut.length > 0) parts.push(`left out: ${extracted.leftOut.length} entries for other systems or architectures, devices or links to nothing`);
+  return parts.join("; ");
 }
 
 /**

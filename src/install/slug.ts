@@ -5,7 +5,8 @@
  *   .execpack/node/bin/node          Node.js for the bootstrapper (the stack image has none)
  *   .execpack/bootstrapper/*.cjs     this code, one bundle per command, built at compile time
  *   .execpack/bin/execpack[ctl]      launchers, put on PATH by .profile.d/execpack.sh
- *   .execpack/binary/<name>          the released binary
+ *   .execpack/binary/                the release (BINARY_HOME): its tree, a single top folder stripped
+ *   .execpack/commands/<name>        a launcher per program of the release, on PATH after the stack's commands
  *   .execpack/binary.json            what was installed (InstallManifest)
  *
  * On Heroku's Fir generation (Cloud Native Buildpacks) the same tree is the `execpack` launch layer, outside
@@ -20,8 +21,12 @@ import { ExecpackError } from "../common/errors.js";
 export const SLUG_DIR_NAME = ".execpack";
 
 export interface InstallManifest {
-  /** File name of the binary under `.execpack/binary/`; also its argv[0]. */
+  /** The binary's command name (its file name); its argv[0] when a PATH lookup of it finds it. */
   name: string;
+  /** The binary's path under the release root, `.execpack/binary/` (absent in manifests of older builds: `name`). */
+  path?: string;
+  /** Every program of the release by command name, as paths under the release root; the binary's included. */
+  commands?: Record<string, string>;
   /** Path of the chosen entry inside the release archive. */
   entry: string;
   size: number;
@@ -93,5 +98,10 @@ export function readManifest(paths: SlugPaths): InstallManifest {
 }
 
 export function binaryPath(paths: SlugPaths, manifest: InstallManifest): string {
-  return join(paths.binaryDir, manifest.name);
+  return join(paths.binaryDir, manifest.path ?? manifest.name);
+}
+
+/** The folder of command launchers: every program of the release, by name, through the same boot. */
+export function commandsDir(paths: SlugPaths): string {
+  return join(paths.root, "commands");
 }

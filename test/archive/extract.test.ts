@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { detectFormat, extractBinary } from "../../src/archive/extract.js";
+import { detectFormat, extractRelease } from "../../src/archive/extract.js";
 import type { ExtractOptions, ExtractResult } from "../../src/archive/extract.js";
 import { ExecpackError } from "../../src/common/errors.js";
 import { formatError } from "../../src/common/output.js";
@@ -29,11 +29,11 @@ const OTHER = ASSET_ARCH[OTHER_ARCHITECTURE];
 const GOOD_BINARY = Buffer.from("the binary the previous build installed\n");
 
 let workdir: string;
-let destination: string;
+let staging: string;
 
 beforeEach(async () => {
   workdir = await mkdtemp(join(tmpdir(), "execpack-archive-"));
-  destination = join(workdir, "slug", "bin", "server");
+  staging = join(workdir, "slug", "staging.1");
 });
 
 afterEach(async () => {
@@ -48,15 +48,19 @@ async function download(bytes: Buffer, name = "release.download"): Promise<strin
 }
 
 async function extract(bytes: Buffer, options: Partial<ExtractOptions> = {}): Promise<ExtractResult> {
-  return extractBinary({ archivePath: await download(bytes), destination, architecture: HOST_ARCHITECTURE, ...options });
+  return extractRelease({ archivePath: await download(bytes), staging, architecture: HOST_ARCHITECTURE, ...options });
+}
+
+/** The chosen binary, where the release root holds it. */
+function installedBinary(result: ExtractResult): string {
+  return join(result.root, result.path);
 }
 
 async function expectInstalled(result: ExtractResult, entry: string): Promise<void> {
   expect(result.entry).toBe(entry);
-  expect(await readFile(destination)).toEqual(ELF);
+  expect(await readFile(installedBinary(result))).toEqual(ELF);
   expect(result).toMatchObject({ size: ELF.length, sha256: sha256(ELF) });
-  expect((await stat(destination)).mode & 0o777).toBe(0o755);
-  expect(await readdir(dirname(destination))).toEqual([basename(destination)]);
+  expect((await stat(installedBinary(result))).mode & 0o777).toBe(0o755);
 }
 
 interface Refusal {
@@ -65,10 +69,11 @@ interface Refusal {
   words: readonly string[];
 }
 
-/** Every refusal leaves the binary of the previous build exactly as it was, and no temp file behind. */
+/** Every refusal leaves the release of the previous build exactly as it was, and no staging folder behind. */
 async function expectRefusal(bytes: Buffer, options: Partial<ExtractOptions>, expected: Refusal): Promise<ExecpackError> {
-  await mkdir(dirname(destination), { recursive: true });
-  await writeFile(destination, GOOD_BINARY, { mode: 0o755 });
+  const previous = join(dirname(staging), "binary", "server");
+  await mkdir(dirname(previous), { recursive: true });
+  await writeFile(previous, GOOD_BINARY, { mode: 0o755 });
   const error = await extract(bytes, options).then(
     () => expect.fail("extraction should have failed"),
     (caught: unknown) => caught,
@@ -78,8 +83,8 @@ async function expectRefusal(bytes: Buffer, options: Partial<ExtractOptions>, ex
   const text = formatError(refusal);
   expect(refusal.code, text).toBe(expected.code);
   for (const word of expected.words) expect(text).toContain(word);
-  expect(await readFile(destination)).toEqual(GOOD_BINARY);
-  expect(await readdir(dirname(destination))).toEqual([basename(destination)]);
+  expect(await readFile(previous)).toEqual(GOOD_BINARY);
+  expect(await readdir(dirname(staging))).toEqual(["binary"]);
   return refusal;
 }
 
@@ -129,15 +134,10 @@ describe("extractBinary installs the Linux binary", () => {
   });
 
   it("installs a binary that runs", async () => {
-    await extract(await zip(release));
-    expect(execFileSync(destination, { encoding: "utf8" }).trim()).toBe(HELLO_OUTPUT);
+    const result = await extract(await zip(release));
+    expect(execFileSync(installedBinary(result), { encoding: "utf8" }).trim()).toBe(HELLO_OUTPUT);
   });
 
-  it("replaces the previous binary", async () => {
-    await mkdir(dirname(destination), { recursive: true });
-    await writeFile(destination, GOOD_BINARY);
-    await expectInstalled(await extract(tarGz(release)), `app_1.0_linux_${HOST}/app`);
-  });
 
   it.each([
     ["tar.gz", () => tarGz([file("app", ELF, 0o644)])],
@@ -207,6 +207,7 @@ describe("BINARY_NAME", () => {
   ])("chooses by %s (%s)", async (_kind, binaryName, entry) => {
     for (const build of [() => tarGz(twoBinaries), () => zip(twoBinaries.filter((e) => !("symlink" in e)))]) {
       await expectInstalled(await extract(await build(), { binaryName }), entry);
+      await rm(staging, { recursive: true });
     }
   });
 
@@ -229,7 +230,7 @@ describe("extractBinary refuses", () => {
   ])("an ambiguous %s, listing the candidates and suggesting BINARY_NAME", async (_format, build) => {
     const error = await expectRefusal(await build(), {}, {
       code: "archive.ambiguous",
-      words: [`2 Linux ${HOST_ARCHITECTURE}`, '"bin/server"', '"bin/worker"', 'BINARY_NAME="bin/server"'],
+      words: [`2 Linux ${HOST_ARCHITECTURE}`, '"bin/server"', '"bin/worker"', "BINARY_NAME=server (or worker)", "survives the next version"],
     });
     expect(error.seen).toEqual([`"bin/server" (ELF ${HOST_ARCHITECTURE})`, `"bin/worker" (ELF ${HOST_ARCHITECTURE})`]);
   });

@@ -65,12 +65,14 @@ describe("a buildpack that runs after execpack", () => {
     return runScript("bash", ["-c", `source "${buildpackDir}/export" && cd "${buildDir}" && ${script}`], { PATH: stack, ...env });
   }
 
-  it("gets execpack's commands first on PATH and the binary's directory last", async () => {
+  it("gets execpack's commands first on PATH, the release's programs last, and BINARY_HOME", async () => {
     expect(compile.status, compile.stderr).toBe(0);
-    const { stdout } = await laterBuildpack('echo "${PATH}"');
-    const path = stdout.trim().split(":");
+    const { stdout } = await laterBuildpack('echo "${PATH}"; echo "${BINARY_HOME}"');
+    const [pathLine, home] = stdout.trim().split("\n");
+    const path = (pathLine ?? "").split(":");
     expect(path[0]).toBe(join(buildDir, ".execpack/bin"));
-    expect(path.at(-1)).toBe(join(buildDir, ".execpack/binary"));
+    expect(path.at(-1)).toBe(join(buildDir, ".execpack/commands"));
+    expect(home).toBe(join(buildDir, ".execpack/binary"));
   });
 
   it("runs the installed binary through `execpack`, with ARGS untouched and binary.env applied", async () => {
