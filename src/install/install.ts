@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { BinarySettings } from "../common/config.js";
 import { download } from "../fetch/download.js";
 import type { DownloadResult } from "../fetch/download.js";
@@ -94,6 +94,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
 /** Moves the staged release root to `destination`; a release already there is removed once the new one is in. */
 function replaceDirectory(source: string, destination: string): void {
   const previous = `${destination}.previous.${randomBytes(6).toString("hex")}`;
+  mkdirSync(dirname(destination), { recursive: true });
   let moved = false;
   try {
     renameSync(destination, previous);
