@@ -86,7 +86,7 @@ describe("Heroku CI: bin/test-compile and bin/test, end to end", () => {
 
   it("bin/test-compile builds the app as bin/compile does", () => {
     expect(build.compile?.status, build.compile?.stderr).toBe(0);
-    expect(build.compile?.stdout).toMatch(/^-----> Installing the release binary$/m);
+    expect(build.compile?.stdout).toMatch(/^-----> Installing the release$/m);
     expect(build.slugDir).toBeDefined();
   });
 
