@@ -61,6 +61,12 @@ const RULES: Readonly<Record<ConnectionScheme, SchemeRule>> = {
  */
 const PLACEHOLDER_HOSTS = /^(placeholder|pending|provisioning|changeme|your[-_]?host(name)?)$|(^|\.)(example(\.(com|net|org))?|invalid)$/i;
 
+function placeholderHost(host: string): string {
+  return /(^|\.)(example(\.(com|net|org))?|invalid)$/i.test(host)
+    ? `its host "${host}" is a name reserved for examples and documentation`
+    : `its host "${host}" is a placeholder word`;
+}
+
 /** Letters and digits of any script, `.`, `-`, and `_` (docker compose service names hold it). */
 const HOST_NAME = /^[\p{L}\p{N}_.-]+$/u;
 /** The common case, tested first: compiling a Unicode property class costs a fraction of a millisecond at boot. */
@@ -88,6 +94,18 @@ export function connectionSchemeOf(value: string): ConnectionScheme | undefined 
 }
 
 /**
+ * Why a `*_URL` value is no connection URL at all, for `execpackctl env`: it names the scheme, never the rest
+ * (a value that is not a URL may be a bare password). Undefined when it starts with a connection scheme.
+ */
+export function whyNotConnectionUrl(value: string): string | undefined {
+  if (connectionSchemeOf(value) !== undefined) return undefined;
+  if (value.trim() === "") return "it is empty";
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1];
+  if (scheme === undefined) return 'it is not a URL (no "scheme://" at its start)';
+  return `its scheme "${scheme}" is not a database, cache or broker one execpack knows (${CONNECTION_SCHEMES.join(", ")})`;
+}
+
+/**
  * Errors name the variable and show only the scheme and the host: anything else in a malformed URL may be a
  * piece of the password (an unencoded `/` moves the password into the "port" or the "path").
  */
@@ -107,8 +125,9 @@ class Reporter {
     const summary = `${this.variable} is not a valid connection URL: ${reason}`;
     return new ExecpackError("env.invalid-url", summary, { seen: this.seen(), hint: URL_HINT.replace("<VAR>", this.variable) });
   }
-  placeholder(): ExecpackError {
-    const summary = `${this.variable} holds a placeholder, not the address of a server yet`;
+  /** `why` says what gave it away: no host, or a host name reserved for examples (RFC 2606). */
+  placeholder(why: string): ExecpackError {
+    const summary = `${this.variable} holds a placeholder, not the address of a server yet: ${why}`;
     return new ExecpackError("env.url-placeholder", summary, { seen: this.seen(), hint: PLACEHOLDER_HINT });
   }
 }
@@ -163,7 +182,7 @@ function portText(hostPort: string): string {
 }
 
 function parseHostPort(text: string, rule: SchemeRule, report: Reporter): HostPort {
-  if (text === "" || text.startsWith(":")) throw report.placeholder();
+  if (text === "" || text.startsWith(":")) throw report.placeholder("it has no host");
   // The port is checked first and by hand, so its error can say "port" without echoing it.
   const port = parsePort(portText(text), rule, report);
   let url: URL;
@@ -192,13 +211,13 @@ function parsePort(text: string, rule: SchemeRule, report: Reporter): number | u
 }
 
 function parseHosts(hostList: string, rule: SchemeRule, report: Reporter): HostList {
-  if (hostList === "") throw report.placeholder();
+  if (hostList === "") throw report.placeholder("it has no host");
   const items = hostList.split(",");
   if (items.length > 1 && !rule.multiHost) throw report.invalid(`a ${report.scheme ?? ""} URL takes a single host`);
   if (items.length > 1 && items.includes("")) throw report.invalid("the host list has an empty entry");
   const [first, ...rest] = items.map((item) => parseHostPort(item, rule, report));
-  if (first === undefined) throw report.placeholder();
-  if (PLACEHOLDER_HOSTS.test(first.host)) throw report.placeholder();
+  if (first === undefined) throw report.placeholder("it has no host");
+  if (PLACEHOLDER_HOSTS.test(first.host)) throw report.placeholder(placeholderHost(first.host));
   return [first, ...rest];
 }
 
@@ -215,7 +234,7 @@ function postgresQueryHosts(params: Params, rule: SchemeRule, report: Reporter):
     throw report.invalid("the host and port parameters list different numbers of entries");
   }
   const parsed = hosts.map((host, index): HostPort => {
-    if (host === "") throw report.placeholder();
+    if (host === "") throw report.placeholder("it has no host");
     if (!host.startsWith("/") && !isHostName(host)) throw report.invalid("the host parameter holds characters a host name cannot have");
     report.host ??= host;
     return { host, port: parsePort(ports[ports.length === 1 ? 0 : index] ?? "", rule, report) };
@@ -311,6 +330,8 @@ export interface Derivation {
   readonly problems: Map<string, ExecpackError>;
   /** One per malformed or placeholder URL: worth a warning even when nothing references it. */
   readonly warnings: ExecpackError[];
+  /** The same errors by the URL's variable, for `execpackctl env` to say why that URL derived nothing. */
+  readonly failed: Map<string, ExecpackError>;
 }
 
 const COMMON_SUFFIXES = ["_HOST", "_PORT", "_USER", "_PASSWORD", "_NAME", "_ADDRESS", "_SCHEME", "_HOSTS", "_TLS"];
@@ -401,7 +422,7 @@ function connectionUrlVariables(env: Readonly<Record<string, string | undefined>
  * derived. A bad URL does not throw: its names get a problem, thrown later only if something references them.
  */
 export function deriveVariables(env: Readonly<Record<string, string | undefined>>): Derivation {
-  const derivation: Derivation = { variables: new Map(), problems: new Map(), warnings: [] };
+  const derivation: Derivation = { variables: new Map(), problems: new Map(), warnings: [], failed: new Map() };
   const isSet = (name: string): boolean => Object.hasOwn(env, name) && env[name] !== undefined;
   for (const { variable, base, value, scheme } of connectionUrlVariables(env)) {
     try {
@@ -412,6 +433,7 @@ export function deriveVariables(env: Readonly<Record<string, string | undefined>
     } catch (error) {
       if (!isExecpackError(error)) throw error;
       derivation.warnings.push(error);
+      derivation.failed.set(variable, error);
       for (const suffix of derivedSuffixes(scheme)) {
         if (!isSet(`${base}${suffix}`)) derivation.problems.set(`${base}${suffix}`, error);
       }

@@ -11,7 +11,7 @@
  *   so `PASS=a#b` and `URL=https://x/#/a` survive.
  * - A line that is not `NAME=VALUE`, a name that is not a shell name, an unclosed quote are errors, not skipped.
  */
-import { deriveVariables } from "./connection-url.js";
+import { deriveVariables, whyNotConnectionUrl } from "./connection-url.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { SECRET_MASK, isSecretName, maskUrlValue } from "../common/secrets.js";
 
@@ -35,6 +35,8 @@ export interface ResolvedEnvironment {
   problems: LineProblem[];
   /** Malformed or placeholder connection URLs nothing referenced: the boot goes on, but say so. */
   warnings: ExecpackError[];
+  /** The URL variables of `warnings`, each with its error: `execpackctl env` says why they derived nothing. */
+  failedUrls: ReadonlyMap<string, ExecpackError>;
 }
 
 export interface EnvironmentInput {
@@ -351,7 +353,16 @@ export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment
   problems.sort((a, b) => a.line - b.line); // Syntax errors were found first, while reading the lines.
   // fromEntries defines own properties: a binary.env line named __proto__ stays an ordinary variable.
   const env = Object.fromEntries(state.values);
-  return { env, origins: state.origins, secrets: state.secrets, skipped, undefinedReferences, problems, warnings: derivation.warnings };
+  return {
+    env,
+    origins: state.origins,
+    secrets: state.secrets,
+    skipped,
+    undefinedReferences,
+    problems,
+    warnings: derivation.warnings,
+    failedUrls: derivation.failed,
+  };
 }
 
 /**
@@ -400,6 +411,31 @@ function describeSkipped({ name, line, reason }: SkippedLine): string {
   return `# binary.env:${line}: ${name} not applied: ${why}`;
 }
 
+/**
+ * A comment for each config var named like a connection URL (`*_URL`, `*_URI`) that derived nothing, saying
+ * why: a placeholder host, a malformed URL (its error, which shows only scheme and host), a scheme that is
+ * not a database's. execpack's own BINARY_* settings are release addresses, not connections: left out.
+ */
+function describeUnderivedUrls(resolved: ResolvedEnvironment): string[] {
+  const lines: string[] = [];
+  for (const name of Object.keys(resolved.env).sort()) {
+    const match = /^(.+)_(URL|URI)$/.exec(name);
+    if (match === null || name.startsWith("BINARY_") || resolved.origins.get(name)?.kind !== "config") continue;
+    const error = resolved.failedUrls.get(name);
+    if (error !== undefined) {
+      const why = error.message.startsWith(`${name} `) ? `it ${error.message.slice(name.length + 1)}` : error.message;
+      lines.push(`# ${name} derives nothing: ${why} [${error.code}]`);
+      continue;
+    }
+    const twin = `${match[1]}_URL`;
+    // A *_URI beside a *_URL connection URL is passed over on purpose: the *_URL one derives.
+    if (name !== twin && whyNotConnectionUrl(resolved.env[twin] ?? "") === undefined) continue;
+    const why = whyNotConnectionUrl(resolved.env[name] ?? "");
+    if (why !== undefined) lines.push(`# ${name} derives nothing: ${why}`);
+  }
+  return lines;
+}
+
 /** The environment as dotenv lines, sorted by name, each with its origin; secrets masked unless `reveal`. */
 export function formatEnvironment(resolved: ResolvedEnvironment, options: { reveal: boolean }): string {
   const lines = Object.keys(resolved.env).sort().map((name) => {
@@ -408,5 +444,5 @@ export function formatEnvironment(resolved: ResolvedEnvironment, options: { reve
     const origin = resolved.origins.get(name);
     return `${name}=${quoteValue(shown)}${origin === undefined ? "" : ` # ${describeOrigin(origin)}`}`;
   });
-  return [...lines, ...resolved.skipped.map(describeSkipped)].map((line) => `${line}\n`).join("");
+  return [...lines, ...resolved.skipped.map(describeSkipped), ...describeUnderivedUrls(resolved)].map((line) => `${line}\n`).join("");
 }

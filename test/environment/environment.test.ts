@@ -287,6 +287,37 @@ describe("formatEnvironment", () => {
   });
 });
 
+describe("formatEnvironment says why a URL derived nothing", () => {
+  const SECRET = "pw-7Hq2";
+  it.each([
+    ["a host reserved for examples", "DATABASE_URL", `postgres://u:${SECRET}@db.example.com:5432/app`,
+      '# DATABASE_URL derives nothing: it holds a placeholder, not the address of a server yet: its host "db.example.com" is a name reserved for examples and documentation [env.url-placeholder]'],
+    ["a placeholder word", "REDIS_URL", `redis://h:${SECRET}@changeme:6379`,
+      '# REDIS_URL derives nothing: it holds a placeholder, not the address of a server yet: its host "changeme" is a placeholder word [env.url-placeholder]'],
+    ["no host", "JAWSDB_URL", `mysql://u:${SECRET}@/heroku_abc`,
+      "# JAWSDB_URL derives nothing: it holds a placeholder, not the address of a server yet: it has no host [env.url-placeholder]"],
+    ["a malformed URL", "DATABASE_URL", `postgres://u:${SECRET}@db.internal:99999/app`,
+      "# DATABASE_URL derives nothing: it is not a valid connection URL: the port must be a number from 1 to 65535 [env.invalid-url]"],
+    ["a scheme it does not know", "ELASTICSEARCH_URL", `https://u:${SECRET}@search.internal:9200`,
+      '# ELASTICSEARCH_URL derives nothing: its scheme "https" is not a database, cache or broker one execpack knows (postgres, postgresql, mysql, mysql2, mariadb, redis, rediss, amqp, amqps, mongodb, mongodb+srv)'],
+    ["no URL at all", "CACHE_URL", "cache.internal:11211", '# CACHE_URL derives nothing: it is not a URL (no "scheme://" at its start)'],
+    ["an empty value", "QUEUE_URI", "", "# QUEUE_URI derives nothing: it is empty"],
+  ])("%s", (_case, name, value, line) => {
+    const text = formatEnvironment(resolve({ [name]: value }), { reveal: false });
+    expect(text.split("\n")).toContain(line);
+    expect(text).not.toContain(SECRET);
+  });
+
+  it.each([
+    ["a URL that derives", { DATABASE_URL: "postgres://u:p@db.internal/app" }],
+    ["execpack's own settings", { BINARY_URL: "https://github.com/o/r/releases/latest" }],
+    ["a _URI beside its _URL twin", { MONGO_URL: "mongodb://db.internal/app", MONGO_URI: "https://docs" }],
+    ["a name that is no URL's", { SITE: "https://example.org" }],
+  ])("and says nothing for %s", (_case, config) => {
+    expect(formatEnvironment(resolve(config), { reveal: false })).not.toContain("derives nothing");
+  });
+});
+
 describe("resolveEnvironment without secret tracking (the boot)", () => {
   it("gives the binary the same variables and tracks no secrets", () => {
     const input = {
