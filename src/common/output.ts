@@ -9,9 +9,53 @@ import type { ExecpackError } from "./errors.js";
 const INDENT = "       ";
 const ALERT = " !     ";
 
-/** Writes synchronously so nothing is left in a buffer when the process execs or exits. */
+/**
+ * Control characters a terminal would act on: C0 and DEL, C1 (0x9b is an 8-bit CSI), the line and paragraph
+ * separators, and the bidirectional overrides that make text read in another order than it is.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * A name or value from outside (archive entries, URLs, server headers, file names) as it may be printed:
+ * every control character written as an escape (`\n`, `\x1b`, `\u202e`), so a crafted name can neither
+ * colour the build log, retitle a terminal, nor fake a line of output.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (char) => {
+    const named = NAMED[char];
+    if (named) return named;
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+export function hasControl(text: string): boolean {
+  return text.search(CONTROL) !== -1;
+}
+
+/**
+ * `value` as one word a POSIX shell takes literally, for a command in a hint (`heroku config:set NAME=...`):
+ * single-quoted, with each single quote closed, escaped and reopened, so `$(...)`, backquotes and `$VAR`
+ * stay text. A value holding control characters cannot be shown safely and pasted back; it gets undefined,
+ * and the hint says why instead.
+ */
+export function shellWord(value: string): string | undefined {
+  if (hasControl(value)) return undefined;
+  if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}
+
+/** Everything but the line breaks and tabs of our own layout. */
+const LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * Writes synchronously so nothing is left in a buffer when the process execs or exits. Our own text holds
+ * no escape sequence, carriage return or other control character, so any that reaches this point came
+ * from outside and is escaped here too, whichever message forgot to: the last line of defence for the log.
+ */
 function write(fd: 1 | 2, text: string): void {
-  writeSync(fd, text);
+  writeSync(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
 }
 
 export function step(message: string): void {

@@ -174,3 +174,11 @@ export function displayUrl(raw: string): string {
   if (SCHEME_PREFIX.test(value)) return maskOne(value, true);
   return value.replace(/#.*$/s, "").replace(/\?.*$/s, "?...").replace(/^.*@/s, `${MASK}@`);
 }
+
+/**
+ * A download URL (BINARY_URL, a Node.js mirror) as shown: like displayUrl, but the user goes too, since a
+ * token travels as the user there (`https://TOKEN@host`, `https://TOKEN:x-oauth-basic@host`).
+ */
+export function displayDownloadUrl(raw: string): string {
+  return displayUrl(raw).replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*:\*{5}@/i, `$1${MASK}@`);
+}

@@ -5,7 +5,7 @@
  * Failures are ExecpackErrors with stable `download.*` codes; undici and socket errors are converted where
  * they enter (failures.ts) and retried as retry.ts decides. The build cache: cache.ts.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { STATUS_CODES } from "node:http";
 import { dirname } from "node:path";
@@ -20,9 +20,10 @@ import type { Received, Watchdog } from "./failures.js";
 import { RetryableFailure, parseRetryAfter, withRetries } from "./retry.js";
 import { createSession } from "./session.js";
 import type { DownloadOptions, DownloadResult, Session } from "./session.js";
-import { acceptHeader, assertTransportAllowed, parseSourceUrl, quote, showUrl } from "./url-policy.js";
+import { acceptHeader, assertTransportAllowed, normalizeToken, parseSourceUrl, quote, showUrl } from "./url-policy.js";
+import { diskFailure } from "../common/disk.js";
 import { ExecpackError } from "../common/errors.js";
-import { maskUrl } from "../common/secrets.js";
+import { displayDownloadUrl } from "../common/secrets.js";
 
 export type { DownloadOptions, DownloadResult } from "./session.js";
 export { acceptHeader, assertTransportAllowed, isLoopbackHost } from "./url-policy.js";
@@ -33,11 +34,14 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const url = parseSourceUrl(options.url);
   const pin = normalizePin(options.sha256);
+  const token = normalizeToken(options.token);
   if (url.protocol !== "file:") assertTransportAllowed(url, { sha256: pin, allowInsecureHttp: options.allowInsecureHttp });
-  await mkdir(dirname(options.destination), { recursive: true });
+  await mkdir(dirname(options.destination), { recursive: true }).catch((error: unknown) => {
+    throw diskFailure(error, { directory: dirname(options.destination), what: "the download's directory" }) ?? error;
+  });
   if (url.protocol === "file:") return copyLocalFile(url, pin, options.destination);
 
-  const session = createSession(options, url, pin);
+  const session = createSession({ ...options, token }, url, pin);
   try {
     const cache = options.cache ? await openCache(options.cache.dir, session) : undefined;
     return await withRetries(session, () => attempt(session, cache));
@@ -94,7 +98,7 @@ async function saveBody(
     // undici normally notices a short body itself; this guards a server that closes at a chunk boundary.
     if (total !== undefined && size < total) throw truncatedFailure(url, size, total);
     verifyPin(session.pin, sha256, url);
-  });
+  }, total);
   watchdog.disarm();
   meter.finish();
   return { path: session.destination, ...saved, contentType: header(response, "content-type"), fromCache: false, finalUrl: showUrl(url, false) };
@@ -116,7 +120,7 @@ async function followRedirects(session: Session, extraHeaders: Record<string, st
     const next = URL.canParse(location, url.href) ? new URL(location, url) : undefined;
     if (!next || !["https:", "http:"].includes(next.protocol)) {
       throw new ExecpackError("download.invalid-url", "A redirect pointed to an address that is not http(s)", {
-        seen: [`URL: ${showUrl(url)}`, `redirect to: ${quote(maskUrl(location.replace(/\?.*/s, "?...")))}`],
+        seen: [`URL: ${showUrl(url)}`, `redirect to: ${quote(displayDownloadUrl(location))}`],
         hint: "Check BINARY_URL: it should lead to the release file itself.",
       });
     }
@@ -191,7 +195,7 @@ function verifyPin(pin: string | undefined, actual: string, url: URL): void {
 async function copyLocalFile(url: URL, pin: string | undefined, destination: string): Promise<DownloadResult> {
   const path = fileURLToPath(url);
   try {
-    const saved = await writeAtomically(destination, createReadStream(path), undefined, () => {}, (sha256) => verifyPin(pin, sha256, url));
+    const saved = await writeAtomically(destination, createReadStream(path), undefined, () => {}, (sha256) => verifyPin(pin, sha256, url), sizeOf(path));
     return { path: destination, ...saved, fromCache: false, finalUrl: showUrl(url, false) };
   } catch (error) {
     if (error instanceof ExecpackError) throw error;
@@ -199,6 +203,14 @@ async function copyLocalFile(url: URL, pin: string | undefined, destination: str
       seen: [`error: ${errorCode(error) ?? ""} ${(error as Error).message}`.trim()],
       hint: "A file:// BINARY_URL must name a readable file on this machine.", cause: error,
     });
+  }
+}
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined; // Unreadable: the copy fails next and says so.
   }
 }
 

@@ -2,10 +2,13 @@
  * Converting failures where they enter: undici's UND_ERR_* codes, socket and TLS errors, and our own
  * watchdog's timeouts become download.* errors, retryable where another attempt may fix them.
  */
+import { dirname } from "node:path";
 import { RetryableFailure, stopped } from "./retry.js";
 import type { Session } from "./session.js";
 import { showUrl } from "./url-policy.js";
+import { diskFailure } from "../common/disk.js";
 import { ExecpackError } from "../common/errors.js";
+import { escapeControl } from "../common/output.js";
 import { maskUrl } from "../common/secrets.js";
 
 /** How far the body got, so a connection that closes early can be told apart from one that fails. */
@@ -34,6 +37,9 @@ export function convertFailure(session: Session, error: unknown, watchdog: Watch
       seen: [url], hint: "The server is slow or unreachable from Heroku; deploy again later or host the release elsewhere.", cause: error,
     }), `a ${phase} timeout`);
   }
+  const disk = diskFailure(error, { directory: dirname(session.destination), what: "the download", needed: received.total });
+  if (disk) return disk; // Never retried: another attempt would fill the same disk.
+  if (isHttpParserError(error)) return badResponse(session, error);
   if (received.total !== undefined && received.bytes < received.total && (code === "UND_ERR_SOCKET" || code === "UND_ERR_RES_CONTENT_LENGTH_MISMATCH")) {
     return truncatedFailure(session.url, received.bytes, received.total, error);
   }
@@ -46,6 +52,23 @@ export function convertFailure(session: Session, error: unknown, watchdog: Watch
   // A certificate problem will be the same on the next attempt; everything else on the wire may not be.
   if (/CERT|ERR_TLS/.test(code)) return network;
   return new RetryableFailure(network, code === "ECONNRESET" ? "a connection reset" : code);
+}
+
+/** undici's HTTPParserError carries no code; it is known by its name (also when a socket error wraps it). */
+function isHttpParserError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 3; current = current.cause, depth += 1) {
+    if (current.name === "HTTPParserError") return true;
+  }
+  return false;
+}
+
+/** A server that does not speak HTTP (a wrong port, https:// against plain http) or sends a broken body framing. */
+function badResponse(session: Session, error: unknown): ExecpackError {
+  return new ExecpackError("download.bad-response", "The server's answer is not valid HTTP", {
+    seen: [`URL: ${showUrl(session.url)}`, `error: ${escapeControl(maskUrl(error instanceof Error ? error.message : String(error)))}`],
+    hint: "Check BINARY_URL's scheme and port: it may point at something that is not a web server, or a proxy on the way broke the response.",
+    cause: error,
+  });
 }
 
 export function truncatedFailure(url: URL, bytes: number, total: number, cause?: unknown): RetryableFailure {

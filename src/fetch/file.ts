@@ -11,15 +11,17 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { errorCode } from "./failures.js";
 import { quote } from "./url-policy.js";
+import { diskFailure } from "../common/disk.js";
 import { ExecpackError } from "../common/errors.js";
 
 /**
  * Streams `source` into a temp file beside `destination` (same file system, so the rename is atomic),
- * hashing on the way; `accept` sees the digest before the rename and throws to abandon the file.
+ * hashing on the way; `accept` sees the digest before the rename and throws to abandon the file. `needed`
+ * (the expected size, when known) goes into the message of a disk error.
  */
 export async function writeAtomically(
   destination: string, source: Readable, signal: AbortSignal | undefined,
-  onChunk: (chunk: Buffer) => void, accept: (sha256: string, size: number) => void,
+  onChunk: (chunk: Buffer) => void, accept: (sha256: string, size: number) => void, needed?: number,
 ): Promise<{ size: number; sha256: string }> {
   const temp = join(dirname(destination), `.${basename(destination)}.${randomBytes(6).toString("hex")}.partial`);
   const hash = createHash("sha256");
@@ -47,6 +49,9 @@ export async function writeAtomically(
     return { size, sha256 };
   } catch (error) {
     await rm(temp, { force: true });
+    // A write's ENOSPC carries no path, so disk errors are told by their code, wherever they came from.
+    const disk = diskFailure(error, { directory: dirname(destination), what: "the download", needed });
+    if (disk) throw disk;
     const path = (error as { path?: unknown }).path;
     if (path !== temp && path !== destination) throw error;
     throw new ExecpackError("download.write-failed", `Could not write ${quote(destination)}`, {

@@ -4,7 +4,7 @@
  */
 import { isIP } from "node:net";
 import { ExecpackError } from "../common/errors.js";
-import { displayUrl } from "../common/secrets.js";
+import { displayDownloadUrl } from "../common/secrets.js";
 
 export function parseSourceUrl(raw: string): URL {
   const seen = [`BINARY_URL: ${showRawUrl(raw.trim())}`];
@@ -18,7 +18,67 @@ export function parseSourceUrl(raw: string): URL {
   if (url.protocol === "file:" && url.host !== "" && url.hostname !== "localhost") {
     throw new ExecpackError("download.invalid-url", "A file:// BINARY_URL must name a local path (file:///path)", { seen, hint });
   }
+  if (url.protocol !== "file:") assertCredentialsReadable("BINARY_URL", raw.trim(), url);
   return url;
+}
+
+/**
+ * Where an "@" after the host part means credentials that hold an unencoded "/", "?" or "#"
+ * (`https://TOKEN/PART@host/x`): WHATWG URL then takes the token's first part for the host name, and
+ * looking that up would hand the secret to DNS and print it in the error. An "@" in a query's key=value
+ * (`?email=a@b`) or at the start of a path segment (`/@scope/pkg`) is an ordinary part of a URL.
+ */
+export function hasStrayAt(raw: string): boolean {
+  const start = raw.indexOf("://");
+  if (start === -1) return false;
+  const rest = raw.slice(start + 3);
+  const tail = rest.slice(rest.search(/[/?#\\]|$/));
+  const at = tail.lastIndexOf("@");
+  if (at <= 0 || tail[at - 1] === "/") return false;
+  return !/[=&]/.test(tail.slice(0, at));
+}
+
+/**
+ * Credentials in a URL that would be misread or fail later: refused here, before any DNS lookup, with the
+ * URL masked. `variable` names the config var in the message (BINARY_URL, or the mirror's).
+ */
+export function assertCredentialsReadable(variable: string, raw: string, url: URL): void {
+  const seen = [`${variable}: ${showRawUrl(raw)}`];
+  if (hasStrayAt(raw)) {
+    throw new ExecpackError("download.ambiguous-credentials", `${variable} has an "@" after its host part: it reads as credentials holding an unencoded "/", "?" or "#"`, {
+      seen,
+      hint:
+        `Percent-encode the user and password in ${variable} ("/" as %2F, "?" as %3F, "#" as %23, "@" as %40), or put a token in ` +
+        "BINARY_TOKEN and leave it out of the URL. An \"@\" that belongs to the path is written %40. Nothing was looked up or sent.",
+    });
+  }
+  for (const part of [url.username, url.password]) {
+    try {
+      decodeURIComponent(part);
+    } catch {
+      throw new ExecpackError("download.invalid-url", `The credentials in ${variable} hold a "%" that starts no percent-escape`, {
+        seen,
+        hint: `Write a literal "%" in a user or password as %25, and other special characters percent-encoded too.`,
+      });
+    }
+  }
+}
+
+/**
+ * BINARY_TOKEN as an Authorization header value: whitespace around it is dropped (a token copied from a file
+ * often ends with a line break); one holding a control character inside cannot be sent and is refused,
+ * without showing it.
+ */
+export function normalizeToken(token: string | undefined): string | undefined {
+  const trimmed = token?.trim();
+  if (!trimmed) return undefined;
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
+    throw new ExecpackError("download.invalid-token", "BINARY_TOKEN holds a line break or another control character", {
+      seen: [`BINARY_TOKEN: ${trimmed.length} characters, not shown`],
+      hint: "Set BINARY_TOKEN again to the token alone, on one line (`heroku config:set BINARY_TOKEN=...` with the token pasted in).",
+    });
+  }
+  return trimmed;
 }
 
 export function isLoopbackHost(hostname: string): boolean {
@@ -46,11 +106,11 @@ export function assertTransportAllowed(url: URL, policy: { sha256?: string | und
 }
 
 function showRawUrl(raw: string): string {
-  return quote(displayUrl(raw));
+  return quote(displayDownloadUrl(raw));
 }
 
 export function showUrl(url: URL, quoted = true): string {
-  const text = displayUrl(url.href);
+  const text = displayDownloadUrl(url.href);
   return quoted ? quote(text) : text;
 }
 

@@ -22,7 +22,7 @@ import type { ExtractResult } from "../archive/extract.js";
 import { detail, formatError, warn } from "../common/output.js";
 import { isExecpackError } from "../common/errors.js";
 import { assertExecutable } from "../archive/runnable.js";
-import { displayUrl } from "../common/secrets.js";
+import { displayDownloadUrl } from "../common/secrets.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
 
 export interface InstallOptions {
@@ -72,7 +72,7 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
       entry: singleFile ? name : extracted.entry,
       size: extracted.size,
       sha256: extracted.sha256,
-      source: displayUrl(settings.url),
+      source: displayDownloadUrl(settings.url),
       format: extracted.format,
       fetch: settings.fetch,
       ...(release ? { release: { repository: release.repository, tag: release.tag, asset: release.asset, verifiedBy: release.verifiedBy ?? null } } : {}),
@@ -164,7 +164,7 @@ async function fetchArchive(options: InstallOptions, log: (line: string) => void
     const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile });
     return { archive: fetched, release: fetched.release };
   }
-  log(`Downloading ${displayUrl(settings.url)}`);
+  log(`Downloading ${displayDownloadUrl(settings.url)}`);
   return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256 }) };
 }
 

@@ -79,7 +79,7 @@ describe("bin/compile on bad input", () => {
 
   it.each([
     ["BINARY_URL is missing", {}, "config.missing-binary-url", ["heroku config:set BINARY_URL="]],
-    ["the URL answers 404", { BINARY_URL: "missing.zip" }, "download.not-found", ["404", `http://ci:*****@127.0.0.1:`]],
+    ["the URL answers 404", { BINARY_URL: "missing.zip" }, "download.not-found", ["404", `http://*****@127.0.0.1:`]],
     ["the checksum does not match", { BINARY_URL: "good.zip", BINARY_SHA256: "a".repeat(64) }, "download.checksum-mismatch", ["a".repeat(64)]],
     ["the archive holds no Linux binary", { BINARY_URL: "docs-only.zip" }, "archive.no-linux-binary", ["README.md", "app.exe"]],
     ["two binaries qualify", { BINARY_URL: "two-servers.zip" }, "archive.ambiguous", ["bin/server", "bin/worker", "BINARY_NAME"]],

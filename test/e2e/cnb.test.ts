@@ -181,7 +181,7 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       expect(status, stderr).toBe(0);
       expect(stdout).toMatch(/^-----> Installing Node.js/m);
       expect(stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()}`);
-      expect(stdout).toContain("http://deploy:*****@127.0.0.1:");
+      expect(stdout).toContain("http://*****@127.0.0.1:");
       expect(stdout).toContain("probe_1.4.0_linux_amd64/probe");
       expect(stdout).toContain(sha256(probe));
       expect(stdout + stderr).not.toContain(buildPassword);
