@@ -58,6 +58,7 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
     notes.push(`BINARY_URL is set (fetch at ${settings.fetch}${settings.sha256 ? ", checksum pinned" : ""})`);
     const name = parseReleaseName(settings.url, settings.githubApiUrl);
     if (name) notes.push(`BINARY_URL names the GitHub release ${describeRelease(name)}${settings.asset ? `, asset ${JSON.stringify(settings.asset)}` : ""}`);
+    else if (settings.asset) notes.push("BINARY_ASSET is ignored: it chooses among a release's assets, and BINARY_URL names one file");
   });
   const release = installedRelease(installed);
   if (release) notes.push(`installed: ${release}`);

@@ -77,12 +77,12 @@ export async function downloadRelease(options: ReleaseDownloadOptions): Promise<
     repo: name.repo, release: `${repository} ${found.tag}`, tag: found.tag, architecture: options.architecture, pattern: options.assetPattern,
   });
   const expected = digestOf(asset) ?? (await publishedChecksum(options, found.assets, asset));
+  const previous = await readState(options.stateFile, repository);
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
-  const result = await downloadVerified(options, asset, expected, `${repository} ${found.tag}`);
+  const result = await downloadVerified(options, asset, expected ?? sameAsset(previous, asset), `${repository} ${found.tag}`);
   const verifiedBy = verification(expected, options.pin);
-  const previous = await readPreviousTag(options.stateFile, repository);
-  log(`${headline(name, found.tag, previous)}: ${asset.name} (${formatSize(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
-  await remember(options, { repository, tag: found.tag, asset: asset.name, sha256: result.sha256 });
+  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatSize(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
+  await remember(options, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
   return { ...result, release: { repository, tag: found.tag, asset: asset.name, size: asset.size, verifiedBy, downloadUrl: asset.browser_download_url } };
 }
 
@@ -203,21 +203,34 @@ function headline(name: ReleaseName, tag: string, previous: string | undefined):
   return `${repository} latest -> ${tag}${previous === tag ? " (unchanged)" : ""}`;
 }
 
+/** What the previous build resolved and downloaded (CACHE_DIR/execpack/github-release.json). */
 interface State {
   repository: string;
   tag: string;
   asset: string;
+  assetId: number;
+  size: number;
   sha256: string;
 }
 
-async function readPreviousTag(stateFile: string | undefined, repository: string): Promise<string | undefined> {
+async function readState(stateFile: string | undefined, repository: string): Promise<State | undefined> {
   if (stateFile === undefined) return undefined;
   try {
     const state = JSON.parse(await readFile(stateFile, "utf8")) as Partial<State>;
-    return state.repository === repository && typeof state.tag === "string" ? state.tag : undefined;
+    return state.repository === repository && typeof state.tag === "string" && typeof state.sha256 === "string" ? (state as State) : undefined;
   } catch {
     return undefined; // first build, or a cache from before release names: nothing to compare with
   }
+}
+
+/**
+ * GitHub never changes an asset's bytes under its id (a re-upload is a new asset): when the release publishes
+ * no checksum, what the same asset hashed to at the previous build still says what it must be, so the build
+ * cache can reuse it by content, and a download that differs is caught.
+ */
+function sameAsset(previous: State | undefined, asset: ReleaseAsset): Expected | undefined {
+  if (previous?.assetId !== asset.id || previous.asset !== asset.name || previous.size !== asset.size) return undefined;
+  return { sha256: previous.sha256, from: `the same asset (id ${asset.id}) as downloaded by the previous build` };
 }
 
 /** Remembering is a nicety for the next build's log: failing to is not worth failing this build. */

@@ -224,4 +224,17 @@ describe("a release named in BINARY_URL", () => {
     expect(await readFile(next.path)).toEqual(V130);
     expect(logs).toContain("acme/widget v1.2.0 -> v1.3.0 (latest): widget_1.3.0_linux_amd64.tar.gz (5.7 KiB), sha256 verified against checksums.txt");
   });
+
+  it("holds an asset of a release without checksums to what it was at the previous build, by its id", async () => {
+    const cached = { cache: { dir: join(work, "cache") }, stateFile: join(work, "github-release.json") };
+    const assets = goreleaserAssets("widget", "1.2.0", V120, { checksums: "none" }).map((asset) => ({ ...asset, id: 7 + asset.name.length }));
+    github.repos.set("acme/widget", { releases: [{ tag: "v1.2.0", assets }] });
+    await downloadRelease(options("github:acme/widget", cached));
+
+    const own = assets.find((asset) => asset.name === ASSET_120)!;
+    own.body = Buffer.from(V120.toString().toUpperCase()); // the same id and size, other bytes: not what GitHub would serve
+    await failure(downloadRelease(options("github:acme/widget", cached)), "release.checksum-mismatch", [
+      `${ASSET_120} does not match the same asset (id ${own.id}) as downloaded by the previous build`, `expected (the same asset (id ${own.id}) as downloaded by the previous build): ${sha256(V120)}`,
+    ]);
+  });
 });

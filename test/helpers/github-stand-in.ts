@@ -16,6 +16,8 @@ export interface StandInAsset {
   body: Buffer;
   /** Publish the API's `digest` field (sha256:...) for this asset; GitHub has it on assets uploaded since 2025. */
   digest?: boolean;
+  /** The asset's id; by default one per name and content, as GitHub gives a re-uploaded asset a new id. */
+  id?: number;
 }
 
 export interface StandInRelease {
@@ -70,6 +72,10 @@ export async function startGithubStandIn(repos: Record<string, StandInRepo> = {}
   const ids = new Map<string, { repo: string; asset: StandInAsset; id: number }>();
   let nextId = 1000;
   const idOf = (repo: string, asset: StandInAsset): number => {
+    if (asset.id !== undefined) {
+      ids.set(`${repo}/${asset.name}/id`, { repo, asset, id: asset.id });
+      return asset.id;
+    }
     const key = `${repo}/${asset.name}/${sha256(asset.body)}`;
     if (!ids.has(key)) ids.set(key, { repo, asset, id: nextId++ });
     return ids.get(key)!.id;
