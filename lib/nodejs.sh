@@ -56,7 +56,8 @@ nodejs::download() {
 	platform="$(nodejs::platform)"
 	local name="node-v${NODEJS_VERSION}-${platform}"
 	local tarball="${cache_dir}/${name}.tar.gz"
-	local base_url="${mirror}/v${NODEJS_VERSION}"
+	nodejs::split_mirror "${mirror}" || return 1
+	local base_url="${NODEJS_MIRROR_BARE}/v${NODEJS_VERSION}"
 	local sums expected actual
 
 	mkdir -p "${cache_dir}"
@@ -78,8 +79,7 @@ Check the network, or set the config var NODEJS_ORG_MIRROR to a mirror of the No
 	else
 		output::indent "Downloading Node.js v${NODEJS_VERSION} (${platform})"
 		rm -f "${tarball}"
-		if ! curl --fail --silent --show-error --location --retry 3 --connect-timeout 10 \
-			--output "${tarball}.partial" "${base_url}/${name}.tar.gz"; then
+		if ! nodejs::curl --output "${tarball}.partial" "${base_url}/${name}.tar.gz"; then
 			rm -f "${tarball}.partial"
 			output::error "node.download-failed" "Could not download Node.js v${NODEJS_VERSION}" \
 				"Tried: $(nodejs::display_url "${base_url}")/${name}.tar.gz"
@@ -103,15 +103,65 @@ Check the network, or set the config var NODEJS_ORG_MIRROR to a mirror of the No
 	NODEJS_NPM=("${unpacked}/bin/node" "${unpacked}/lib/node_modules/npm/bin/npm-cli.js")
 }
 
-# Prints a URL with its user info masked: NODEJS_ORG_MIRROR may carry credentials for a private mirror.
+# NODEJS_ORG_MIRROR may carry credentials for a private mirror. They never go on curl's command line (every
+# process of the build could read them in `ps`): split_mirror sets NODEJS_MIRROR_BARE to the URL without
+# them and NODEJS_MIRROR_CONFIG to a curl config holding them, which nodejs::curl feeds curl on its stdin.
+# A mirror whose "@" comes after a "/", "?" or "#" is refused: that is a password with an unencoded "/",
+# and its first part would be looked up as the host name.
+nodejs::split_mirror() {
+	local mirror="${1}"
+	local scheme="${mirror%%://*}"
+	local rest="${mirror#*://}"
+	local authority="${rest%%[/?#\\]*}"
+	local tail="${rest:${#authority}}"
+	local before_at="${tail%@*}"
+	NODEJS_MIRROR_BARE="${mirror}"
+	NODEJS_MIRROR_CONFIG=""
+	NODEJS_MIRROR_HAS_CREDENTIALS=""
+	if [[ "${mirror}" != *://* ]]; then
+		return 0
+	fi
+	if [[ "${tail}" == *@* && "${before_at: -1}" != "/" && "${before_at}" != *[=\&]* ]]; then
+		output::error "node.mirror-ambiguous-credentials" "NODEJS_ORG_MIRROR has an \"@\" after its host part: it reads as credentials holding an unencoded \"/\", \"?\" or \"#\"" \
+			"Seen: $(sed -E 's#(://).*@#\1*****@#' <<<"${mirror}")
+Percent-encode the user and password (\"/\" as %2F, \"?\" as %3F, \"#\" as %23, \"@\" as %40). Nothing was looked up or sent."
+		return 1
+	fi
+	if [[ "${authority}" == *@* ]]; then
+		local userinfo="${authority%@*}"
+		local decoded
+		# Percent-escapes decoded as curl would decode them in a URL; a backslash stays a backslash.
+		printf -v decoded '%b' "$(sed -E 's/%([0-9A-Fa-f]{2})/\\x\1/g' <<<"${userinfo//\\/\\\\}")"
+		# Quoted for curl's config syntax: a line break in a password must not start a new option.
+		decoded="${decoded//\\/\\\\}"
+		decoded="${decoded//\"/\\\"}"
+		decoded="${decoded//$'\n'/\\n}"
+		decoded="${decoded//$'\r'/\\r}"
+		NODEJS_MIRROR_CONFIG="user = \"${decoded}\""
+		NODEJS_MIRROR_HAS_CREDENTIALS="yes"
+		NODEJS_MIRROR_BARE="${scheme}://${authority##*@}${tail}"
+	fi
+}
+
+# Prints a URL of the mirror (one under NODEJS_MIRROR_BARE) as it may be shown: "*****@" where its
+# credentials were.
 nodejs::display_url() {
 	local url="${1}"
-	sed -E 's#(://)([^/]*)@#\1*****@#' <<<"${url}"
+	if [[ -n "${NODEJS_MIRROR_HAS_CREDENTIALS:-}" ]]; then
+		sed -E 's#^([a-zA-Z][a-zA-Z0-9+.-]*://)#\1*****@#' <<<"${url}"
+	else
+		echo "${url}"
+	fi
+}
+
+# curl with the build's settings and the mirror's credentials, if any, from a config on its stdin.
+nodejs::curl() {
+	curl --config - --fail --silent --show-error --location --retry 3 --connect-timeout 10 "$@" <<<"${NODEJS_MIRROR_CONFIG:-}"
 }
 
 nodejs::fetch_text() {
 	local url="${1}"
-	curl --fail --silent --show-error --location --retry 3 --connect-timeout 10 "${url}"
+	nodejs::curl "${url}"
 }
 
 nodejs::sha256() {
