@@ -3,8 +3,9 @@
  * archive/). Passed over, each with its reason: checksums, signatures, certificates, SBOMs and attestations,
  * packages and installers (.deb, .rpm, .apk, .msi, .dmg, .exe...), source archives, formats execpack does not
  * read, and builds for another OS or architecture. Of what remains, preferred in turn: one named like the
- * repository (not a companion tool), a name that says Linux, one that says the dyno's architecture, glibc over musl (Heroku's
- * stacks have no musl loader; a static musl binary still works when it is all there is), and of one build
+ * repository (not a companion tool), a name that says Linux, one that says the dyno's architecture, glibc
+ * over musl (Heroku's stacks have no musl loader; a static musl binary still works when it is all there is),
+ * a static build over a dynamically linked one, a release build over a debug build, and of one build
  * offered in several formats, the tar.gz. BINARY_ASSET (a glob) narrows the choice first. Pure.
  */
 import { quote } from "./url-policy.js";
@@ -73,7 +74,8 @@ const OTHER_OS: ReadonlyArray<[RegExp, string]> = [
   [/^(solaris|illumos|sunos)$/, "Solaris"],
   [/^(android|ios|aix|plan9|wasm|wasi|wasip1|emscripten)$/, "another platform"],
 ];
-const LINUX = /^(linux|linux64|linux32|linuxamd64|linuxarm64|manylinux|musllinux)$/;
+/** Linux by name, or by a distribution's (PostgREST's `ubuntu-aarch64`); `alpine` says musl too. */
+const LINUX = /^(linux|linux64|linux32|linuxamd64|linuxarm64|manylinux|musllinux|ubuntu|debian|centos|rhel|el7|el8|el9|fedora|alpine)$/;
 
 const ARCHITECTURES: Readonly<Record<string, RegExp>> = {
   x86_64: /^(amd64|x64|64bit|linux64|win64|x8664|intel64)$/,
@@ -140,7 +142,8 @@ function preferences(query: AssetQuery): Preference[] {
     (name) => (name.toLowerCase().startsWith(repo) && !/[a-z0-9]/.test(name.charAt(repo.length).toLowerCase()) ? undefined : `not named like the repository (${quote(query.repo)})`),
     (name) => (tokens(name).some((word) => LINUX.test(word)) ? undefined : "does not name Linux, and other assets do"),
     (name) => (namesArchitecture(tokens(name), query.architecture) ? undefined : `does not name ${arch}, and other assets do`),
-    (name) => (tokens(name).includes("musl") ? "a musl build, and a glibc one is offered (Heroku's stacks have no musl loader)" : undefined),
+    (name) => (tokens(name).some((word) => word === "musl" || word === "alpine") ? "a musl build, and a glibc one is offered (Heroku's stacks have no musl loader)" : undefined),
+    (name) => (tokens(name).includes("static") ? undefined : "linked dynamically, and a static build is offered"),
     (name) => (tokens(name).some((word) => word === "debug" || word === "dbg") ? "a debug build" : undefined),
     (name, candidates) => {
       const { stem, rank } = formatOf(name);

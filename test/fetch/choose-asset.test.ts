@@ -68,6 +68,8 @@ describe("chooseAsset", () => {
     ["a name without OS or architecture", ["widget.tar.gz", "widget-darwin.tar.gz", "SHA256SUMS"], "x86_64", undefined, "widget", "widget.tar.gz"],
     ["linux-arm-64bit is arm64", ["hugo_0.20_Linux-64bit.tar.gz", "hugo_0.20_Linux-ARM64.tar.gz", "hugo_0.20_Linux-ARM.tar.gz"], "x86_64", undefined, "hugo", "hugo_0.20_Linux-64bit.tar.gz"],
     ["amd64 over an unnamed architecture", ["widget-linux.tar.gz", "widget-linux-amd64.tar.gz"], "x86_64", undefined, "widget", "widget-linux-amd64.tar.gz"],
+    ["a distribution's name says Linux", ["widget-ubuntu-aarch64.tar.xz", "widget-macos-aarch64.tar.xz", "widget-arm64.zip"], "aarch64", undefined, "widget", "widget-ubuntu-aarch64.tar.xz"],
+    ["glibc over an Alpine build", ["widget-linux-amd64-alpine.tar.gz", "widget-linux-amd64.tar.gz"], "x86_64", undefined, "widget", "widget-linux-amd64.tar.gz"],
     ["a release build over a debug build", ["widget-linux-amd64.tar.gz", "widget-linux-amd64-debug.tar.gz"], "x86_64", undefined, "widget", "widget-linux-amd64.tar.gz"],
   ])("%s", (_case, list, architecture, pattern, repo, expected) => {
     expect(choose(list, architecture, pattern, repo)).toBe(expected);
