@@ -112,7 +112,7 @@ function isAsset(value: unknown): value is ReleaseAsset {
 /** A 404 of the release: the repository may be missing (or private, without a token), or only the release. */
 async function notFound(api: GithubApi, repo: string, name: ReleaseName): Promise<ExecpackError> {
   const repository = `${name.owner}/${name.repo}`;
-  const page = `https://github.com/${repository}/releases`;
+  const page = `${webOrigin(name.api)}/${repository}/releases`;
   if ((await api.get(repo)).status === 404) {
     return new ExecpackError("release.not-found", `The repository ${repository} was not found`, {
       seen: [`release: ${describeRelease(name)}`, `API: ${quote(name.api.href.replace(/\/$/, ""))}`],
@@ -129,6 +129,11 @@ async function notFound(api: GithubApi, repo: string, name: ReleaseName): Promis
     seen: [`release: ${describeRelease(name)}`],
     hint: `GitHub's latest release leaves out drafts and prereleases: name one by its tag (github:${repository}@TAG, or ${page}/tag/TAG).`,
   });
+}
+
+/** Where people see the releases: github.com, or the GitHub Enterprise Server whose API is https://HOST/api/v3. */
+function webOrigin(api: URL): string {
+  return api.hostname !== "api.github.com" && /^\/api\/v3\/?$/.test(api.pathname) ? api.origin : "https://github.com";
 }
 
 // ---- what the release says the asset's SHA-256 is -----------------------------------------------------
