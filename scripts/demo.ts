@@ -21,20 +21,31 @@ const PORT = Number(process.env.DEMO_PORT ?? 5006);
 
 /**
  * The demo copies this Node.js into the slug, as when heroku/nodejs runs first, and boots on it: it must be
- * able to exec in place. npm scripts run on the `node` dev dependency, whose install script puts it on their
- * PATH; with scripts ignored (`npm ci --ignore-scripts`, or ignore-scripts in .npmrc) they run on whatever
- * Node.js the machine has, perhaps one too old.
+ * one bin/compile takes (package.json's engines.node, with process.execve to exec in place). npm scripts run
+ * on the `node` dev dependency, whose install script puts it on their PATH; with scripts ignored (`npm ci
+ * --ignore-scripts`, or ignore-scripts in .npmrc) they run on whatever Node.js the machine has, perhaps one
+ * too old. bin/compile would then download Node.js, and without a network die in the middle of the build.
  */
 function assertNodeCanExec(): void {
-  if (typeof process.execve === "function") return;
-  const floor = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { engines: { node: string } }).engines.node;
-  throw new ExecpackError("demo.node-cannot-exec", `This Node.js (${process.version}) cannot exec in place, which the demo shows`, {
-    seen: [`node: ${process.execPath}`, `package.json engines.node: "${floor}"`],
+  const engines = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { engines: { node: string } }).engines.node;
+  const floor = engines.replace(/^>=\s*/, "");
+  if (typeof process.execve === "function" && !isOlder(process.versions.node, floor)) return;
+  throw new ExecpackError("demo.node-cannot-exec", `This Node.js (${process.version}) cannot exec in place as the demo's slug must`, {
+    seen: [`node: ${process.execPath}`, `package.json engines.node: "${engines}"`],
     hint:
       "npm scripts run on the Node.js of the `node` dev dependency, which its install script sets up; it was skipped " +
       "(npm ci --ignore-scripts, or ignore-scripts in .npmrc). Run `npm rebuild node --ignore-scripts=false`, " +
-      `or put a Node.js ${floor.replace(/^>=\s*/, "")} or later first on PATH.`,
+      `or put a Node.js ${floor} or later first on PATH.`,
   });
+}
+
+function isOlder(version: string, than: string): boolean {
+  const [a, b] = [version, than].map((text) => text.split(".").map(Number));
+  for (let index = 0; index < 3; index += 1) {
+    const difference = (a![index] ?? 0) - (b![index] ?? 0);
+    if (difference !== 0) return difference < 0;
+  }
+  return false;
 }
 
 async function releaseZip(): Promise<string> {

@@ -74,7 +74,7 @@ describe("npm run demo", () => {
       timeout: 60_000,
     });
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain("cannot exec in place, which the demo shows [demo.node-cannot-exec]");
+    expect(run.stderr).toContain("cannot exec in place as the demo's slug must [demo.node-cannot-exec]");
     expect(run.stderr).toContain(`engines.node: "${engines}"`);
     expect(run.stderr).toContain("npm rebuild node --ignore-scripts=false");
     expect(run.stderr).toContain(`Node.js ${engines.replace(/^>=\s*/, "")} or later`);
