@@ -11,7 +11,8 @@
  * handler, where no promise of ours would see it. The price is one Node.js start (some 40 ms) in this mode only.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
@@ -39,13 +40,37 @@ function readTimeoutSeconds(value: string | undefined): number {
 }
 
 /**
- * Where a boot-time fetch installs: beside the build-time binary, never over it, so the fallback is intact
- * whatever happens, and in a directory of its own per booting process (named by the PID that will exec the
+ * Where a boot-time fetch installs: under the scratch root (bootScratchRoot), never over the build-time binary,
+ * so the fallback is intact whatever happens, and in a directory of its own per booting process (named by the PID that will exec the
  * binary), so two `execpack` started at once in one dyno never share a temporary name.
  */
 export function bootFetchPaths(paths: Pick<SlugPaths, "appDir" | "root">, id: string): SlugPaths {
   const dir = join(paths.root, "boot-binary", id);
   return { appDir: paths.appDir, root: paths.root, binaryDir: join(dir, "binary"), manifest: join(dir, "binary.json") };
+}
+
+/**
+ * Where boot-time fetches write: a directory of this user's under $TMPDIR (else /tmp), never the install root.
+ * On Heroku's Fir generation the install root is a launch layer, which the run image's user may not be able
+ * to write (layers belong to the build's user and may be mounted read-only); /tmp is writable on every dyno,
+ * Cedar and Fir alike, and as ephemeral as the dyno itself. The user id in the name keeps two users apart.
+ */
+export function bootScratchRoot(): string {
+  return join(tmpdir(), `execpack-${process.getuid?.() ?? "user"}`);
+}
+
+function makeScratchRoot(): string {
+  const root = bootScratchRoot();
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new ExecpackError("boot.fetch-dir-unwritable", "The boot-time fetch has no writable directory", {
+      seen: [`directory: ${root}`, `error: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`],
+      hint: "Set TMPDIR to a writable directory, or use BINARY_FETCH=build so nothing is written at boot.",
+      cause,
+    });
+  }
+  return root;
 }
 
 export interface BootBinary {
@@ -65,9 +90,10 @@ export function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, co
   try {
     const deadline = Date.now() + readTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1000;
     const id = String(process.pid);
-    removeLeftovers(paths.root);
-    const manifest = runFetchProcess(paths, id, deadline, configVars);
-    const file = binaryPath(bootFetchPaths(paths, id), manifest);
+    const scratch = { ...paths, root: makeScratchRoot() };
+    removeLeftovers(scratch.root);
+    const manifest = runFetchProcess(scratch, id, deadline, configVars);
+    const file = binaryPath(bootFetchPaths(scratch, id), manifest);
     assertExecutable(file); // checked again here: this process is the one that execs it
     return { manifest, file };
   } catch (error) {

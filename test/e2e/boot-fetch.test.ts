@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -89,11 +89,14 @@ describe("BINARY_FETCH=boot, end to end", () => {
     cpSync(build.slugDir!, slugDir, { recursive: true });
     prepare?.(slugDir);
     const report = join(workDir, `report-${dynoCount}`);
+    // The dyno's own temporary directory: boot-time fetches write there, never into the slug.
+    const tmp = join(slugDir, "..", `dyno-${dynoCount}-tmp`);
+    mkdirSync(tmp);
     const started = Date.now();
     const dyno = startDyno({
       slugDir,
       command: processCommand(slugDir, build.release!.stdout)!,
-      configVars: { ...configVars, PROBE_REPORT: report },
+      configVars: { ...configVars, PROBE_REPORT: report, TMPDIR: tmp },
       path: stackPath,
       port: 5200 + dynoCount,
       execCommand: true,
@@ -102,7 +105,7 @@ describe("BINARY_FETCH=boot, end to end", () => {
     onStarted?.(dyno.pid!);
     await readyOrExited;
     const readyAfterMs = Date.now() - started;
-    return { dyno, slugDir, report, exited, readyAfterMs, output };
+    return { dyno, slugDir, tmp, report, exited, readyAfterMs, output };
   }
 
   /** The process really running: the file it was exec'd from, and its SHA-256. */
@@ -128,11 +131,12 @@ describe("BINARY_FETCH=boot, end to end", () => {
 
   it("downloads the release published since the build and execs it in place: same PID, binary.env, SIGTERM → 42", async () => {
     const started = await boot({ BINARY_URL: server.url(RELEASE), BINARY_FETCH: "boot", APP_MODE: "staging" });
-    const { dyno, slugDir } = started;
+    const { dyno, slugDir, tmp } = started;
     const report = readProbeReport(started.report);
     expect(report.pid).toBe(dyno.pid);
     // In a directory of this boot's own, named by the PID that execs it.
-    expect(runningBinary(dyno.pid!)).toEqual({ path: join(slugDir, `.execpack/boot-binary/${dyno.pid}/binary/probe-next`), sha256: sha256(published.binary) });
+    expect(runningBinary(dyno.pid!)).toEqual({ path: join(tmp, `execpack-${process.getuid!()}/boot-binary/${dyno.pid}/binary/probe-next`), sha256: sha256(published.binary) });
+    expect(existsSync(join(slugDir, ".execpack/boot-binary"))).toBe(false); // nothing written into the slug
     expect(report.argv).toEqual(["probe-next", "serve", "--wait"]);
     expect(report.env).toMatchObject({ APP_LISTEN: `0.0.0.0:${5200 + dynoCount}`, APP_MODE: "staging" });
     expect(server.requests(RELEASE)).toHaveLength(1);
@@ -232,7 +236,7 @@ describe("BINARY_FETCH=boot, end to end", () => {
     expect(stderr).toContain("[boot.binary-wrong-format]");
     expect(stderr).toContain("/lib/ld-musl-x86_64.so.1");
     expect(stderr).toContain("Booting the binary installed at build time instead");
-    expect(existsSync(join(started.slugDir, `.execpack/boot-cache/${started.dyno.pid}/release-cache`))).toBe(false);
+    expect(existsSync(join(started.tmp, `execpack-${process.getuid!()}/boot-cache/${started.dyno.pid}/release-cache`))).toBe(false);
     await stopWithSigterm(started);
   });
 

@@ -5,9 +5,10 @@
  * image's processes started by a stand-in launcher (test/helpers/cnb-launcher.ts) in a clean environment whose
  * PATH has no Node.js. Rebuilds check that unchanged layers are reused and a changed BINARY_URL is fetched.
  */
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -253,8 +254,9 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       };
     }
 
-    function start(options: { args?: string[]; command?: string[] }, extra: Record<string, string>) {
+    function start(options: { args?: string[]; command?: string[] }, extra: Record<string, string>, user?: { uid: number; gid: number }) {
       const child = launch({
+        user,
         buildpackLayers: [cnb.layersDir],
         processes: cnb.processes(),
         appDir: cnb.appDir,
@@ -324,6 +326,71 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       expect(output().stdout).toContain("APP_DB_HOST='db.internal' # binary.env");
       expect(output().stdout).toContain("APP_MODE='staging' # config var");
       expect(output().stdout).not.toContain("p@ss:w/rd");
+    });
+
+    describe("at run time as the run image's unprivileged user, with read-only layers (Fir)", () => {
+      // The tests run as root; a dyno's user is not. `nobody` stands in for the run image's user.
+      const asRoot = process.getuid?.() === 0;
+      const why = asRoot ? "" : " (skipped: the tests do not run as root, so they cannot start a process as another user)";
+      const user = { uid: 65534, gid: 65534 };
+      let runTmp: string;
+      let reports: string;
+      let before: string;
+
+      /** Every path under the layers with its size and mtime: what "nothing was written" is checked against. */
+      const layerListing = () => execFileSync("find", [cnb.layersDir, "-printf", "%p %s %T@\\n"], { encoding: "utf8" });
+
+      beforeAll(() => {
+        if (!asRoot) return;
+        chmodSync(workDir, 0o755); // mkdtemp made it the tests' own; the image's user must reach the layers and the app
+        runTmp = join(workDir, "run-tmp");
+        reports = join(workDir, "run-reports");
+        for (const dir of [runTmp, reports]) {
+          mkdirSync(dir);
+          chmodSync(dir, 0o777);
+        }
+        writeFileSync(join(workDir, "releases/probe_boot.tar.gz"), tarGz([file("probe_2.0.0_linux_amd64/probe", probe)]));
+        execFileSync("chmod", ["-R", "a-w", cnb.layersDir]);
+        before = layerListing();
+      });
+      afterAll(() => {
+        if (asRoot) execFileSync("chmod", ["-R", "u+w", cnb.layersDir]);
+      });
+
+      async function startAsUser(vars: Record<string, string>, report: string) {
+        const { child, exited, output } = start({ args: ["serve", "--wait"] }, { ...vars, TMPDIR: runTmp, PROBE_REPORT: report }, user);
+        await new Promise<void>((resolve, reject) => {
+          child.stdout!.on("data", () => output().stdout.includes("ready") && resolve());
+          void exited.then(() => reject(new Error(`exited before ready: ${output().stderr}`)));
+        });
+        return { child, exited, output };
+      }
+
+      function uidOf(pid: number): number {
+        return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+      }
+
+      it.skipIf(!asRoot)(`BINARY_FETCH=boot fetches into $TMPDIR, not the layers, and execs what it fetched${why}`, async () => {
+        const { child, exited } = await startAsUser({ BINARY_FETCH: "boot", BINARY_URL: releaseUrl("probe_boot.tar.gz") }, join(reports, "fetched"));
+        expect(uidOf(child.pid!)).toBe(user.uid);
+        expect(readlinkSync(`/proc/${child.pid}/exe`)).toBe(join(runTmp, `execpack-${user.uid}/boot-binary/${child.pid}/binary/probe`));
+        expect(readProbeReport(join(reports, "fetched")).pid).toBe(child.pid);
+        expect(gets("probe_boot.tar.gz")).toBe(1);
+        expect(layerListing()).toBe(before);
+        child.kill("SIGTERM");
+        expect((await exited)[0]).toBe(42);
+      });
+
+      it.skipIf(!asRoot)(`falls back to the binary in the read-only layer when the boot-time fetch fails${why}`, async () => {
+        const { child, exited, output } = await startAsUser({ BINARY_FETCH: "boot", BINARY_URL: releaseUrl("gone.tar.gz") }, join(reports, "fallback"));
+        expect(uidOf(child.pid!)).toBe(user.uid);
+        expect(readlinkSync(`/proc/${child.pid}/exe`)).toBe(join(cnb.layersDir, "binary/binary/probe"));
+        expect(output().stderr).toContain("[download.not-found]");
+        expect(output().stderr).toContain("Booting the binary installed at build time instead");
+        expect(layerListing()).toBe(before);
+        child.kill("SIGTERM");
+        expect((await exited)[0]).toBe(42);
+      });
     });
   });
 

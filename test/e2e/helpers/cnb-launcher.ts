@@ -40,6 +40,8 @@ export interface LaunchOptions {
   command?: readonly string[];
   /** User-provided arguments. */
   args?: readonly string[];
+  /** The run image's user, when it is not the one running the tests (the launcher runs as the image's user). */
+  user?: { uid: number; gid: number };
 }
 
 function subdirectories(dir: string): string[] {
@@ -137,5 +139,5 @@ export function launch(options: LaunchOptions): ChildProcess {
   const env = launchEnvironment(options.buildpackLayers, options.env, processType);
   const [command, ...args] = argv;
   if (!command) throw new Error("launcher: empty command");
-  return spawn(lookPath(command, env.PATH), args, { argv0: command, cwd, env, stdio: "pipe" });
+  return spawn(lookPath(command, env.PATH), args, { argv0: command, cwd, env, stdio: "pipe", ...options.user });
 }
