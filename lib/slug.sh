@@ -5,14 +5,15 @@
 # $HOME-relative because the build ran in /tmp/build_<id> and no build path may survive into the slug.
 # The release's programs come after the stack's own commands on PATH, so they never shadow one of those.
 # BINARY_HOME names the release that execpack runs: with BINARY_FETCH=boot, the folder the boot fetches into,
-# named by the PID that the Procfile's shell hands to execpack by exec (src/boot/boot-fetch.ts).
+# named by the PID that the Procfile's shell hands to execpack by exec, under the dyno's temporary directory
+# and the user's id (src/boot/boot-fetch.ts, bootScratchRoot): boot-time fetches never write into the slug.
 slug::write_profile() {
 	local build_dir="${1}"
 	mkdir -p "${build_dir}/.profile.d"
 	cat >"${build_dir}/.profile.d/execpack.sh" <<'PROFILE'
 export PATH="${HOME}/.execpack/bin:${PATH}:${HOME}/.execpack/commands"
 case "${BINARY_FETCH:-}" in
-[Bb][Oo][Oo][Tt]) export BINARY_HOME="${HOME}/.execpack/boot-binary/$$/binary" ;;
+[Bb][Oo][Oo][Tt]) export BINARY_HOME="${TMPDIR:-/tmp}/execpack-${UID:-$(id -u)}/boot-binary/$$/binary" ;;
 *) export BINARY_HOME="${HOME}/.execpack/binary" ;;
 esac
 PROFILE

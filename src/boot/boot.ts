@@ -6,7 +6,7 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { ExecpackError } from "../common/errors.js";
-import { bootFetchPaths, fetchAtBoot } from "./boot-fetch.js";
+import { bootFetchPaths, bootScratchRoot, fetchAtBoot } from "./boot-fetch.js";
 import { execInPlace } from "./exec.js";
 import { resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
@@ -69,7 +69,7 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
     const fetched = fetchAtBoot(paths, manifest, configVars);
     manifest = fetched.manifest;
     file = fetched.file;
-    pointBootHomeAt(bootFetchPaths(paths, String(process.pid)).binaryDir, paths.binaryDir);
+    pointBootHomeAt(bootFetchPaths({ appDir: paths.appDir, root: bootScratchRoot() }, String(process.pid)).binaryDir, paths.binaryDir);
   }
   const home = releaseRoot(file, manifest);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
