@@ -59,6 +59,12 @@ interface Expected {
   sha256: string;
   /** Where it comes from, for the build log and the mismatch error. */
   from: string;
+  /**
+   * Whether the download may take it as its pin. The release's own digest may: it is the same at every build,
+   * so the build cache keeps serving what it verified. The previous build's hash may not: the first build had
+   * no pin, and a pin that appears would make the cache drop the very copy it would have reused.
+   */
+  pin: boolean;
 }
 
 const MAX_CHECKSUM_FILE_BYTES = 1024 * 1024;
@@ -140,7 +146,7 @@ function webOrigin(api: URL): string {
 
 function digestOf(asset: ReleaseAsset): Expected | undefined {
   const match = /^sha256:([0-9a-f]{64})$/i.exec(asset.digest ?? "");
-  return match ? { sha256: match[1]!.toLowerCase(), from: "the asset digest GitHub publishes" } : undefined;
+  return match ? { sha256: match[1]!.toLowerCase(), from: "the asset digest GitHub publishes", pin: true } : undefined;
 }
 
 async function publishedChecksum(options: ReleaseDownloadOptions, assets: readonly ReleaseAsset[], asset: ReleaseAsset): Promise<Expected | undefined> {
@@ -149,9 +155,9 @@ async function publishedChecksum(options: ReleaseDownloadOptions, assets: readon
     if (file.size > MAX_CHECKSUM_FILE_BYTES) continue;
     const destination = `${options.destination}.checksums`;
     try {
-      await download({ ...options, ...source(options, file), destination, cache: undefined, onProgress: undefined });
+      await download({ ...downloadOptions(options), ...source(options, file), destination, cache: undefined, onProgress: undefined });
       const sha256 = findChecksum(await readFile(destination, "utf8"), asset.name, fileName);
-      if (sha256) return { sha256, from: fileName };
+      if (sha256) return { sha256, from: fileName, pin: true };
     } finally {
       await rm(destination, { force: true });
     }
@@ -160,6 +166,12 @@ async function publishedChecksum(options: ReleaseDownloadOptions, assets: readon
 }
 
 // ---- the asset itself ---------------------------------------------------------------------------------
+
+/** What a download of this release's files shares with every other: timeouts, retries, deadline, cache, log. */
+function downloadOptions(options: ReleaseDownloadOptions): Omit<DownloadOptions, "url"> {
+  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, ...shared } = options;
+  return shared;
+}
 
 /** With a token, the asset API on the API's own origin; without one, the public download address. */
 function source(options: ReleaseDownloadOptions, asset: ReleaseAsset): Pick<DownloadOptions, "url" | "token" | "accept"> {
@@ -172,9 +184,9 @@ async function downloadVerified(options: ReleaseDownloadOptions, asset: ReleaseA
   // The release's digest is the pin when BINARY_SHA256 is not set: the download checks it before keeping the file.
   let result: DownloadResult;
   try {
-    result = await download({ ...options, ...source(options, asset), sha256: options.pin ?? expected?.sha256 });
+    result = await download({ ...downloadOptions(options), ...source(options, asset), sha256: options.pin ?? (expected?.pin ? expected.sha256 : undefined) });
   } catch (error) {
-    if (options.pin === undefined && expected && isExecpackError(error) && error.code === "download.checksum-mismatch") {
+    if (options.pin === undefined && expected?.pin && isExecpackError(error) && error.code === "download.checksum-mismatch") {
       throw mismatch(release, asset, expected, /^actual:\s*([0-9a-f]{64})$/m.exec(error.seen.join("\n"))?.[1]);
     }
     throw error;
@@ -230,12 +242,12 @@ async function readState(stateFile: string | undefined, repository: string): Pro
 
 /**
  * GitHub never changes an asset's bytes under its id (a re-upload is a new asset): when the release publishes
- * no checksum, what the same asset hashed to at the previous build still says what it must be, so the build
- * cache can reuse it by content, and a download that differs is caught.
+ * no checksum, what the same asset hashed to at the previous build still says what it must be: a download
+ * that differs is caught.
  */
 function sameAsset(previous: State | undefined, asset: ReleaseAsset): Expected | undefined {
   if (previous?.assetId !== asset.id || previous.asset !== asset.name || previous.size !== asset.size) return undefined;
-  return { sha256: previous.sha256, from: `the same asset (id ${asset.id}) as downloaded by the previous build` };
+  return { sha256: previous.sha256, from: `the same asset (id ${asset.id}) as downloaded by the previous build`, pin: false };
 }
 
 /** Remembering is a nicety for the next build's log: failing to is not worth failing this build. */

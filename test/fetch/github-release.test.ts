@@ -231,6 +231,13 @@ describe("a release named in BINARY_URL", () => {
     github.repos.set("acme/widget", { releases: [{ tag: "v1.2.0", assets }] });
     await downloadRelease(options("github:acme/widget", cached));
 
+    // Unchanged, it is not downloaded again: the first build had no pin, and the second must not bring one that drops the cache.
+    const served = github.bytesServed();
+    logs = [];
+    expect((await downloadRelease(options("github:acme/widget", cached))).fromCache).toBe(true);
+    expect(github.bytesServed()).toBe(served);
+    expect(logs.join("\n")).not.toContain("Ignoring the cached archive");
+
     const own = assets.find((asset) => asset.name === ASSET_120)!;
     own.body = Buffer.from(V120.toString().toUpperCase()); // the same id and size, other bytes: not what GitHub would serve
     await failure(downloadRelease(options("github:acme/widget", cached)), "release.checksum-mismatch", [
