@@ -136,7 +136,7 @@ describe("real releases, built from Debian's packages in their upstream layout",
   const runtime = { DATABASE_URL: "postgres://app:s3cret@db.internal:5432/metrics" };
 
   it("Prometheus: the server with its files beside it, promtool as a release-phase command, same PID, SIGTERM", async () => {
-    const version = debianVersion("prometheus").split("+")[0];
+    const version = debianVersion("prometheus").split("+")[0] ?? "";
     const built = await build(`prometheus-${version}.linux-amd64.tar.gz`, {
       "binary.env": "",
       Procfile: [
@@ -190,7 +190,7 @@ describe("real releases, built from Debian's packages in their upstream layout",
   }, 120_000);
 
   it("PostgreSQL's client: psql runs with its libraries, and pg_dumpall finds itself and pg_dump through argv[0] and PATH", async () => {
-    const version = debianVersion("postgresql-client-15").split("-")[0];
+    const version = debianVersion("postgresql-client-15").split("-")[0] ?? "";
     const built = await build(`postgresql-${version}.linux-amd64.tar.gz`, { "binary.env": "" }, { BINARY_NAME: "psql" });
     const slug = built.slugDir!;
     const port = await freePort(); // nothing listens there: the clients' own connection errors are the result
