@@ -7,6 +7,7 @@ import { normalizeEntryPath } from "./safety.js";
 import { describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import type { Architecture } from "./elf.js";
 import { ExecpackError } from "../common/errors.js";
+import { escapeControl, shellWord } from "../common/output.js";
 import { programName } from "./program-name.js";
 
 /** Entries listed in an error before "... and N more". */
@@ -157,7 +158,8 @@ function assetLabel(architecture: Architecture): string {
 function listEntries(entries: readonly ArchiveEntry[]): string[] {
   const files = entries.filter((entry) => entry.kind !== "directory");
   if (files.length === 0) return ["(no files in the archive)"];
-  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${entry.path}" (${entry.description})`);
+  // Entry names come from the archive: control characters in them are shown escaped, never acted on.
+  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${escapeControl(entry.path)}" (${entry.description})`);
   if (files.length > LISTED_ENTRIES) lines.push(`... and ${files.length - LISTED_ENTRIES} more`);
   return lines;
 }
@@ -180,19 +182,19 @@ function notRunnableMatch(binaryName: string, matched: readonly ArchiveEntry[], 
   const link = matched.find((entry) => entry.kind === "symlink" || entry.kind === "hardlink" || entry.kind === "device");
   if (link) {
     const what = link.kind === "device" ? "device file" : "link";
-    return new ExecpackError("archive.unsafe-entry", `BINARY_NAME "${binaryName}" names a ${what}, which execpack does not install`, {
+    return new ExecpackError("archive.unsafe-entry", `BINARY_NAME "${escapeControl(binaryName)}" names a ${what}, which execpack does not install`, {
       seen: listEntries(matched),
       hint: "Set BINARY_NAME to the regular file itself (the link's target), not to a link or a device.",
     });
   }
-  return new ExecpackError("archive.no-linux-binary", `BINARY_NAME "${binaryName}" matches no Linux ${label} binary`, {
+  return new ExecpackError("archive.no-linux-binary", `BINARY_NAME "${escapeControl(binaryName)}" matches no Linux ${label} binary`, {
     seen: listEntries(matched),
     hint: `Set BINARY_NAME to the Linux ${label} executable in the archive, or unset it to let execpack find it.`,
   });
 }
 
 function binaryNameNotFound(binaryName: string, entries: readonly ArchiveEntry[], architecture: Architecture): ExecpackError {
-  return new ExecpackError("archive.binary-name-not-found", `BINARY_NAME "${binaryName}" matches no entry in the archive`, {
+  return new ExecpackError("archive.binary-name-not-found", `BINARY_NAME "${escapeControl(binaryName)}" matches no entry in the archive`, {
     seen: listEntries(entries),
     hint:
       'Set BINARY_NAME to one of the paths above (an exact path, a file name, or a glob such as "*/server"), ' +
@@ -203,14 +205,21 @@ function binaryNameNotFound(binaryName: string, entries: readonly ArchiveEntry[]
 function ambiguous(best: readonly ArchiveEntry[], entries: readonly ArchiveEntry[], architecture: Architecture): ExecpackError {
   const label = architectureLabel(architecture);
   const summary = `The archive holds ${best.length} Linux ${label} binaries and none is clearly the one to run`;
-  const examples = best.slice(0, 3).map((entry) => lastingName(entry, entries));
+  // Quoted for the shell (common/output.ts shellWord): a name such as b/$(touch x) must paste as text.
+  const examples = best
+    .slice(0, 3)
+    .map((entry) => shellWord(lastingName(entry, entries)))
+    .filter((word) => word !== undefined);
+  const suggestion =
+    examples.length === 0
+      ? "Set BINARY_NAME to the one to run. No command is suggested: these names hold control characters, which a pasted command would not carry."
+      : `Set BINARY_NAME to the one to run, by a name that survives the next version, for example: ` +
+        `heroku config:set BINARY_NAME=${examples[0]}` +
+        (examples.length > 1 ? ` (or ${examples.slice(1).join(", ")})` : "") +
+        ".";
   return new ExecpackError("archive.ambiguous", summary, {
     seen: listEntries(best),
-    hint:
-      `Set BINARY_NAME to the one to run, by a name that survives the next version, for example: ` +
-      `heroku config:set BINARY_NAME=${shellQuote(examples[0] as string)}` +
-      (examples.length > 1 ? ` (or ${examples.slice(1).map((name) => shellQuote(name)).join(", ")})` : "") +
-      ". The other programs of the release stay installed and on PATH.",
+    hint: `${suggestion} The other programs of the release stay installed and on PATH.`,
   });
 }
 
@@ -226,7 +235,3 @@ export function lastingName(entry: ArchiveEntry, entries: readonly ArchiveEntry[
   return segments.join("/");
 }
 
-/** Single quotes for a value pasted into a shell: nothing in it is expanded. */
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9._\/*?=+-]+$/.test(value) && !/[*?]/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
-}

@@ -58,12 +58,13 @@ function write(fd: 1 | 2, text: string): void {
   writeSync(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
 }
 
+/** A step header and a detail are one line each: a line break inside (from a crafted name) is shown escaped. */
 export function step(message: string): void {
-  write(1, `-----> ${message}\n`);
+  write(1, `-----> ${escapeControl(message)}\n`);
 }
 
 export function detail(message: string): void {
-  write(1, `${INDENT}${message}\n`);
+  write(1, `${INDENT}${escapeControl(message)}\n`);
 }
 
 export function warn(message: string): void {

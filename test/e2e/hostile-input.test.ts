@@ -6,6 +6,7 @@
  */
 import { readFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { once } from "node:events";
+import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -86,6 +87,34 @@ describe("hostile input, end to end", () => {
     expect(stderr).toContain(`[${code}]`);
     noStackTrace(stderr);
     expect(stdout + stderr).not.toMatch(SECRETS);
+  });
+});
+
+describe("names from a hostile archive", () => {
+  it("reach the build log escaped, and the hint's command pastes the name as text without running it", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "execpack-hostile-names-"));
+    try {
+      const marker = join(workDir, "pasted-command-ran");
+      const elf = readFileSync(stdioProbeBinary());
+      const dollarName = "$(touch pasted-command-ran)_linux_amd64"; // run in workDir, it would create the marker
+      const archive = join(workDir, "release.tar.gz");
+      writeFileSync(archive, tarGz([file(`release/\u001b]0;pwned\u0007\u001b[31mred_linux_amd64`, elf), file(`release/${dollarName}`, elf)]));
+      const buildEnv = { PATH: makeStackPath(workDir, [nodeOnPath(workDir)]), HOME: join(workDir, "home"), ...offlineNpm() };
+      const result = await buildApp({ buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: pathToFileURL(archive).href }, buildEnv });
+      const { status, stdout, stderr } = result.compile!;
+      expect(status, stdout).toBe(1);
+      expect(stderr).toContain("[archive.ambiguous]");
+      expect(stdout + stderr).not.toMatch(/[\u001b\u0007]/);
+      expect(stderr).toContain("\\x1b]0;pwned\\x07");
+      const command = /heroku config:set BINARY_NAME=(.+?)(?: \(or |\. The other)/.exec(stderr)?.[1];
+      expect(command).toBeDefined();
+      // Pasted into bash as the hint shows it, with `heroku` standing in as a function that records its value.
+      const pasted = spawnSync("bash", ["-c", `heroku() { printf '%s' "\${2#BINARY_NAME=}"; }; heroku config:set BINARY_NAME=${command}`], { encoding: "utf8", cwd: workDir });
+      expect(pasted.stdout).toBe(dollarName);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 });
 
