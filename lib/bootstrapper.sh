@@ -1,47 +1,22 @@
 #!/usr/bin/env bash
 # The bootstrapper in the slug: src/ bundled by esbuild into one CommonJS file per command (execpack,
-# execpackctl, compile, build, and boot-fetch: the boot-time fetch's own process), and the launchers that `.profile.d/execpack.sh`
-# puts on PATH. The npm dependencies it is built from stay in the build cache: the slug gets no node_modules.
+# execpackctl, compile, build, and boot-fetch: the boot-time fetch's own process), committed under dist/ by
+# `npm run build:dist`, and the launchers that `.profile.d/execpack.sh` puts on PATH. A build copies the
+# bundles: it needs no npm, no esbuild and no package registry, and the slug gets no node_modules.
 
-# Builds the bootstrapper into <target> with <node>, reusing the dependencies cached under <cache-dir>.
+# Copies the bootstrapper's bundles into <target>. <node> and <cache-dir> are unused (kept for bin/build's call).
 bootstrapper::install() {
 	local buildpack_dir="${1}"
 	local target="${2}"
-	local node="${3}"
-	local cache_dir="${4}"
-	local count
-	bootstrapper::install_dependencies "${buildpack_dir}" "${node}" "${cache_dir}"
-	mkdir -p "${target}"
-	count="$("${node}" "${buildpack_dir}/lib/build-bootstrapper.mjs" "${buildpack_dir}" "${target}" "${BOOTSTRAPPER_NODE_MODULES}")"
-	output::indent "Bundled ${count} modules for Node.js $("${node}" --version)"
-}
-
-# npm ci --omit=dev of the buildpack's own dependencies (the bundler and what the bootstrapper bundles),
-# keyed on the lockfile and the Node.js version so a rebuild reuses them. Sets BOOTSTRAPPER_NODE_MODULES.
-bootstrapper::install_dependencies() {
-	local buildpack_dir="${1}"
-	local node="${2}"
-	local cache_dir="${3}"
-	local key
-	key="$(cat "${buildpack_dir}/package-lock.json" <("${node}" --version) | sha256sum | cut -c 1-16)"
-	local installed="${cache_dir}/dependencies-${key}"
-	BOOTSTRAPPER_NODE_MODULES="${installed}/node_modules"
-	if [[ -d "${BOOTSTRAPPER_NODE_MODULES}" ]]; then
-		output::indent "Using cached build dependencies"
-		return 0
-	fi
-	output::indent "Installing build dependencies"
-	local staging="${installed}.partial"
-	rm -rf "${cache_dir}"/dependencies-* && mkdir -p "${staging}"
-	cp "${buildpack_dir}/package.json" "${buildpack_dir}/package-lock.json" "${staging}/"
-	if ! (cd "${staging}" && PATH="$(dirname "${node}"):${PATH}" "${NODEJS_NPM[@]}" ci --omit=dev --ignore-scripts \
-		--no-audit --no-fund --loglevel=error >/dev/null); then
-		rm -rf "${staging}"
-		output::error "bootstrapper.dependencies-failed" "npm could not install the buildpack's dependencies" \
-			"The npm output above says why. Retry the build; if it persists, report it."
+	local bundles=("${buildpack_dir}"/dist/*.cjs)
+	if [[ ! -f "${bundles[0]}" ]]; then
+		output::error "bootstrapper.missing" "The buildpack has no bundles in dist/" \
+			"This checkout of the buildpack is incomplete: run \`npm run build:dist\` in it, or use a released version."
 		return 1
 	fi
-	mv "${staging}" "${installed}"
+	mkdir -p "${target}"
+	cp "${bundles[@]}" "${target}/"
+	output::indent "Installed ${#bundles[@]} bundles from the buildpack's dist/"
 }
 
 # Runs a bootstrapper command (<node> <bundle> ARGS...). Its own failures are explained by the bootstrapper

@@ -135,12 +135,12 @@ cnb::link_layers() {
 	printf '%s\n' "${app_dir}" >"${root}/app-dir"
 }
 
-# Removes what only one build needs from the cache layer: nodejs::download unpacks the Node.js tarball next
-# to it to run npm, and the tarball alone is worth keeping.
+# Removes what an earlier pin or an earlier cache layout left in the cache layer's Node.js cache; the verified
+# node of the pinned release stays for the next build (lib/nodejs.sh).
 cnb::trim_cache() {
 	local node_cache="${1}"
 	[[ -d "${node_cache}" ]] || return 0
-	find "${node_cache}" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+	nodejs::tidy_cache "${node_cache}"
 }
 
 # Writes <layers-dir>/launch.toml: `web` runs `execpack` (what bin/release offers on classic Heroku). A later

@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import type { Dispatcher } from "undici";
-import { openCache, reuseCached, storeCache, validators } from "./cache.js";
+import { matchesPin, openCache, reuseCached, storeCache, sweepPartials, validators } from "./cache.js";
 import type { Cache } from "./cache.js";
 import { writeAtomically } from "./file.js";
 import { convertFailure, createWatchdog, errorCode, tooManyRedirects, truncatedFailure } from "./failures.js";
@@ -41,9 +41,13 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   });
   if (url.protocol === "file:") return copyLocalFile(url, pin, options.destination);
 
+  await sweepPartials(dirname(options.destination));
   const session = createSession({ ...options, token }, url, pin);
   try {
     const cache = options.cache ? await openCache(options.cache.dir, session) : undefined;
+    // Pinned and kept: the bytes are known by their digest, so no host is asked (a rebuild needs no network).
+    const kept = cache && matchesPin(cache, session) ? await reuseCached(session, cache, "BINARY_SHA256 matches; nothing was fetched") : undefined;
+    if (kept) return kept;
     return await withRetries(session, () => attempt(session, cache));
   } finally {
     await session.agent.destroy();
@@ -71,7 +75,7 @@ async function attempt(session: Session, cache: Cache | undefined): Promise<Down
     const { response, url } = await followRedirects(session, cache?.entry ? validators(cache.entry) : {}, signal, watchdog);
     if (response.statusCode === 304 && cache?.entry) {
       discard(response);
-      return (await reuseCached(session, cache, signal)) ?? (await attempt(session, cache));
+      return (await reuseCached(session, cache, "304 Not Modified")) ?? (await attempt(session, cache));
     }
     checkStatus(session, response, url);
     const result = await saveBody(session, response, url, signal, watchdog, received);

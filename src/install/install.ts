@@ -21,6 +21,8 @@ import { extractRelease } from "../archive/extract.js";
 import type { ExtractResult } from "../archive/extract.js";
 import { detail, formatError, warn } from "../common/output.js";
 import { isExecpackError } from "../common/errors.js";
+import type { ExecpackError } from "../common/errors.js";
+import { confirmCache, forgetCache } from "../fetch/cache.js";
 import { assertExecutable } from "../archive/runnable.js";
 import { displayDownloadUrl } from "../common/secrets.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
@@ -40,6 +42,33 @@ export interface InstallOptions {
 }
 
 export async function installRelease(options: InstallOptions): Promise<InstallManifest> {
+  const kept = options.keepCache === false ? undefined : releaseCacheDir(options.cacheDir);
+  try {
+    const manifest = await installOnce(options);
+    if (kept) await confirmCache(kept);
+    return manifest;
+  } catch (error) {
+    if (!kept || !(error instanceof CachedArchiveUnusable)) throw error;
+    // A kept archive that passed its checksum and still does not extract: forget it and fetch in full, once.
+    (options.log ?? detail)(`The cached archive could not be installed (${error.cause.code}); downloading it again in full`);
+    return installOnce(options);
+  }
+}
+
+function releaseCacheDir(cacheDir: string): string {
+  return join(cacheDir, "release-cache");
+}
+
+/** An archive from the build cache failed to install; the entry is gone already. */
+class CachedArchiveUnusable extends Error {
+  override readonly cause: ExecpackError;
+  constructor(cause: ExecpackError) {
+    super(cause.message);
+    this.cause = cause;
+  }
+}
+
+async function installOnce(options: InstallOptions): Promise<InstallManifest> {
   const { settings, paths, cacheDir } = options;
   const log = options.log ?? detail;
   mkdirSync(cacheDir, { recursive: true });
@@ -84,6 +113,14 @@ export async function installRelease(options: InstallOptions): Promise<InstallMa
     log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     if (!singleFile) log(describeRelease(extracted, manifest));
     return manifest;
+  } catch (error) {
+    // An archive that does not install must not stay in the build cache: its ETag would bring it back at every
+    // build (a damaged body cached once, then 304 forever). Unconfirmed, it would be dropped anyway; this says so now.
+    if (options.keepCache !== false && isExecpackError(error) && error.code.startsWith("archive.")) {
+      await forgetCache(releaseCacheDir(cacheDir));
+      if (archive.fromCache) throw new CachedArchiveUnusable(error);
+    }
+    throw error;
   } finally {
     rmSync(staging, { recursive: true, force: true });
     // The build cache keeps its own link to the archive (fetch/cache.ts); this copy would only take space.
@@ -151,7 +188,7 @@ async function fetchArchive(options: InstallOptions, log: (line: string) => void
   const common = {
     destination: join(cacheDir, "release.download"),
     token: settings.token,
-    cache: options.keepCache === false ? undefined : { dir: join(cacheDir, "release-cache") },
+    cache: options.keepCache === false ? undefined : { dir: releaseCacheDir(cacheDir) },
     allowInsecureHttp: settings.allowInsecureHttp,
     timeouts: settings.timeouts,
     deadline: options.deadline,

@@ -2,6 +2,8 @@
  * bin/detect and bin/compile on bad input, run for real: each failure names its stable code, says what was
  * seen and what to do, shows no stack trace, leaks no password, and leaves nothing half-installed.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { readdirSync } from "node:fs";
@@ -182,6 +184,39 @@ describe("bin/compile on bad input", () => {
     } finally {
       clearInterval(watcher);
       await stalling.close();
+    }
+  });
+
+  it("never caches a damaged download: after a corrupt body with an ETag, the next build fetches in full instead of trusting a 304", async () => {
+    const good = readFileSync(join(workDir, "good.zip"));
+    const damaged = Buffer.from(good);
+    damaged.fill(0x55, 40, good.length - 200); // the entry's compressed bytes, headers intact
+    const conditions: string[] = [];
+    let served = 0;
+    // Sends the damaged body once (a proxy mangled it), then behaves: 304 to its ETag, the good body otherwise.
+    const origin = createServer((request, response) => {
+      conditions.push(request.headers["if-none-match"] ?? "");
+      if (request.headers["if-none-match"] === '"v1"') return void response.writeHead(304, { etag: '"v1"' }).end();
+      const body = served++ === 0 ? damaged : good;
+      response.writeHead(200, { etag: '"v1"', "content-length": body.length, "content-type": "application/zip" }).end(body);
+    });
+    await new Promise<void>((resolve) => origin.listen(0, "127.0.0.1", resolve));
+    const releaseUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/app.zip`;
+    try {
+      const build = () => buildApp({ buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: releaseUrl }, buildEnv, cacheDir: join(workDir, "corrupt-cache") });
+      const first = await build();
+      expect(first.compile?.status).toBe(1);
+      expect(first.compile?.stderr).toContain("[archive.corrupt]");
+      const second = await build();
+      expect(second.compile?.status, second.compile?.stderr).toBe(0);
+      expect(conditions).toEqual(["", ""]); // the second build trusted nothing from the first
+      const third = await build();
+      expect(third.compile?.status, third.compile?.stderr).toBe(0);
+      expect(third.compile?.stdout).toContain("Using cached archive (304 Not Modified)");
+      expect(conditions).toEqual(["", "", '"v1"']);
+    } finally {
+      origin.closeAllConnections();
+      await new Promise((resolve) => origin.close(resolve));
     }
   });
 

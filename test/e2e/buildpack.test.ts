@@ -16,11 +16,11 @@ import { createWriteStream } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, makeStackPath, processCommand, runScript, startDyno } from "../../src/ctl/local-heroku.js";
 import type { BuildResult } from "../../src/ctl/local-heroku.js";
-import { nodeMirror } from "./helpers/node-mirror.js";
+import { nodeMirror, pinnedNodeVersion } from "./helpers/node-mirror.js";
 import { probeBinary, readProbeReport } from "../helpers/probe.js";
 import { serveDirectory } from "../helpers/static-server.js";
 import type { StaticServer } from "../helpers/static-server.js";
-import { offlineNpm, RUNTIME_CONFIG, RUNTIME_ENV_EXPECTED } from "./helpers/build-env.js";
+import { RUNTIME_CONFIG, RUNTIME_ENV_EXPECTED } from "./helpers/build-env.js";
 import { watchDyno } from "./helpers/dyno.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -70,8 +70,6 @@ describe("classic buildpack, end to end", () => {
       PATH: stackPath,
       HOME: join(workDir, "home"),
       STACK: "heroku-24",
-      // npm installs the bootstrapper's runtime dependencies from its cache only: the tests reach loopback alone.
-      ...offlineNpm(),
     };
     // A tarball of an older pin, as a build before a Node.js bump would have left in the cache.
     mkdirSync(join(workDir, "cache/execpack/node"), { recursive: true });
@@ -126,12 +124,23 @@ describe("classic buildpack, end to end", () => {
     expect(grep.status).toBe(1); // grep's "no match", not an error
   });
 
-  it("keeps the build cache lean: the verified Node.js tarball, no unpacked copy, no stray download", () => {
+  it("keeps the build cache lean: the verified node of the pinned release and its SHA-256, no tarball, no stray download", () => {
     const cache = join(workDir, "cache/execpack");
     // An earlier pin's tarball, left by a build before a Node.js bump, went with this build.
     expect(existsSync(join(cache, "node/node-v1.0.0-linux-x64.tar.gz"))).toBe(false);
-    expect(readdirSync(join(cache, "node"))).toEqual([expect.stringMatching(/^node-v[\d.]+-linux-x64\.tar\.gz$/)]);
+    const kept = `node-v${pinnedNodeVersion()}-linux-x64`;
+    expect(readdirSync(join(cache, "node")).sort()).toEqual([kept, `${kept}.sha256`]);
+    expect(readdirSync(join(cache, "node", kept), { recursive: true }).sort()).toEqual(["bin", "bin/node"]);
+    expect(readFileSync(join(cache, "node", `${kept}.sha256`), "utf8").trim()).toBe(sha256(join(cache, "node", kept, "bin/node")));
     expect(existsSync(join(cache, "release.download"))).toBe(false);
+  });
+
+  it("needs no npm, no registry and no esbuild: the bootstrapper comes from the buildpack's dist/", () => {
+    expect(good.compile!.stdout).toMatch(/Installed \d+ bundles from the buildpack's dist\//);
+    expect(good.compile!.stdout + good.compile!.stderr).not.toMatch(/npm|dependencies/i);
+    // What the build asked the release host and the Node.js mirror for, and nothing else.
+    expect(releases.requests).toEqual(["/probe_1.4.0.zip"]);
+    expect(mirror.requests).toEqual([`/v${pinnedNodeVersion()}/SHASUMS256.txt`, `/v${pinnedNodeVersion()}/node-v${pinnedNodeVersion()}-linux-x64.tar.gz`]);
   });
 
   it("offers web: execpack as the default process type", () => {
@@ -180,6 +189,20 @@ describe("classic buildpack, end to end", () => {
     const [code] = await exited;
     expect(code).toBe(42);
     expect(output().stdout).toBe("ready\nsigterm\n");
+  });
+
+  it("rebuilds with every server stopped: the pinned release and Node.js come from the build cache, checked locally", async () => {
+    await mirror.close(); // the release host is already down (above)
+    const rebuild = await build({
+      BINARY_URL: `${releases.url.replace("http://", `http://deploy:${buildPassword}@`)}/probe_1.4.0.zip`,
+      BINARY_SHA256: sha256(join(workDir, "probe_1.4.0.zip")),
+      NODEJS_ORG_MIRROR: mirror.url,
+    });
+    expect(rebuild.compile?.status, rebuild.compile?.stderr).toBe(0);
+    expect(rebuild.compile!.stdout).toContain(`Using cached Node.js v${pinnedNodeVersion()} (linux-x64), checked against its recorded SHA-256`);
+    expect(rebuild.compile!.stdout).toContain("Using cached archive (BINARY_SHA256 matches; nothing was fetched)");
+    expect(rebuild.compile!.stdout).not.toContain("Downloading Node.js");
+    expect(sha256(join(rebuild.slugDir!, ".execpack/binary/probe"))).toBe(sha256(probe));
   });
 
   it("leaves no Node.js process between bash and the binary when bash forks for execpack", async () => {

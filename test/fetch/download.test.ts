@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { confirmCache } from "../../src/fetch/cache.js";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -181,12 +182,61 @@ describe("the build cache", () => {
     cacheDir = join(work, "cache", "execpack");
   });
 
-  async function firstBuild(path: string, extra: Partial<DownloadOptions> = {}): Promise<void> {
+  /** A build that downloads, and whose install succeeds (which confirms the kept archive), unless `installed` is false. */
+  async function firstBuild(path: string, extra: Partial<DownloadOptions> = {}, installed = true): Promise<void> {
     server.script(path, [ok(BODY, { etag: '"v1"', "last-modified": "Wed, 01 Jan 2025 00:00:00 GMT" })]);
     const result = await download(options(server.url(path), { cache: { dir: cacheDir }, ...extra }));
     expect(result.fromCache).toBe(false);
+    if (installed) await confirmCache(cacheDir);
     await rm(destination); // the next build starts from a fresh build directory
   }
+
+  it("with BINARY_SHA256 pinned and the archive kept, a rebuild needs no server: the release host is down", async () => {
+    // No ETag, no Last-Modified: the pin alone names the bytes.
+    const host = await startFaultServer({ "/pinned": [ok(BODY)] });
+    const url = host.url("/pinned");
+    await download(options(url, { cache: { dir: cacheDir }, sha256: BODY_SHA }));
+    await confirmCache(cacheDir);
+    await rm(destination);
+    await host.close(); // nothing listens there any more
+    const result = await download(options(url, { cache: { dir: cacheDir }, sha256: BODY_SHA, retries: 0 }));
+    expect(result).toMatchObject({ fromCache: true, sha256: BODY_SHA, size: BODY.length });
+    expect(sha256(await readFile(destination))).toBe(BODY_SHA);
+    expect(logs).toContain("Using cached archive (BINARY_SHA256 matches; nothing was fetched)");
+  });
+
+  it("a pinned kept archive that no longer matches its digest is dropped and fetched in full, unconditionally", async () => {
+    await firstBuild("/pinned-rot", { sha256: BODY_SHA });
+    await writeFile(join(cacheDir, "archive"), Buffer.concat([BODY.subarray(0, 10), Buffer.from("x"), BODY.subarray(11)])); // same size
+    server.script("/pinned-rot", [ok(BODY, { etag: '"v1"' })]);
+    const result = await download(options(server.url("/pinned-rot"), { cache: { dir: cacheDir }, sha256: BODY_SHA }));
+    expect(result).toMatchObject({ fromCache: false, sha256: BODY_SHA });
+    expect(server.requests("/pinned-rot").map((request) => request.headers["if-none-match"])).toEqual([undefined]);
+    expect(logs.join("\n")).toMatch(/damaged or missing; downloading it again in full/);
+  });
+
+  it("an archive whose install did not succeed (damaged on the way, or the build was killed) is never revalidated", async () => {
+    await firstBuild("/unconfirmed", {}, false);
+    server.script("/unconfirmed", [ok(BODY, { etag: '"v1"' })]);
+    const result = await download(options(server.url("/unconfirmed"), { cache: { dir: cacheDir } }));
+    expect(result.fromCache).toBe(false);
+    expect(server.requests("/unconfirmed").map((request) => request.headers["if-none-match"])).toEqual([undefined]);
+    expect(logs).toContain("Ignoring the cached archive: the last build did not install from it");
+  });
+
+  it("removes the .partial files a killed build left, and keeps one still being written", async () => {
+    await mkdir(dirname(destination), { recursive: true });
+    const left = join(dirname(destination), ".app.tar.gz.0123456789ab.partial");
+    const writing = join(dirname(destination), ".app.tar.gz.ba9876543210.partial");
+    await writeFile(left, "15 MB of an interrupted download");
+    await writeFile(writing, "another build's download in progress");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(left, hourAgo, hourAgo);
+    server.script("/file", [ok(BODY)]);
+    await download(options(server.url("/file"), { cache: { dir: cacheDir } }));
+    expect(existsSync(left)).toBe(false);
+    expect(existsSync(writing)).toBe(true);
+  });
 
   it("304 Not Modified reuses the cached archive", async () => {
     await firstBuild("/file");
@@ -219,7 +269,7 @@ describe("the build cache", () => {
     const [conditional, full] = server.requests("/file");
     expect(conditional?.headers["if-none-match"]).toBe('"v1"');
     expect(full?.headers["if-none-match"]).toBeUndefined();
-    expect(logs.join("\n")).toMatch(/damaged or missing/);
+    expect(logs.join("\n")).toMatch(/damaged or missing; downloading it again in full/);
   });
 });
 

@@ -4,6 +4,7 @@
  * and by checksums.txt, a lying checksums file, BINARY_ASSET, an ambiguous list, 404s, rate limits, a private
  * asset through the asset API with the token kept off the download host, and an unchanged release reused.
  */
+import { confirmCache } from "../../src/fetch/cache.js";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -209,6 +210,7 @@ describe("a release named in BINARY_URL", () => {
   it("does not download an unchanged release again, and names the change when a new one is out", async () => {
     const cached = { cache: { dir: join(work, "cache") }, stateFile: join(work, "github-release.json") };
     await downloadRelease(options("github:acme/widget", cached));
+    await confirmCache(cached.cache.dir); // as the install does once the release is in place
     const served = github.bytesServed();
 
     logs = [];

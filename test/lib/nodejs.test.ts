@@ -1,17 +1,28 @@
 /**
  * lib/nodejs.sh, function by function, in bash as bin/compile sources it: which Node.js on PATH is good enough
- * to copy into the slug (the floor is Node.js 22.19, undici 8's, with process.execve).
+ * to copy into the slug (the floor is Node.js 22.19, undici 8's, with process.execve), and the pinned release
+ * kept in the build cache: reused after a local check, without the network; dropped and fetched again when the
+ * check fails.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { nodeMirror, pinnedNodeVersion } from "../e2e/helpers/node-mirror.js";
+import { serveDirectory } from "../helpers/static-server.js";
+import { runScript } from "../../src/ctl/local-heroku.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const work = mkdtempSync(join(tmpdir(), "execpack-nodejs-sh-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** toEqual on 100 MB of Buffer takes minutes; digests compare at once. */
+function digest(file: string): string {
+  return createHash("sha256").update(readFileSync(file)).digest("hex");
+}
 
 /** Runs `body` in bash with lib/output.sh and lib/nodejs.sh sourced. */
 function nodejsSh(body: string, env: NodeJS.ProcessEnv = {}) {
@@ -42,5 +53,39 @@ describe("nodejs::is_capable", () => {
     ["24.21.0", false, false],
   ])("Node.js %s (process.execve: %s) → %s", (version, execve, capable) => {
     expect(nodejsSh(`nodejs::is_capable ${JSON.stringify(fakeNode(version, execve))}`).status).toBe(capable ? 0 : 1);
+  });
+});
+
+describe("nodejs::install_pinned", () => {
+  it("downloads and verifies once, then reuses the cached node with no request; a damaged one is fetched again", async () => {
+    const mirror = await serveDirectory(nodeMirror());
+    const cache = join(work, "node-cache");
+    const version = pinnedNodeVersion();
+    const kept = join(cache, `node-v${version}-linux-x64`);
+    // Asynchronous: the mirror answers from this process, which must keep running while bash waits on curl.
+    const install = (target: string) =>
+      runScript("bash", ["-c", `set -euo pipefail; source lib/output.sh; source lib/nodejs.sh; nodejs::install_pinned ${JSON.stringify(target)} ${JSON.stringify(cache)} ${JSON.stringify(mirror.url)}`], { PATH: process.env.PATH }, undefined, REPO);
+    try {
+      const first = await install(join(work, "slug-1"));
+      expect(first.status, first.stderr).toBe(0);
+      expect(first.stdout).toContain(`Downloading Node.js v${version} (linux-x64)`);
+      expect(mirror.requests).toEqual([`/v${version}/SHASUMS256.txt`, `/v${version}/node-v${version}-linux-x64.tar.gz`]);
+      expect(digest(join(work, "slug-1/bin/node"))).toBe(digest(process.execPath));
+      expect(existsSync(join(kept, "lib"))).toBe(false); // bin/node alone was unpacked
+
+      const second = await install(join(work, "slug-2"));
+      expect(second.status, second.stderr).toBe(0);
+      expect(second.stdout).toContain(`Using cached Node.js v${version} (linux-x64), checked against its recorded SHA-256`);
+      expect(mirror.requests).toHaveLength(2);
+
+      appendFileSync(join(kept, "bin/node"), "bit rot");
+      const third = await install(join(work, "slug-3"));
+      expect(third.status, third.stderr).toBe(0);
+      expect(third.stdout).toContain("does not match its recorded SHA-256; downloading it again");
+      expect(mirror.requests).toHaveLength(4);
+      expect(digest(join(work, "slug-3/bin/node"))).toBe(digest(process.execPath));
+    } finally {
+      await mirror.close();
+    }
   });
 });

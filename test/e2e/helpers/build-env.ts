@@ -2,8 +2,8 @@
 import { join } from "node:path";
 
 /**
- * npm settings for a compile in the tests: the buildpack's own dependencies come from npm's cache alone
- * (filled by `npm ci`), because the tests reach loopback only.
+ * npm settings for a compile in the tests. A build runs no npm (the bootstrapper is the committed dist/); these
+ * keep npm offline all the same, so anything that did call it would fail at once rather than reach a registry.
  */
 export function offlineNpm(): NodeJS.ProcessEnv {
   return {
