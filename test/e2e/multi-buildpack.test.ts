@@ -32,7 +32,7 @@ describe("a buildpack that runs after execpack", () => {
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "execpack-multi-"));
     buildpackDir = join(workDir, "buildpacks/execpack");
-    for (const entry of ["bin", "lib", "launchers", "src", "package.json", "package-lock.json", "buildpack.toml"]) {
+    for (const entry of ["bin", "lib", "launchers", "dist", "package.json", "package-lock.json", "buildpack.toml"]) {
       cpSync(join(REPO, entry), join(buildpackDir, entry), { recursive: true });
     }
     mkdirSync(join(workDir, "releases"));
