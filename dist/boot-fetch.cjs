@@ -34573,7 +34573,7 @@ function webOrigin(api) {
 }
 function digestOf(asset) {
   const match = /^sha256:([0-9a-f]{64})$/i.exec(asset.digest ?? "");
-  return match ? { sha256: match[1].toLowerCase(), from: "the asset digest GitHub publishes" } : void 0;
+  return match ? { sha256: match[1].toLowerCase(), from: "the asset digest GitHub publishes", pin: true } : void 0;
 }
 async function publishedChecksum(options2, assets, asset) {
   for (const fileName of checksumFiles(assets.map((each) => each.name), asset.name)) {
@@ -34581,14 +34581,18 @@ async function publishedChecksum(options2, assets, asset) {
     if (file.size > MAX_CHECKSUM_FILE_BYTES) continue;
     const destination = `${options2.destination}.checksums`;
     try {
-      await download({ ...options2, ...source(options2, file), destination, cache: void 0, onProgress: void 0 });
+      await download({ ...downloadOptions(options2), ...source(options2, file), destination, cache: void 0, onProgress: void 0 });
       const sha256 = findChecksum(await (0, import_promises6.readFile)(destination, "utf8"), asset.name, fileName);
-      if (sha256) return { sha256, from: fileName };
+      if (sha256) return { sha256, from: fileName, pin: true };
     } finally {
       await (0, import_promises6.rm)(destination, { force: true });
     }
   }
   return void 0;
+}
+function downloadOptions(options2) {
+  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, ...shared } = options2;
+  return shared;
 }
 function source(options2, asset) {
   const api = options2.release.api;
@@ -34598,9 +34602,9 @@ function source(options2, asset) {
 async function downloadVerified(options2, asset, expected, release) {
   let result;
   try {
-    result = await download({ ...options2, ...source(options2, asset), sha256: options2.pin ?? expected?.sha256 });
+    result = await download({ ...downloadOptions(options2), ...source(options2, asset), sha256: options2.pin ?? (expected?.pin ? expected.sha256 : void 0) });
   } catch (error) {
-    if (options2.pin === void 0 && expected && isExecpackError(error) && error.code === "download.checksum-mismatch") {
+    if (options2.pin === void 0 && expected?.pin && isExecpackError(error) && error.code === "download.checksum-mismatch") {
       throw mismatch(release, asset, expected, /^actual:\s*([0-9a-f]{64})$/m.exec(error.seen.join("\n"))?.[1]);
     }
     throw error;
@@ -34639,7 +34643,7 @@ async function readState(stateFile, repository) {
 }
 function sameAsset(previous, asset) {
   if (previous?.assetId !== asset.id || previous.asset !== asset.name || previous.size !== asset.size) return void 0;
-  return { sha256: previous.sha256, from: `the same asset (id ${asset.id}) as downloaded by the previous build` };
+  return { sha256: previous.sha256, from: `the same asset (id ${asset.id}) as downloaded by the previous build`, pin: false };
 }
 async function remember(options2, state) {
   if (options2.stateFile === void 0) return;
