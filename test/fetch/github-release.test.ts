@@ -232,6 +232,7 @@ describe("a release named in BINARY_URL", () => {
     const assets = goreleaserAssets("widget", "1.2.0", V120, { checksums: "none" }).map((asset) => ({ ...asset, id: 7 + asset.name.length }));
     github.repos.set("acme/widget", { releases: [{ tag: "v1.2.0", assets }] });
     await downloadRelease(options("github:acme/widget", cached));
+    await confirmCache(cached.cache.dir); // as the install does once the release is in place
 
     // Unchanged, it is not downloaded again: the first build had no pin, and the second must not bring one that drops the cache.
     const served = github.bytesServed();
