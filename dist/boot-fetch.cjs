@@ -33647,12 +33647,20 @@ function escapeControl(text) {
     return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
   });
 }
+function hasControl(text) {
+  return text.search(CONTROL) !== -1;
+}
+function shellWord(value) {
+  if (hasControl(value)) return void 0;
+  if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}
 var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 function write(fd, text) {
   (0, import_node_fs3.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
 }
 function detail(message) {
-  write(1, `${INDENT}${message}
+  write(1, `${INDENT}${escapeControl(message)}
 `);
 }
 function warn(message) {
@@ -34889,7 +34897,7 @@ function assetLabel(architecture) {
 function listEntries(entries) {
   const files = entries.filter((entry) => entry.kind !== "directory");
   if (files.length === 0) return ["(no files in the archive)"];
-  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${entry.path}" (${entry.description})`);
+  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${escapeControl(entry.path)}" (${entry.description})`);
   if (files.length > LISTED_ENTRIES) lines.push(`... and ${files.length - LISTED_ENTRIES} more`);
   return lines;
 }
@@ -34906,18 +34914,18 @@ function notRunnableMatch(binaryName, matched, architecture) {
   const link3 = matched.find((entry) => entry.kind === "symlink" || entry.kind === "hardlink" || entry.kind === "device");
   if (link3) {
     const what = link3.kind === "device" ? "device file" : "link";
-    return new ExecpackError("archive.unsafe-entry", `BINARY_NAME "${binaryName}" names a ${what}, which execpack does not install`, {
+    return new ExecpackError("archive.unsafe-entry", `BINARY_NAME "${escapeControl(binaryName)}" names a ${what}, which execpack does not install`, {
       seen: listEntries(matched),
       hint: "Set BINARY_NAME to the regular file itself (the link's target), not to a link or a device."
     });
   }
-  return new ExecpackError("archive.no-linux-binary", `BINARY_NAME "${binaryName}" matches no Linux ${label} binary`, {
+  return new ExecpackError("archive.no-linux-binary", `BINARY_NAME "${escapeControl(binaryName)}" matches no Linux ${label} binary`, {
     seen: listEntries(matched),
     hint: `Set BINARY_NAME to the Linux ${label} executable in the archive, or unset it to let execpack find it.`
   });
 }
 function binaryNameNotFound(binaryName, entries, architecture) {
-  return new ExecpackError("archive.binary-name-not-found", `BINARY_NAME "${binaryName}" matches no entry in the archive`, {
+  return new ExecpackError("archive.binary-name-not-found", `BINARY_NAME "${escapeControl(binaryName)}" matches no entry in the archive`, {
     seen: listEntries(entries),
     hint: `Set BINARY_NAME to one of the paths above (an exact path, a file name, or a glob such as "*/server"), or unset it to let execpack pick the Linux ${architectureLabel(architecture)} binary.`
   });
@@ -34925,10 +34933,11 @@ function binaryNameNotFound(binaryName, entries, architecture) {
 function ambiguous2(best, entries, architecture) {
   const label = architectureLabel(architecture);
   const summary = `The archive holds ${best.length} Linux ${label} binaries and none is clearly the one to run`;
-  const examples = best.slice(0, 3).map((entry) => lastingName(entry, entries));
+  const examples = best.slice(0, 3).map((entry) => shellWord(lastingName(entry, entries))).filter((word) => word !== void 0);
+  const suggestion = examples.length === 0 ? "Set BINARY_NAME to the one to run. No command is suggested: these names hold control characters, which a pasted command would not carry." : `Set BINARY_NAME to the one to run, by a name that survives the next version, for example: heroku config:set BINARY_NAME=${examples[0]}` + (examples.length > 1 ? ` (or ${examples.slice(1).join(", ")})` : "") + ".";
   return new ExecpackError("archive.ambiguous", summary, {
     seen: listEntries(best),
-    hint: `Set BINARY_NAME to the one to run, by a name that survives the next version, for example: heroku config:set BINARY_NAME=${shellQuote(examples[0])}` + (examples.length > 1 ? ` (or ${examples.slice(1).map((name) => shellQuote(name)).join(", ")})` : "") + ". The other programs of the release stay installed and on PATH."
+    hint: `${suggestion} The other programs of the release stay installed and on PATH.`
   });
 }
 function lastingName(entry, entries) {
@@ -34937,9 +34946,6 @@ function lastingName(entry, entries) {
   if (sameName.length === 1 && !/\d+\.\d+/.test(name)) return name;
   const segments = entry.path.split("/").map((segment) => /\d+\.\d+|^v\d/.test(segment) ? "*" : segment);
   return segments.join("/");
-}
-function shellQuote(value) {
-  return /^[A-Za-z0-9._\/*?=+-]+$/.test(value) && !/[*?]/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 // src/archive/release-tree.ts

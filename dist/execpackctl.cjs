@@ -278,7 +278,7 @@ function write(fd, text) {
   (0, import_node_fs.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
 }
 function step(message) {
-  write(1, `-----> ${message}
+  write(1, `-----> ${escapeControl(message)}
 `);
 }
 function warn(message) {
