@@ -10,7 +10,6 @@ import { mkdir } from "node:fs/promises";
 import { STATUS_CODES } from "node:http";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { request } from "undici";
 import type { Dispatcher } from "undici";
 import { matchesPin, openCache, reuseCached, storeCache, sweepPartials, validators } from "./cache.js";
 import type { Cache } from "./cache.js";
@@ -50,7 +49,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     if (kept) return kept;
     return await withRetries(session, () => attempt(session, cache));
   } finally {
-    await session.agent.destroy();
+    await session.close();
   }
 }
 
@@ -109,12 +108,13 @@ async function saveBody(
 }
 
 async function followRedirects(session: Session, extraHeaders: Record<string, string>, signal: AbortSignal, watchdog: Watchdog) {
+  const { request, agent } = await session.client();
   const chain = [session.url];
   for (;;) {
     const url = chain.at(-1)!;
     watchdog.arm(session.timeouts.headersMs, "headers");
     const response = await request(withoutCredentials(url), {
-      dispatcher: session.agent, method: "GET", signal,
+      dispatcher: agent, method: "GET", signal,
       headers: { "user-agent": "execpack", accept: accept(session, url), ...extraHeaders, ...authorization(session, url) },
     });
     watchdog.disarm();

@@ -5,7 +5,6 @@
  * `x-ratelimit-remaining: 0`, or a Retry-After) says when it resets, and waits for a short Retry-After.
  */
 import { STATUS_CODES } from "node:http";
-import { request } from "undici";
 import type { Dispatcher } from "undici";
 import { convertFailure, createWatchdog } from "./failures.js";
 import { RetryableFailure, parseRetryAfter, withRetries } from "./retry.js";
@@ -40,7 +39,7 @@ export function githubApi(options: ApiOptions): GithubApi {
   const session = createSession({ ...options, url: options.api.href, destination: "" }, options.api, undefined);
   return {
     get: (path) => withRetries(session, () => attempt(session, new URL(`${options.api.href.replace(/\/$/, "")}${path}`))),
-    close: () => session.agent.destroy(),
+    close: () => session.close(),
   };
 }
 
@@ -49,9 +48,10 @@ async function attempt(session: Session, start: URL): Promise<ApiAnswer> {
   const signal = AbortSignal.any([session.stop, watchdog.signal]);
   try {
     let url = start;
+    const { request, agent } = await session.client();
     for (let hop = 0; ; hop++) {
       watchdog.arm(session.timeouts.headersMs, "headers");
-      const response = await request(url, { dispatcher: session.agent, method: "GET", signal, headers: headers(session, url) });
+      const response = await request(url, { dispatcher: agent, method: "GET", signal, headers: headers(session, url) });
       watchdog.arm(session.timeouts.bodyMs, "body");
       const text = await response.body.text();
       watchdog.disarm();

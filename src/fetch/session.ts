@@ -2,8 +2,7 @@
  * What a download is given and returns (download.ts re-exports both), and the session: everything one
  * download over the network needs, resolved once from the options with their defaults.
  */
-import { Agent } from "undici";
-import type { Dispatcher } from "undici";
+import type { Dispatcher, request } from "undici";
 
 export interface DownloadOptions {
   url: string;
@@ -51,23 +50,39 @@ export interface Session {
   /** Aborts on the caller's signal or at the deadline: whatever is running then stops. */
   stop: AbortSignal;
   userSignal: AbortSignal | undefined;
-  agent: Dispatcher;
+  /**
+   * undici and its connection pool, loaded at the first request: undici is most of the bootstrapper's load time
+   * (some 0.2 s), and a rebuild served from the build cache, or a boot that fetches nothing, never needs it.
+   */
+  client(): Promise<HttpClient>;
+  /** Closes the connections, if any were made. */
+  close(): Promise<void>;
   log: (line: string) => void;
   onProgress: DownloadOptions["onProgress"];
 }
 
 /** Resolves the options of one download over the network; `url` and `pin` are already checked. */
+export interface HttpClient {
+  request: typeof request;
+  agent: Dispatcher;
+}
+
 export function createSession(options: DownloadOptions, url: URL, pin: string | undefined): Session {
   const stops = [options.signal, options.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadline - Date.now()))];
-  // Our own timers watch headers and body; undici's run on a coarse ~1 s clock and would race them.
-  const agent = new Agent({
-    connectTimeout: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    // Certificates are always verified: NODE_TLS_REJECT_UNAUTHORIZED=0, which Node apps on Heroku set for their
-    // database, must not switch it off for the binary execpack downloads at every boot.
-    connect: { rejectUnauthorized: true },
-  });
+  let client: Promise<HttpClient> | undefined;
+  const loadClient = (): Promise<HttpClient> =>
+    (client ??= import("undici").then((undici) => ({
+      request: undici.request,
+      // Our own timers watch headers and body; undici's run on a coarse ~1 s clock and would race them.
+      agent: new undici.Agent({
+        connectTimeout: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        // Certificates are always verified: NODE_TLS_REJECT_UNAUTHORIZED=0, which Node apps on Heroku set for their
+        // database, must not switch it off for the binary execpack downloads at every boot.
+        connect: { rejectUnauthorized: true },
+      }),
+    })));
   return {
     url, pin, token: options.token || undefined, accept: options.accept, destination: options.destination,
     timeouts: {
@@ -82,6 +97,10 @@ export function createSession(options: DownloadOptions, url: URL, pin: string | 
     deadline: options.deadline,
     stop: AbortSignal.any(stops.filter((signal) => signal !== undefined)),
     userSignal: options.signal,
-    agent, log: options.log ?? (() => {}), onProgress: options.onProgress,
+    client: loadClient,
+    close: async () => {
+      if (client) await (await client).agent.destroy();
+    },
+    log: options.log ?? (() => {}), onProgress: options.onProgress,
   };
 }
