@@ -14,12 +14,30 @@ const MASK = "*****";
  * `AWSAccessKeyId`). A word that ends in a secret word is one (`PGPASSWORD`, `APIKEY`; `MONKEY` too: masking
  * too much is the safe side), and so are a few short words that only count whole (`DB_PASS`, `MYSQL_PWD`).
  */
-const SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION)$/;
+const SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE|WEBHOOK)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION|PAT|DSN)$/;
 /** After the last secret word, these say the value is about the secret, not the secret: `SSL_KEY_PATH`, `REDIS_KEY_PREFIX`. */
 const ABOUT_A_SECRET = new Set(["PREFIX", "FILE", "PATH", "DIR", "URL", "URI", "HOST", "ENDPOINT", "NAME", "TYPE", "LENGTH", "TTL", "ALGORITHM"]);
 const WORD_BREAK = /[\s_.-]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/;
 
 export const SECRET_MASK = MASK;
+
+/**
+ * Values that are secrets whatever their name: a PEM private key, a key=value connection string (libpq DSN,
+ * JDBC, ODBC) with a password, a JWT, a URL with a jwt= or password-like parameter, and a webhook URL, whose
+ * secret is its path (`hooks.slack.com/services/T0/B0/XXXX`, `discord.com/api/webhooks/ID/TOKEN`).
+ */
+const SECRET_VALUE = [
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/,
+  /(?:^|[\s;&?])(?:password|passwd|pwd)\s*=\s*[^\s;&]/i,
+  /(?:^|[?&;\s])(?:jwt|access_token|id_token)=[^&\s]/i,
+  /(?:^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/,
+  /^https?:\/\/[^/\s]*(?:hooks?\.|webhook)[^/\s]*\/\S/i,
+  /^https?:\/\/\S*\/(?:webhooks?|hooks)\/\S/i,
+];
+
+export function isSecretValue(value: string): boolean {
+  return SECRET_VALUE.some((pattern) => pattern.test(value));
+}
 
 /** Variable and query-parameter names whose value is a secret even when it is not a URL. */
 export function isSecretName(name: string): boolean {

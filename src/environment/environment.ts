@@ -13,7 +13,7 @@
  */
 import { deriveVariables, whyNotConnectionUrl } from "./connection-url.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
-import { SECRET_MASK, isSecretName, maskUrlValue } from "../common/secrets.js";
+import { SECRET_MASK, isSecretName, isSecretValue, maskUrlValue } from "../common/secrets.js";
 
 export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { kind: "binary.env"; line: number };
 
@@ -295,7 +295,7 @@ function define(state: State, name: string, value: string, origin: Origin, secre
   state.values.set(name, value);
   state.origins.set(name, origin);
   if (!state.trackSecrets) return;
-  if (secret || isSecretName(name) || hasUrlPassword(value)) state.secrets.add(name);
+  if (secret || isSecretName(name) || hasUrlPassword(value) || isSecretValue(value)) state.secrets.add(name);
   else state.secrets.delete(name);
 }
 
