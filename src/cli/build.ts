@@ -18,5 +18,6 @@ void runMain(async () => {
   const settings = readBinarySettings(readEnvDir(envDir));
   step("Installing the release binary");
   // The binary layer holds the binary/ and binary.json slice of the install root; the execpack layer links it in.
-  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: true });
+  const deadline = Date.now() + settings.downloadTimeoutMs; // BINARY_DOWNLOAD_TIMEOUT, as in bin/compile
+  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: true, deadline });
 });

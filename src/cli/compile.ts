@@ -18,7 +18,8 @@ void runMain(async () => {
   const settings = readBinarySettings(readEnvDir(envDir));
   const paths = slugPaths(buildDir);
   step("Installing the release");
-  const manifest = await installRelease({ settings, paths, cacheDir: join(cacheDir, "execpack"), checkRunnable: true });
+  const deadline = Date.now() + settings.downloadTimeoutMs;
+  const manifest = await installRelease({ settings, paths, cacheDir: join(cacheDir, "execpack"), checkRunnable: true, deadline });
   writeCommandLaunchers(paths, manifest);
   step("The slug");
   describeSlug(paths, manifest);

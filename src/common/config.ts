@@ -21,9 +21,17 @@ export interface BinarySettings {
   allowInsecureHttp: boolean;
   /** BINARY_CONNECT_TIMEOUT, BINARY_HEADERS_TIMEOUT, BINARY_BODY_TIMEOUT (seconds); unset means the defaults. */
   timeouts: { connectMs?: number; headersMs?: number; bodyMs?: number };
+  /**
+   * BINARY_DOWNLOAD_TIMEOUT: how long the build's download may take in all, retries included (default 600 s,
+   * well under Heroku's 15-minute compile limit), in ms: a server trickling a byte at a time never trips the
+   * idle timeouts, and would otherwise hold the build until Heroku kills it with no word of why.
+   */
+  downloadTimeoutMs: number;
   /** BINARY_MAX_SIZE (uncompressed bytes, K/M/G suffixes) and BINARY_MAX_ENTRIES: the archive-bomb bounds. */
   limits: { maxTotalBytes?: number; maxEntries?: number };
 }
+
+export const DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 600;
 
 type ConfigVars = Readonly<Record<string, string | undefined>>;
 
@@ -69,6 +77,7 @@ export function readBinarySettings(vars: ConfigVars): BinarySettings {
       headersMs: readSeconds(vars, "BINARY_HEADERS_TIMEOUT"),
       bodyMs: readSeconds(vars, "BINARY_BODY_TIMEOUT"),
     },
+    downloadTimeoutMs: readSeconds(vars, "BINARY_DOWNLOAD_TIMEOUT") ?? DEFAULT_DOWNLOAD_TIMEOUT_SECONDS * 1000,
     limits: {
       maxTotalBytes: readQuantity(vars, "BINARY_MAX_SIZE", true),
       maxEntries: readQuantity(vars, "BINARY_MAX_ENTRIES", false),

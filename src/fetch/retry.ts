@@ -57,7 +57,9 @@ export function stopped(session: Session): never {
 export function deadlineError(session: Session, lastFailure?: string): ExecpackError {
   return new ExecpackError("download.deadline", "The download could not finish before the deadline", {
     seen: [`URL: ${showUrl(session.url)}`, ...(lastFailure ? [`last failure: ${lastFailure}`] : [])],
-    hint: "A boot-time download must finish before Heroku's 60 s bind limit: use BINARY_FETCH=build, or a faster host.",
+    hint:
+      "At build time the download has BINARY_DOWNLOAD_TIMEOUT seconds in all (default 600): raise it for a slow host, " +
+      "or host the release closer. A boot-time download must finish within BINARY_FETCH_TIMEOUT, before Heroku's 60 s bind limit: use BINARY_FETCH=build, or a faster host.",
   });
 }
 

@@ -45,6 +45,12 @@ describe("hostile input, end to end", () => {
       "/bad-chunk": (socket) => socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
       "/not-http": (socket) => socket.end("SSH-2.0-OpenSSH_9.6\r\n"),
       "/ok": (socket) => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"),
+      // One byte every 200 ms: never idle long enough for the body timeout, never done.
+      "/trickle": (socket) => {
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n");
+        const timer = setInterval(() => socket.write("x"), 200);
+        socket.on("close", () => clearInterval(timer));
+      },
     });
     // heroku/nodejs ran first: its Node.js is reused, which keeps these builds quick.
     buildEnv = { PATH: makeStackPath(workDir, [nodeOnPath(workDir)]), HOME: join(workDir, "home"), ...offlineNpm() };
@@ -73,6 +79,15 @@ describe("hostile input, end to end", () => {
     expect(stderr).not.toContain("internal error");
     noStackTrace(stderr);
     expect(stdout + stderr).not.toMatch(SECRETS);
+  });
+
+  it("bin/compile gives up on a server trickling a byte at a time after BINARY_DOWNLOAD_TIMEOUT, not Heroku's 15 minutes", async () => {
+    const result = await buildApp({ buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: raw.url("/trickle"), BINARY_DOWNLOAD_TIMEOUT: "2" }, buildEnv });
+    const { status, stdout, stderr } = result.compile!;
+    expect(status, stdout).toBe(1);
+    expect(stderr).toContain("[download.deadline]");
+    expect(stderr).toContain("BINARY_DOWNLOAD_TIMEOUT");
+    noStackTrace(stderr);
   });
 
   it.each(cases)("execpack's boot-time fetch falls back on %s, naming its code, with no stack trace and no secret", async (_, vars, code) => {
