@@ -140,6 +140,15 @@ interface UrlParts { scheme: ConnectionScheme; userinfo: string | undefined; hos
  */
 function splitUrl(value: string, report: Reporter): UrlParts {
   if (value === "") throw report.invalid("it is empty");
+  const wrapped = /^[\s"']|[\s"']$/.exec(value)?.[0];
+  if (wrapped !== undefined) {
+    report.scheme = connectionSchemeOf(value.replace(/^[\s"']+/, ""));
+    throw report.invalid(
+      /["']/.test(wrapped)
+        ? "it is wrapped in quotes, which became part of the value: set it again without them"
+        : "it starts or ends with whitespace (a paste accident): set it again without",
+    );
+  }
   const scheme = connectionSchemeOf(value);
   if (scheme === undefined) throw report.invalid(`it does not start with one of ${CONNECTION_SCHEMES.join(", ")} and "://"`);
   report.scheme = scheme;
@@ -410,7 +419,9 @@ function connectionUrlVariables(env: Readonly<Record<string, string | undefined>
     // The name first: a dyno has dozens of variables and only a few URLs.
     const match = /^(.+)_(URL|URI)$/.exec(variable);
     if (match?.[1] === undefined || value === undefined) continue;
-    const scheme = connectionSchemeOf(value);
+    // A URL behind a space or a quote (a paste accident, or quotes `heroku config:set` kept) is still one: its
+    // derived names get a problem instead of being left unset, which binary.env would expand to "".
+    const scheme = connectionSchemeOf(value) ?? connectionSchemeOf(value.replace(/^[\s"']+/, ""));
     if (scheme !== undefined) found.push({ variable, base: match[1], value, scheme });
   }
   const urls = new Set(found.filter(({ variable }) => variable.endsWith("_URL")).map(({ base }) => base));
