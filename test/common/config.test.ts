@@ -29,8 +29,14 @@ describe("readBinarySettings", () => {
       token: undefined,
       allowInsecureHttp: false,
       timeouts: { connectMs: undefined, headersMs: undefined, bodyMs: undefined },
+      downloadTimeoutMs: 600_000,
       limits: { maxTotalBytes: undefined, maxEntries: undefined },
     });
+  });
+
+  it("reads BINARY_DOWNLOAD_TIMEOUT in seconds, and refuses what is no positive number", () => {
+    expect(readBinarySettings({ ...URL_ONLY, BINARY_DOWNLOAD_TIMEOUT: "90" }).downloadTimeoutMs).toBe(90_000);
+    expect(() => readBinarySettings({ ...URL_ONLY, BINARY_DOWNLOAD_TIMEOUT: "0" })).toThrow(expect.objectContaining({ code: "config.invalid-number" }));
   });
 
   it.each([
