@@ -33024,7 +33024,7 @@ function isExecpackError(error) {
 
 // src/common/secrets.ts
 var MASK = "*****";
-var SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION)$/;
+var SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE|WEBHOOK)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION|PAT|DSN)$/;
 var ABOUT_A_SECRET = /* @__PURE__ */ new Set(["PREFIX", "FILE", "PATH", "DIR", "URL", "URI", "HOST", "ENDPOINT", "NAME", "TYPE", "LENGTH", "TTL", "ALGORITHM"]);
 var WORD_BREAK = /[\s_.-]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/;
 function isSecretName(name) {
@@ -33128,6 +33128,7 @@ function displayDownloadUrl(raw) {
 }
 
 // src/common/config.ts
+var DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 600;
 function nonEmpty(value) {
   const trimmed = value?.trim();
   return trimmed ? trimmed : void 0;
@@ -33153,6 +33154,7 @@ function readBinarySettings(vars) {
       headersMs: readSeconds(vars, "BINARY_HEADERS_TIMEOUT"),
       bodyMs: readSeconds(vars, "BINARY_BODY_TIMEOUT")
     },
+    downloadTimeoutMs: readSeconds(vars, "BINARY_DOWNLOAD_TIMEOUT") ?? DEFAULT_DOWNLOAD_TIMEOUT_SECONDS * 1e3,
     limits: {
       maxTotalBytes: readQuantity(vars, "BINARY_MAX_SIZE", true),
       maxEntries: readQuantity(vars, "BINARY_MAX_ENTRIES", false)
@@ -33562,7 +33564,7 @@ function stopped(session) {
 function deadlineError(session, lastFailure) {
   return new ExecpackError("download.deadline", "The download could not finish before the deadline", {
     seen: [`URL: ${showUrl(session.url)}`, ...lastFailure ? [`last failure: ${lastFailure}`] : []],
-    hint: "A boot-time download must finish before Heroku's 60 s bind limit: use BINARY_FETCH=build, or a faster host."
+    hint: "At build time the download has BINARY_DOWNLOAD_TIMEOUT seconds in all (default 600): raise it for a slow host, or host the release closer. A boot-time download must finish within BINARY_FETCH_TIMEOUT, before Heroku's 60 s bind limit: use BINARY_FETCH=build, or a faster host."
   });
 }
 function withAttempts(error, attempts) {

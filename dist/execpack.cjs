@@ -65,9 +65,20 @@ function printError(error) {
 
 // src/common/secrets.ts
 var MASK = "*****";
-var SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION)$/;
+var SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE|WEBHOOK)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION|PAT|DSN)$/;
 var ABOUT_A_SECRET = /* @__PURE__ */ new Set(["PREFIX", "FILE", "PATH", "DIR", "URL", "URI", "HOST", "ENDPOINT", "NAME", "TYPE", "LENGTH", "TTL", "ALGORITHM"]);
 var WORD_BREAK = /[\s_.-]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/;
+var SECRET_VALUE = [
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/,
+  /(?:^|[\s;&?])(?:password|passwd|pwd)\s*=\s*[^\s;&]/i,
+  /(?:^|[?&;\s])(?:jwt|access_token|id_token)=[^&\s]/i,
+  /(?:^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/,
+  /^https?:\/\/[^/\s]*(?:hooks?\.|webhook)[^/\s]*\/\S/i,
+  /^https?:\/\/\S*\/(?:webhooks?|hooks)\/\S/i
+];
+function isSecretValue(value) {
+  return SECRET_VALUE.some((pattern) => pattern.test(value));
+}
 function isSecretName(name) {
   if (name === "PWD") return false;
   const words = name.split(WORD_BREAK).map((word) => word.toUpperCase());
@@ -739,6 +750,13 @@ var Reporter = class {
 };
 function splitUrl(value, report) {
   if (value === "") throw report.invalid("it is empty");
+  const wrapped = /^[\s"']|[\s"']$/.exec(value)?.[0];
+  if (wrapped !== void 0) {
+    report.scheme = connectionSchemeOf(value.replace(/^[\s"']+/, ""));
+    throw report.invalid(
+      /["']/.test(wrapped) ? "it is wrapped in quotes, which became part of the value: set it again without them" : "it starts or ends with whitespace (a paste accident): set it again without"
+    );
+  }
   const scheme = connectionSchemeOf(value);
   if (scheme === void 0) throw report.invalid(`it does not start with one of ${CONNECTION_SCHEMES.join(", ")} and "://"`);
   report.scheme = scheme;
@@ -935,7 +953,7 @@ function connectionUrlVariables(env) {
   for (const [variable, value] of Object.entries(env)) {
     const match = /^(.+)_(URL|URI)$/.exec(variable);
     if (match?.[1] === void 0 || value === void 0) continue;
-    const scheme = connectionSchemeOf(value);
+    const scheme = connectionSchemeOf(value) ?? connectionSchemeOf(value.replace(/^[\s"']+/, ""));
     if (scheme !== void 0) found.push({ variable, base: match[1], value, scheme });
   }
   const urls = new Set(found.filter(({ variable }) => variable.endsWith("_URL")).map(({ base }) => base));
@@ -1139,7 +1157,7 @@ function define(state, name, value, origin, secret) {
   state.values.set(name, value);
   state.origins.set(name, origin);
   if (!state.trackSecrets) return;
-  if (secret || isSecretName(name) || hasUrlPassword(value)) state.secrets.add(name);
+  if (secret || isSecretName(name) || hasUrlPassword(value) || isSecretValue(value)) state.secrets.add(name);
   else state.secrets.delete(name);
 }
 function externalConfigVars(configVars) {
