@@ -247,4 +247,17 @@ describe("a release named in BINARY_URL", () => {
       `${ASSET_120} does not match the same asset (id ${own.id}) as downloaded by the previous build`, `expected (the same asset (id ${own.id}) as downloaded by the previous build): ${sha256(V120)}`,
     ]);
   });
+
+  it("resolves a release page of a GitHub Enterprise Server whose API is at /api/v3", async () => {
+    const enterprise = await startGithubStandIn({ "acme/widget": { releases: [{ tag: "v1.2.0", assets: goreleaserAssets("widget", "1.2.0", V120) }] } }, { apiPath: "/api/v3" });
+    try {
+      const page = `${new URL(enterprise.api).origin}/acme/widget/releases/tag/v1.2.0`;
+      const result = await downloadRelease({ ...options("github:acme/widget"), release: parseReleaseName(page, enterprise.api)!, token: TOKEN });
+      expect(result.release).toMatchObject({ tag: "v1.2.0", asset: ASSET_120, verifiedBy: "checksums.txt" });
+      expect(enterprise.apiRequests.map((request) => request.path)).toEqual(expect.arrayContaining(["/api/v3/repos/acme/widget/releases/tags/v1.2.0"]));
+      expect(enterprise.apiRequests.every((request) => request.path.startsWith("/api/v3/"))).toBe(true);
+    } finally {
+      await enterprise.close();
+    }
+  });
 });

@@ -64,7 +64,9 @@ export function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-export async function startGithubStandIn(repos: Record<string, StandInRepo> = {}): Promise<GithubStandIn> {
+/** `apiPath`: where the API lives on its origin, `/api/v3` as on GitHub Enterprise Server; the root by default. */
+export async function startGithubStandIn(repos: Record<string, StandInRepo> = {}, options: { apiPath?: string } = {}): Promise<GithubStandIn> {
+  const apiPath = options.apiPath ?? "";
   const state = { repos: new Map(Object.entries(repos)), bytes: 0, limit: undefined as RateLimit | undefined };
   const apiRequests: SeenRequest[] = [];
   const downloadRequests: SeenRequest[] = [];
@@ -107,7 +109,7 @@ export async function startGithubStandIn(repos: Record<string, StandInRepo> = {}
     }
     const authorized = request.headers.authorization === `Bearer ${TOKEN}`;
     const path = new URL(request.url ?? "/", "http://x").pathname;
-    const match = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
+    const match = path.startsWith(`${apiPath}/`) ? /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path.slice(apiPath.length)) : null;
     const repoName = match ? `${match[1]}/${match[2]}` : "";
     const repo = state.repos.get(repoName);
     if (!match || !repo || (repo.private && !authorized)) return json(response, 404, { message: "Not Found" });
@@ -142,7 +144,7 @@ export async function startGithubStandIn(repos: Record<string, StandInRepo> = {}
     }
     json(response, 404, { message: "Not Found" });
   });
-  const apiUrl = api.url;
+  const apiUrl = `${api.url}${apiPath}`;
   const downloadsUrl = downloads.url;
 
   return {
