@@ -10,6 +10,7 @@
  */
 import { quote } from "./url-policy.js";
 import { ExecpackError } from "../common/errors.js";
+import { shellWord } from "../common/output.js";
 
 export type AssetArchitecture = "x86_64" | "aarch64";
 
@@ -182,9 +183,13 @@ function noAssetFits<T extends NamedAsset>(assets: readonly T[], verdicts: reado
 
 function ambiguous<T extends NamedAsset>(assets: readonly T[], verdicts: readonly Verdict<T>[], query: AssetQuery): ExecpackError {
   const first = verdicts.find((verdict) => verdict.reason === undefined)!.asset.name;
+  // Quoted for the shell (common/output.ts): an asset named with `$(...)` must paste as text.
+  const word = shellWord(suggestPattern(first, query.tag));
   return new ExecpackError("release.ambiguous-asset", `Several assets of ${query.release} fit a ${dyno(query.architecture)} dyno`, {
     seen: ["assets:", ...listing(assets, verdicts)],
-    hint: `Choose one with BINARY_ASSET, e.g. heroku config:set BINARY_ASSET='${suggestPattern(first, query.tag)}'`,
+    hint: word
+      ? `Choose one with BINARY_ASSET, e.g. heroku config:set BINARY_ASSET=${word}`
+      : "Choose one with BINARY_ASSET: a glob matching the asset's name (* for any text, ? for one character).",
   });
 }
 

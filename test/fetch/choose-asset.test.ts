@@ -101,6 +101,16 @@ describe("chooseAsset", () => {
     expect(error.hint).toContain("BINARY_ASSET");
   });
 
+  it.each([
+    [["widget_1.2.0_linux_amd64.tar.gz", "agent_1.2.0_linux_amd64.tar.gz"], "heroku config:set BINARY_ASSET='widget_*_linux_amd64.tar.gz'"],
+    [["widget $(touch x) linux amd64.tar.gz", "agent-linux-amd64.tar.gz"], "heroku config:set BINARY_ASSET='widget $(touch x) linux amd64.tar.gz'"],
+    [["widget\u001b[31m-linux-amd64.tar.gz", "agent-linux-amd64.tar.gz"], "Choose one with BINARY_ASSET: a glob"],
+  ])("suggests a BINARY_ASSET a shell takes literally for %j", (list, hint) => {
+    const error = failure(list, "x86_64", undefined, "nothing");
+    expect(error.code).toBe("release.ambiguous-asset");
+    expect(error.hint).toContain(hint);
+  });
+
   it("says which names BINARY_ASSET matched none of", () => {
     const error = failure(GORELEASER, "x86_64", "*_linux_x86_64.tar.gz");
     expect(error.code).toBe("release.asset-not-found");
