@@ -34133,9 +34133,10 @@ function noAssetFits(assets, verdicts, query) {
 }
 function ambiguous(assets, verdicts, query) {
   const first = verdicts.find((verdict) => verdict.reason === void 0).asset.name;
+  const word = shellWord(suggestPattern(first, query.tag));
   return new ExecpackError("release.ambiguous-asset", `Several assets of ${query.release} fit a ${dyno(query.architecture)} dyno`, {
     seen: ["assets:", ...listing(assets, verdicts)],
-    hint: `Choose one with BINARY_ASSET, e.g. heroku config:set BINARY_ASSET='${suggestPattern(first, query.tag)}'`
+    hint: word ? `Choose one with BINARY_ASSET, e.g. heroku config:set BINARY_ASSET=${word}` : "Choose one with BINARY_ASSET: a glob matching the asset's name (* for any text, ? for one character)."
   });
 }
 function patternMatchesNothing(assets, query) {
