@@ -41,9 +41,7 @@ bootstrapper::install_launchers() {
 	chmod 0755 "${slug_dir}/bin/execpack" "${slug_dir}/bin/execpackctl"
 	mkdir -p "${slug_dir}/libexec"
 	cp "${buildpack_dir}/launchers/execpack-shell" "${slug_dir}/libexec/"
-	# A Node.js without process.execve hands the final exec to bash. bin/compile installs one that can
-	# exec, so this marker is written only if that ever stops being true.
-	if [[ -x "${slug_dir}/node/bin/node" ]] && ! "${slug_dir}/node/bin/node" -e 'process.exit(typeof process.execve === "function" ? 0 : 1)'; then
-		touch "${slug_dir}/shell-handoff"
-	fi
+	# A Node.js without process.execve would hand the final exec to bash (the shell-handoff marker, see
+	# launchers/execpack-shell). nodejs::provision installs only a Node.js that nodejs::is_capable accepted or
+	# the pinned release, both with process.execve, so no marker is written, and no Node.js is started to ask.
 }
