@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     cacheDir: join(scratch, "cache"),
     // installRelease logs "Release: …" once the download is complete and verified, before extracting.
     log: (line) => {
-      if (line.startsWith("Release:")) downloaded = performance.now();
+      if (line.startsWith("Release:") && line.includes("sha256")) downloaded = performance.now();
     },
   });
   const end = performance.now();
