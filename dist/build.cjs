@@ -33217,8 +33217,8 @@ function readFetchMode(value) {
 
 // src/install/install.ts
 var import_node_crypto5 = require("node:crypto");
-var import_node_fs17 = require("node:fs");
-var import_node_path20 = require("node:path");
+var import_node_fs18 = require("node:fs");
+var import_node_path21 = require("node:path");
 
 // src/fetch/download.ts
 var import_node_fs6 = require("node:fs");
@@ -38564,12 +38564,176 @@ function startsWith2(bytes, prefix) {
   return bytes.length >= prefix.length && prefix.every((byte, index) => bytes[index] === byte);
 }
 
-// src/archive/runnable.ts
+// src/archive/libraries.ts
 var import_node_fs16 = require("node:fs");
+var import_node_path20 = require("node:path");
+var PT_LOAD2 = 1;
+var PT_DYNAMIC = 2;
+var DT_NEEDED = 1n;
+var DT_STRTAB = 5n;
+var DT_RPATH = 15n;
+var DT_RUNPATH = 29n;
+function stackLibraryFolders(machine = "x86_64") {
+  const triplet = machine === "aarch64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  const folders = [...readLdSoConf("/etc/ld.so.conf", 0), `/lib/${triplet}`, `/usr/lib/${triplet}`, "/lib64", "/usr/lib64", "/lib", "/usr/lib"];
+  return [...new Set(folders)];
+}
+function readLdSoConf(file, depth) {
+  let text;
+  try {
+    text = (0, import_node_fs16.readFileSync)(file, "utf8");
+  } catch {
+    return [];
+  }
+  const folders = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") continue;
+    const include = /^include\s+(.+)$/.exec(line);
+    if (include && depth < 4) {
+      const pattern = include[1];
+      const dir = import_node_path20.posix.dirname(pattern);
+      const suffix = import_node_path20.posix.basename(pattern).replace(/^\*/, "");
+      const names = (0, import_node_fs16.existsSync)(dir) ? (0, import_node_fs16.readdirSync)(dir).filter((name) => name.endsWith(suffix)).sort() : [];
+      for (const name of names) folders.push(...readLdSoConf(import_node_path20.posix.join(dir, name), depth + 1));
+    } else if (line.startsWith("/")) {
+      folders.push(line);
+    }
+  }
+  return folders;
+}
+function checkLibraries(root, programs, stackFolders = stackLibraryFolders()) {
+  const releaseFolders = libraryFolders(root);
+  const missing = /* @__PURE__ */ new Map();
+  const used = /* @__PURE__ */ new Set();
+  const queue = programs.map((program) => ({ file: program, neededBy: program }));
+  const seen = new Set(programs);
+  while (queue.length > 0) {
+    let follow2 = function(path) {
+      if (seen.has(path)) return;
+      seen.add(path);
+      queue.push({ file: path, neededBy });
+    };
+    var follow = follow2;
+    const { file, neededBy } = queue.shift();
+    const dynamic = readDynamic(import_node_path20.posix.join(root, file));
+    if (!dynamic) continue;
+    const origin = import_node_path20.posix.dirname(import_node_path20.posix.join(root, file));
+    const own = (paths) => paths.flatMap((entry) => entry.split(":")).filter(Boolean).map((entry) => entry.replace(/\$(ORIGIN|\{ORIGIN\})/g, origin));
+    const ownFolders = dynamic.runpath.length > 0 ? own(dynamic.runpath) : own(dynamic.rpath);
+    for (const library of dynamic.needed) {
+      if (library.includes("/")) continue;
+      if (ownFolders.some((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(folder, library)))) {
+        const inside = ownFolders.map((folder) => import_node_path20.posix.join(folder, library)).find((path) => (0, import_node_fs16.existsSync)(path) && path.startsWith(`${root}/`));
+        if (inside) follow2(import_node_path20.posix.relative(root, inside));
+        continue;
+      }
+      const bundled = releaseFolders.find((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(root, folder, library)));
+      if (bundled !== void 0) {
+        used.add(bundled);
+        follow2(import_node_path20.posix.join(bundled, library));
+        continue;
+      }
+      if (stackFolders.some((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(folder, library)))) continue;
+      const programsNeeding = missing.get(library) ?? [];
+      if (!programsNeeding.includes(neededBy)) programsNeeding.push(neededBy);
+      missing.set(library, programsNeeding);
+    }
+  }
+  return { libraryPath: releaseFolders.filter((folder) => used.has(folder)), missing };
+}
+function libraryFolders(root) {
+  const found = [];
+  const walk = (relative, depth) => {
+    let names;
+    try {
+      names = (0, import_node_fs16.readdirSync)(import_node_path20.posix.join(root, relative));
+    } catch {
+      return;
+    }
+    if (relative !== "" && names.some((name) => /\.so(\.\d+)*$/.test(name))) found.push(relative);
+    if (depth >= 4) return;
+    for (const name of names.sort()) {
+      const path = relative === "" ? name : `${relative}/${name}`;
+      try {
+        if ((0, import_node_fs16.statSync)(import_node_path20.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
+      } catch {
+      }
+    }
+  };
+  walk("", 0);
+  return found.sort((a, b2) => a.split("/").length - b2.split("/").length || a.localeCompare(b2));
+}
+function readDynamic(file) {
+  let fd;
+  try {
+    fd = (0, import_node_fs16.openSync)(file, "r");
+  } catch {
+    return void 0;
+  }
+  try {
+    const read = (position, length) => {
+      const buffer = Buffer.alloc(length);
+      return buffer.subarray(0, (0, import_node_fs16.readSync)(fd, buffer, 0, length, position));
+    };
+    const head = read(0, 64);
+    const header3 = readElfHeader(head);
+    if (!isElf(head) || !header3 || header3.class !== 64 || header3.endianness !== "little") return void 0;
+    const phoff = Number(head.readBigUInt64LE(32));
+    const phentsize = head.readUInt16LE(54);
+    const phnum = head.readUInt16LE(56);
+    if (phentsize < 56 || phnum > 512) return void 0;
+    const table = read(phoff, phentsize * phnum);
+    const loads = [];
+    let dynamic;
+    for (let base = 0; base + phentsize <= table.length; base += phentsize) {
+      const type = table.readUInt32LE(base);
+      const offset = table.readBigUInt64LE(base + 8);
+      const vaddr = table.readBigUInt64LE(base + 16);
+      const filesz = table.readBigUInt64LE(base + 32);
+      if (type === PT_LOAD2) loads.push({ vaddr, offset, size: filesz });
+      if (type === PT_DYNAMIC) dynamic = { offset: Number(offset), size: Math.min(Number(filesz), 64 * 1024) };
+    }
+    if (!dynamic) return { needed: [], rpath: [], runpath: [] };
+    const entries = read(dynamic.offset, dynamic.size);
+    const raw = [];
+    let strtab;
+    for (let base = 0; base + 16 <= entries.length; base += 16) {
+      const tag = entries.readBigInt64LE(base);
+      const value = entries.readBigUInt64LE(base + 8);
+      if (tag === 0n) break;
+      if (tag === DT_STRTAB) strtab = value;
+      else raw.push({ tag, value });
+    }
+    const segment = strtab === void 0 ? void 0 : loads.find((load) => strtab >= load.vaddr && strtab < load.vaddr + load.size);
+    if (strtab === void 0 || !segment) return void 0;
+    const strtabOffset = Number(strtab - segment.vaddr + segment.offset);
+    const string = (offset) => {
+      const bytes = read(strtabOffset + Number(offset), 4096);
+      const end = bytes.indexOf(0);
+      return bytes.subarray(0, end === -1 ? bytes.length : end).toString("utf8");
+    };
+    const pick = (tag) => raw.filter((entry) => entry.tag === tag).map((entry) => string(entry.value));
+    return { needed: pick(DT_NEEDED), rpath: pick(DT_RPATH), runpath: pick(DT_RUNPATH) };
+  } catch {
+    return void 0;
+  } finally {
+    (0, import_node_fs16.closeSync)(fd);
+  }
+}
+function debianPackageGuess(library) {
+  const match = /^(.+?)\.so\.(\d+)/.exec(library);
+  if (!match) return library.replace(/\.so$/, "");
+  const [, stem, major] = match;
+  return /\d$/.test(stem) ? `${stem}-${major}` : `${stem}${major}`;
+}
+
+// src/archive/runnable.ts
+var import_node_fs17 = require("node:fs");
 function assertExecutable(file) {
   let isFile = false;
   try {
-    isFile = (0, import_node_fs16.statSync)(file).isFile();
+    isFile = (0, import_node_fs17.statSync)(file).isFile();
   } catch {
   }
   if (!isFile) {
@@ -38579,7 +38743,7 @@ function assertExecutable(file) {
     });
   }
   try {
-    (0, import_node_fs16.accessSync)(file, import_node_fs16.constants.X_OK);
+    (0, import_node_fs17.accessSync)(file, import_node_fs17.constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
       seen: [`file: ${file}`],
@@ -38591,7 +38755,7 @@ function assertExecutable(file) {
 }
 function readAt(fd, position, length) {
   const buffer = Buffer.alloc(length);
-  return buffer.subarray(0, (0, import_node_fs16.readSync)(fd, buffer, 0, length, position));
+  return buffer.subarray(0, (0, import_node_fs17.readSync)(fd, buffer, 0, length, position));
 }
 function wrongFormat(file, format, hint) {
   return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
@@ -38600,7 +38764,7 @@ function wrongFormat(file, format, hint) {
   });
 }
 function assertRunnableFormat(file) {
-  const fd = (0, import_node_fs16.openSync)(file, "r");
+  const fd = (0, import_node_fs17.openSync)(file, "r");
   try {
     const bytes = readAt(fd, 0, 256);
     if (bytes[0] === 35 && bytes[1] === 33) return assertInterpreter(file, scriptInterpreter(bytes), "script");
@@ -38608,7 +38772,7 @@ function assertRunnableFormat(file) {
     if (!header3 || !isRunnableOn(header3, dynoArchitecture())) {
       throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
     }
-    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs16.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
+    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs17.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
       throw wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again.");
     }
@@ -38617,7 +38781,7 @@ function assertRunnableFormat(file) {
     if (isExecpackError(error)) throw error;
     throw wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again.");
   } finally {
-    (0, import_node_fs16.closeSync)(fd);
+    (0, import_node_fs17.closeSync)(fd);
   }
 }
 function scriptInterpreter(bytes) {
@@ -38625,7 +38789,7 @@ function scriptInterpreter(bytes) {
   return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
 }
 function assertInterpreter(file, interpreter, kind) {
-  if (interpreter === void 0 || (0, import_node_fs16.existsSync)(interpreter)) return;
+  if (interpreter === void 0 || (0, import_node_fs17.existsSync)(interpreter)) return;
   const shown = JSON.stringify(interpreter);
   throw wrongFormat(
     file,
@@ -38648,7 +38812,7 @@ async function installRelease(options2) {
   }
 }
 function releaseCacheDir(cacheDir) {
-  return (0, import_node_path20.join)(cacheDir, "release-cache");
+  return (0, import_node_path21.join)(cacheDir, "release-cache");
 }
 var CachedArchiveUnusable = class extends Error {
   cause;
@@ -38660,11 +38824,11 @@ var CachedArchiveUnusable = class extends Error {
 async function installOnce(options2) {
   const { settings, paths, cacheDir } = options2;
   const log = options2.log ?? detail;
-  (0, import_node_fs17.mkdirSync)(cacheDir, { recursive: true });
-  (0, import_node_fs17.mkdirSync)(paths.root, { recursive: true });
+  (0, import_node_fs18.mkdirSync)(cacheDir, { recursive: true });
+  (0, import_node_fs18.mkdirSync)(paths.root, { recursive: true });
   const { archive, release } = await fetchArchive(options2, log);
   log(describeDownload(archive));
-  const staging = (0, import_node_path20.join)(paths.root, `staging.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`);
+  const staging = (0, import_node_path21.join)(paths.root, `staging.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`);
   try {
     const extracted = await extractRelease({
       archivePath: archive.path,
@@ -38675,10 +38839,11 @@ async function installOnce(options2) {
       limits: settings.limits
     });
     const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
-    const name = singleFile ? installedName(extracted.entry, extracted.format, release?.downloadUrl ?? settings.url) : (0, import_node_path20.basename)(extracted.path);
+    const name = singleFile ? installedName(extracted.entry, extracted.format, release?.downloadUrl ?? settings.url) : (0, import_node_path21.basename)(extracted.path);
     const path = singleFile ? name : extracted.path;
-    if (singleFile && name !== extracted.path) (0, import_node_fs17.renameSync)((0, import_node_path20.join)(extracted.root, extracted.path), (0, import_node_path20.join)(extracted.root, name));
+    if (singleFile && name !== extracted.path) (0, import_node_fs18.renameSync)((0, import_node_path21.join)(extracted.root, extracted.path), (0, import_node_path21.join)(extracted.root, name));
     const executables2 = singleFile ? [name] : extracted.executables;
+    const libraries = checkLibraries(extracted.root, executables2, stackLibraryFolders(dynoArchitecture()));
     replaceDirectory(extracted.root, paths.binaryDir);
     const manifest = {
       name,
@@ -38690,11 +38855,13 @@ async function installOnce(options2) {
       format: extracted.format,
       fetch: settings.fetch,
       ...release ? { release: { repository: release.repository, tag: release.tag, asset: release.asset, verifiedBy: release.verifiedBy ?? null } } : {},
-      commands: commandNames(path, executables2)
+      commands: commandNames(path, executables2),
+      ...libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}
     };
-    (0, import_node_fs17.writeFileSync)(paths.manifest, `${JSON.stringify(manifest, null, 2)}
+    (0, import_node_fs18.writeFileSync)(paths.manifest, `${JSON.stringify(manifest, null, 2)}
 `);
-    if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path20.join)(paths.binaryDir, path));
+    if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path21.join)(paths.binaryDir, path));
+    if (options2.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
     log(`Installed ${from} (${formatBytes3(extracted.size)}, sha256 ${extracted.sha256})`);
     if (!singleFile) log(describeRelease2(extracted, manifest));
@@ -38706,26 +38873,34 @@ async function installOnce(options2) {
     }
     throw error;
   } finally {
-    (0, import_node_fs17.rmSync)(staging, { recursive: true, force: true });
-    (0, import_node_fs17.rmSync)(archive.path, { force: true });
+    (0, import_node_fs18.rmSync)(staging, { recursive: true, force: true });
+    (0, import_node_fs18.rmSync)(archive.path, { force: true });
   }
+}
+function missingLibraries(missing) {
+  const seen = [...missing].map(([library, programs]) => `${library}, needed by ${programs.slice(0, 4).join(", ")}${programs.length > 4 ? ` and ${programs.length - 4} more` : ""}`);
+  const packages = [...new Set([...missing.keys()].map(debianPackageGuess))].join(" ");
+  return new ExecpackError("install.missing-libraries", `The dyno will not have ${missing.size === 1 ? "a shared library" : `${missing.size} shared libraries`} the release's programs need`, {
+    seen,
+    hint: `Vendor the libraries in the release (a lib/ folder beside the program: execpack points the loader at it), use a static build of the program, or add heroku-buildpack-apt before execpack with an Aptfile listing the packages that hold them (Debian's names, guessed from the libraries': ${packages}).`
+  });
 }
 function replaceDirectory(source2, destination) {
   const previous = `${destination}.previous.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`;
-  (0, import_node_fs17.mkdirSync)((0, import_node_path20.dirname)(destination), { recursive: true });
+  (0, import_node_fs18.mkdirSync)((0, import_node_path21.dirname)(destination), { recursive: true });
   let moved = false;
   try {
-    (0, import_node_fs17.renameSync)(destination, previous);
+    (0, import_node_fs18.renameSync)(destination, previous);
     moved = true;
   } catch (error) {
     if (error.code !== "ENOENT") throw error;
   }
-  (0, import_node_fs17.renameSync)(source2, destination);
-  if (moved) (0, import_node_fs17.rmSync)(previous, { recursive: true, force: true });
+  (0, import_node_fs18.renameSync)(source2, destination);
+  if (moved) (0, import_node_fs18.rmSync)(previous, { recursive: true, force: true });
 }
 function releaseFileName(url) {
   try {
-    const name = decodeURIComponent((0, import_node_path20.basename)(new URL(url).pathname));
+    const name = decodeURIComponent((0, import_node_path21.basename)(new URL(url).pathname));
     return name === "" ? void 0 : name;
   } catch {
     return void 0;
@@ -38734,7 +38909,7 @@ function releaseFileName(url) {
 function commandNames(binaryPath, executables2) {
   const commands = {};
   for (const path of [binaryPath, ...executables2]) {
-    const name = (0, import_node_path20.basename)(path);
+    const name = (0, import_node_path21.basename)(path);
     if (!/^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/.test(name) || RESERVED_COMMANDS.has(name) || name in commands) continue;
     commands[name] = path;
   }
@@ -38751,7 +38926,7 @@ function describeRelease2(extracted, manifest) {
 async function fetchArchive(options2, log) {
   const { settings, cacheDir } = options2;
   const common = {
-    destination: (0, import_node_path20.join)(cacheDir, "release.download"),
+    destination: (0, import_node_path21.join)(cacheDir, "release.download"),
     token: settings.token,
     cache: options2.keepCache === false ? void 0 : { dir: releaseCacheDir(cacheDir) },
     allowInsecureHttp: settings.allowInsecureHttp,
@@ -38762,7 +38937,7 @@ async function fetchArchive(options2, log) {
   };
   const name = parseReleaseName(settings.url, settings.githubApiUrl);
   if (name) {
-    const stateFile = options2.keepCache === false ? void 0 : (0, import_node_path20.join)(cacheDir, "github-release.json");
+    const stateFile = options2.keepCache === false ? void 0 : (0, import_node_path21.join)(cacheDir, "github-release.json");
     const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile });
     return { archive: fetched, release: fetched.release };
   }
@@ -38781,10 +38956,10 @@ The build goes on, but on a dyno like this build machine the binary would not st
 }
 var SINGLE_FILE_FORMATS = ["elf", "gzip", "xz"];
 function installedName(entry, format, url) {
-  if (!SINGLE_FILE_FORMATS.includes(format)) return (0, import_node_path20.basename)(entry);
+  if (!SINGLE_FILE_FORMATS.includes(format)) return (0, import_node_path21.basename)(entry);
   let fromUrl;
   try {
-    fromUrl = programName(decodeURIComponent((0, import_node_path20.basename)(new URL(url).pathname)));
+    fromUrl = programName(decodeURIComponent((0, import_node_path21.basename)(new URL(url).pathname)));
   } catch {
   }
   return fromUrl !== void 0 && /^[A-Za-z0-9._+-]+$/.test(fromUrl) ? fromUrl : "binary";
@@ -38842,10 +39017,10 @@ This is a bug in execpack. Please report it with the lines above: ${REPORT_URL}`
 }
 
 // src/install/slug.ts
-var import_node_path21 = require("node:path");
+var import_node_path22 = require("node:path");
 var SLUG_DIR_NAME = ".execpack";
-function slugPaths(appDir, root = (0, import_node_path21.join)(appDir, SLUG_DIR_NAME)) {
-  return { appDir, root, binaryDir: (0, import_node_path21.join)(root, "binary"), manifest: (0, import_node_path21.join)(root, "binary.json") };
+function slugPaths(appDir, root = (0, import_node_path22.join)(appDir, SLUG_DIR_NAME)) {
+  return { appDir, root, binaryDir: (0, import_node_path22.join)(root, "binary"), manifest: (0, import_node_path22.join)(root, "binary.json") };
 }
 
 // src/cli/build.ts

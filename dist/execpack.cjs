@@ -1264,7 +1264,11 @@ async function boot(paths, args, configVars) {
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
   env.BINARY_HOME = home;
+  if (manifest.libraryPath?.length) env.LD_LIBRARY_PATH = libraryPath(home, manifest.libraryPath, env.LD_LIBRARY_PATH);
   return execInPlace(target, argv0, args, env);
+}
+function libraryPath(home, folders, current) {
+  return [...folders.map((folder) => (0, import_node_path3.join)(home, folder)), ...current ? [current] : []].join(":");
 }
 var COMMAND_VARIABLE = "EXECPACK_INTERNAL_COMMAND";
 function releaseRoot(file, manifest) {

@@ -76,7 +76,16 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
   env.BINARY_HOME = home;
+  if (manifest.libraryPath?.length) env.LD_LIBRARY_PATH = libraryPath(home, manifest.libraryPath, env.LD_LIBRARY_PATH);
   return execInPlace(target, argv0, args, env);
+}
+
+/**
+ * The release's own library folders, before any the app set: the loader finds what the release vendors
+ * (checked at build, archive/libraries.ts). Only the program gets it; the dyno's shell never does.
+ */
+function libraryPath(home: string, folders: readonly string[], current: string | undefined): string {
+  return [...folders.map((folder) => join(home, folder)), ...(current ? [current] : [])].join(":");
 }
 
 /** Set by the launcher when it runs as .execpack/commands/<name>: the release's program of that name. */

@@ -20,9 +20,9 @@ import { programName } from "../archive/program-name.js";
 import { extractRelease } from "../archive/extract.js";
 import type { ExtractResult } from "../archive/extract.js";
 import { detail, formatError, warn } from "../common/output.js";
-import { isExecpackError } from "../common/errors.js";
-import type { ExecpackError } from "../common/errors.js";
+import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { confirmCache, forgetCache } from "../fetch/cache.js";
+import { checkLibraries, debianPackageGuess, stackLibraryFolders } from "../archive/libraries.js";
 import { assertExecutable } from "../archive/runnable.js";
 import { displayDownloadUrl } from "../common/secrets.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
@@ -94,6 +94,8 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
     const path = singleFile ? name : extracted.path;
     if (singleFile && name !== extracted.path) renameSync(join(extracted.root, extracted.path), join(extracted.root, name));
     const executables = singleFile ? [name] : extracted.executables;
+    // Checked in the staging folder, before the release goes into place: the paths are the same under either root.
+    const libraries = checkLibraries(extracted.root, executables, stackLibraryFolders(dynoArchitecture()));
     replaceDirectory(extracted.root, paths.binaryDir);
     const manifest: InstallManifest = {
       name,
@@ -106,9 +108,11 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
       fetch: settings.fetch,
       ...(release ? { release: { repository: release.repository, tag: release.tag, asset: release.asset, verifiedBy: release.verifiedBy ?? null } } : {}),
       commands: commandNames(path, executables),
+      ...(libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}),
     };
     writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
     if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, path));
+    if (options.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
     log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     if (!singleFile) log(describeRelease(extracted, manifest));
@@ -126,6 +130,22 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
     // The build cache keeps its own link to the archive (fetch/cache.ts); this copy would only take space.
     rmSync(archive.path, { force: true });
   }
+}
+
+/**
+ * The libraries the dyno will not have, each with the programs that need it, as a warning: the build goes on
+ * (a program that is never run needs nothing), but the first boot of one that is would fail with status 127.
+ */
+function missingLibraries(missing: ReadonlyMap<string, readonly string[]>): ExecpackError {
+  const seen = [...missing].map(([library, programs]) => `${library}, needed by ${programs.slice(0, 4).join(", ")}${programs.length > 4 ? ` and ${programs.length - 4} more` : ""}`);
+  const packages = [...new Set([...missing.keys()].map(debianPackageGuess))].join(" ");
+  return new ExecpackError("install.missing-libraries", `The dyno will not have ${missing.size === 1 ? "a shared library" : `${missing.size} shared libraries`} the release's programs need`, {
+    seen,
+    hint:
+      "Vendor the libraries in the release (a lib/ folder beside the program: execpack points the loader at it), " +
+      "use a static build of the program, or add heroku-buildpack-apt before execpack with an Aptfile listing " +
+      `the packages that hold them (Debian's names, guessed from the libraries': ${packages}).`,
+  });
 }
 
 /** Moves the staged release root to `destination`; a release already there is removed once the new one is in. */

@@ -27,6 +27,8 @@ export interface InstallManifest {
   path?: string;
   /** Every program of the release by command name, as paths under the release root; the binary's included. */
   commands?: Record<string, string>;
+  /** Library folders of the release (under its root) its programs need from the loader: the binary's LD_LIBRARY_PATH. */
+  libraryPath?: string[];
   /** Path of the chosen entry inside the release archive. */
   entry: string;
   size: number;

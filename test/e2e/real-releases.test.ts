@@ -101,6 +101,20 @@ describe("real releases, built from Debian's packages in their upstream layout",
     }
     packRelease(stage, pgTop, join(site, `${pgTop}.tar.gz`));
 
+    // lzop-1.04.linux-amd64.tar.gz, twice: bare (liblzo2 is not on the stack), and with liblzo2 vendored in lib/
+    const lzop = debianPackage("lzop");
+    const lzo = debianPackage("liblzo2-2");
+    for (const [top, vendored] of [["lzop-1.04.linux-amd64", false], ["lzop-vendored-1.04.linux-amd64", true]] as const) {
+      mkdirSync(join(stage, top, "bin"), { recursive: true });
+      cpSync(join(lzop, "usr/bin/lzop"), join(stage, top, "bin/lzop"));
+      if (vendored) {
+        mkdirSync(join(stage, top, "lib"), { recursive: true });
+        cpSync(join(lzo, "lib/x86_64-linux-gnu/liblzo2.so.2.0.0"), join(stage, top, "lib/liblzo2.so.2.0.0"));
+        symlinkSync("liblzo2.so.2.0.0", join(stage, top, "lib/liblzo2.so.2"));
+      }
+      packRelease(stage, top, join(site, `${top}.tar.gz`));
+    }
+
     releases = await serveDirectory(site);
     mirror = await serveDirectory(nodeMirror());
     // A stack without PostgreSQL's tools, busybox or lzop: the release's own must be the ones found.
@@ -211,5 +225,21 @@ describe("real releases, built from Debian's packages in their upstream layout",
     expect(dumpall.stderr).not.toContain("was not found in the same directory");
     expect(dumpall.stderr).toMatch(/pg_dumpall: error: connection to server at "127\.0\.0\.1", port \d+ failed/);
     expect(dumpall.code).toBe(1);
+  }, 120_000);
+
+  it("lzop: the build names a library the stack lacks; vendored in the release's lib/, the loader finds it at boot", async () => {
+    const bare = await build("lzop-1.04.linux-amd64.tar.gz", { "binary.env": "" });
+    expect(bare.compile!.stderr).toContain("[install.missing-libraries]");
+    expect(bare.compile!.stderr).toContain("liblzo2.so.2, needed by bin/lzop");
+    expect(bare.compile!.stderr).toContain("heroku-buildpack-apt");
+    expect(bare.compile!.stderr).toMatch(/guessed from the libraries': liblzo2-2\)/);
+
+    const vendored = await build("lzop-vendored-1.04.linux-amd64.tar.gz", { "binary.env": "" });
+    expect(vendored.compile!.stderr).not.toContain("install.missing-libraries");
+    const dyno = startDyno({ slugDir: vendored.slugDir!, command: "printf 'squeezed and back\\n' | lzop -c | execpack -dc; echo \"LD_LIBRARY_PATH=[${LD_LIBRARY_PATH:-}]\"", configVars: runtime, path: stackPath });
+    const { exited, output } = watchDyno(dyno);
+    expect((await exited)[0], output().stderr).toBe(0);
+    // The program got the release's lib/; the dyno's shell did not.
+    expect(output().stdout).toBe("squeezed and back\nLD_LIBRARY_PATH=[]\n");
   }, 120_000);
 });
