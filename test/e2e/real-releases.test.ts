@@ -39,7 +39,7 @@ async function freePort(): Promise<number> {
 async function waitForHttp(url: string, exited: Promise<unknown>): Promise<Response> {
   let done = false;
   void exited.then(() => (done = true));
-  for (let attempt = 0; attempt < 200 && !done; attempt++) {
+  for (let attempt = 0; attempt < 600 && !done; attempt++) {
     try {
       return await fetch(url);
     } catch {
