@@ -80,10 +80,12 @@ cnb::write_layer_toml() {
 }
 
 # Prints the version of the Node.js that nodejs::provision would install now: the one on PATH when it can
-# run the bootstrapper (a Node.js buildpack ran first), else the pinned release.
+# run the bootstrapper and is for the image's architecture (a Node.js buildpack ran first), else the pinned
+# release.
 cnb::wanted_node_version() {
 	local found
-	if found="$(command -v node)" && nodejs::is_capable "${found}"; then
+	if found="$(command -v node)" && nodejs::is_capable "${found}" &&
+		[[ "$(nodejs::platform_of "${found}")" == "$(nodejs::target_platform)" ]]; then
 		"${found}" --version
 	else
 		echo "v${NODEJS_VERSION}"

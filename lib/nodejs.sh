@@ -15,34 +15,68 @@ nodejs::is_capable() {
 process.exit((major > 22 || (major === 22 && minor >= 19)) && typeof process.execve === "function" ? 0 : 1)' 2>/dev/null
 }
 
-# Prints the architecture name Node.js uses in its release file names.
+# Prints the architecture name Node.js uses in its release file names, for an architecture as `uname -m`
+# or CNB_TARGET_ARCH names it (default: this machine's).
 nodejs::platform() {
-	case "$(uname -m)" in
-		x86_64 | amd64) echo "linux-x64" ;;
+	local arch="${1:-$(uname -m)}"
+	case "${arch}" in
+		x86_64 | amd64 | x64) echo "linux-x64" ;;
 		aarch64 | arm64) echo "linux-arm64" ;;
 		*)
-			output::error "node.unsupported-architecture" "Node.js is not available for the architecture '$(uname -m)'" \
+			output::error "node.unsupported-architecture" "Node.js is not available for the architecture '${arch}'" \
 				"execpack supports x86_64 and arm64 dynos."
 			return 1
 			;;
 	esac
 }
 
-# Installs Node.js into <target>/bin/node: the one on PATH when it can run the bootstrapper, else the pinned
-# release from <cache-dir> or the distribution site.
+# Prints the platform the slug or image is for: a Cloud Native Buildpack build is told its image's
+# architecture (CNB_TARGET_ARCH); a classic build runs on the kind of machine its dynos are.
+nodejs::target_platform() {
+	nodejs::platform "${CNB_TARGET_ARCH:-$(uname -m)}"
+}
+
+# Prints the platform of a node executable that runs here.
+nodejs::platform_of() {
+	local node="${1}"
+	nodejs::platform "$("${node}" -p process.arch)"
+}
+
+# Installs the target's Node.js into <target>/bin/node: the one on PATH when it can run the bootstrapper and
+# is for the target's architecture, else the pinned release from <cache-dir> or the distribution site. Sets
+# NODEJS_BUILD_NODE to a node that runs here, for the build's own install step: the same one, unless the
+# target is another architecture (a CNB build for an arm64 image on an amd64 machine); then a capable
+# Node.js found on PATH, or the pinned release for this machine, verified and cached like the target's.
+# shellcheck disable=SC2034 # NODEJS_BUILD_NODE is read by bin/build
 nodejs::provision() {
 	local target="${1}"
 	local cache_dir="${2}"
 	local mirror="${3:-${NODEJS_DEFAULT_MIRROR}}"
-	local found
+	local platform here found=""
+	platform="$(nodejs::target_platform)"
+	here="$(nodejs::platform)"
 	mkdir -p "${target}/bin"
 	if found="$(command -v node)" && nodejs::is_capable "${found}"; then
 		found="$(readlink -f "${found}")"
+	else
+		found=""
+	fi
+	NODEJS_BUILD_NODE="${target}/bin/node"
+	if [[ -n "${found}" && "$(nodejs::platform_of "${found}")" == "${platform}" ]]; then
 		output::indent "Using Node.js $("${found}" --version) found on PATH"
 		cp "${found}" "${target}/bin/node"
 		return 0
 	fi
-	nodejs::install_pinned "${target}" "${cache_dir}" "${mirror%/}"
+	nodejs::install_pinned "${target}" "${cache_dir}" "${mirror%/}" "${platform}"
+	if [[ "${platform}" != "${here}" ]]; then
+		output::indent "The image is ${platform}; the build's own steps run on this ${here} machine's Node.js"
+		if [[ -n "${found}" ]]; then
+			NODEJS_BUILD_NODE="${found}"
+		else
+			nodejs::install_pinned "${cache_dir}/build-node" "${cache_dir}" "${mirror%/}" "${here}"
+			NODEJS_BUILD_NODE="${cache_dir}/build-node/bin/node"
+		fi
+	fi
 }
 
 # The build cache keeps the pinned release's `node` executable, extracted from a tarball that matched its
@@ -53,8 +87,7 @@ nodejs::install_pinned() {
 	local target="${1}"
 	local cache_dir="${2}"
 	local mirror="${3}"
-	local platform
-	platform="$(nodejs::platform)"
+	local platform="${4}"
 	local kept="${cache_dir}/node-v${NODEJS_VERSION}-${platform}"
 	mkdir -p "${cache_dir}" "${target}/bin"
 	if [[ -f "${kept}/bin/node" && -f "${kept}.sha256" ]]; then

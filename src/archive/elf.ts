@@ -68,8 +68,22 @@ export function readElfHeader(bytes: Uint8Array): ElfHeader | undefined {
   };
 }
 
+/**
+ * The architecture a build targets when it is not this machine's: a Cloud Native Buildpack build is told the
+ * image's (CNB_TARGET_ARCH, `amd64` or `arm64`), and bin/build sets it here before installing. Unset, the
+ * dyno is this machine: classic builds, and every boot.
+ */
+let targetNodeArch: string | undefined;
+
+/** CNB_TARGET_ARCH's names (Go's GOARCH: amd64, arm64) in Node's terms; empty means this machine. */
+export function useTargetArchitecture(cnbArch: string | undefined): void {
+  const names: Record<string, string> = { amd64: "x64", x86_64: "x64", arm64: "arm64", aarch64: "arm64" };
+  targetNodeArch = cnbArch ? (names[cnbArch] ?? cnbArch) : undefined;
+  if (targetNodeArch !== undefined) dynoArchitecture(); // an unknown one fails here, with its code
+}
+
 /** The dyno's architecture in ELF terms. Heroku runs x86_64 dynos, and aarch64 on Fir. */
-export function dynoArchitecture(nodeArch: string = process.arch): Architecture {
+export function dynoArchitecture(nodeArch: string = targetNodeArch ?? process.arch): Architecture {
   if (nodeArch === "x64") return "x86_64";
   if (nodeArch === "arm64") return "aarch64";
   throw new ExecpackError("platform.unsupported-architecture", `execpack does not run on "${nodeArch}" machines`, {

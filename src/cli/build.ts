@@ -7,8 +7,9 @@
 import { readBinarySettings, readEnvDir } from "../common/config.js";
 import { installRelease } from "../install/install.js";
 import { runMain } from "../common/main.js";
-import { step } from "../common/output.js";
+import { detail, step } from "../common/output.js";
 import { slugPaths } from "../install/slug.js";
+import { dynoArchitecture, useTargetArchitecture } from "../archive/elf.js";
 
 void runMain(async () => {
   const [appDir, envDir, binaryLayer, cacheDir] = process.argv.slice(2);
@@ -16,8 +17,14 @@ void runMain(async () => {
     throw new Error("usage: build.cjs <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>");
   }
   const settings = readBinarySettings(readEnvDir(envDir));
+  // The image's architecture (CNB_TARGET_ARCH, from the lifecycle) chooses the binary of a multi-arch release.
+  const here = dynoArchitecture();
+  useTargetArchitecture(process.env.CNB_TARGET_ARCH);
+  const target = dynoArchitecture();
   step("Installing the release binary");
+  if (target !== here) detail(`Building for ${target} on ${here}: the ${target} binary of the release is installed`);
   // The binary layer holds the binary/ and binary.json slice of the install root; the execpack layer links it in.
   const deadline = Date.now() + settings.downloadTimeoutMs; // BINARY_DOWNLOAD_TIMEOUT, as in bin/compile
-  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: true, deadline });
+  // Whether the binary can start is checked on this machine only when it is the target's architecture.
+  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: target === here, deadline });
 });

@@ -5,7 +5,7 @@
  * image's processes started by a stand-in launcher (test/helpers/cnb-launcher.ts) in a clean environment whose
  * PATH has no Node.js. Rebuilds check that unchanged layers are reused and a changed BINARY_URL is fetched.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +19,8 @@ import { CnbLifecycle, parseToml } from "./helpers/cnb-lifecycle.js";
 import type { CnbBuildResult } from "./helpers/cnb-lifecycle.js";
 import { pinnedNodeVersion, nodeMirror } from "./helpers/node-mirror.js";
 import { probeBinary, readProbeReport } from "../helpers/probe.js";
+import { arm64Executable, CROSS_COMPILER, QEMU_AARCH64 } from "../helpers/arm64.js";
+import { readElfHeader } from "../../src/archive/elf.js";
 import { file, tarGz, zip } from "../helpers/release-archives.js";
 import { serveDirectory } from "../helpers/static-server.js";
 import type { StaticServer } from "../helpers/static-server.js";
@@ -191,7 +193,7 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
     it("writes launch layers for Node.js, the bootstrapper and the binary, a cache-only layer for downloads", () => {
       expect(cnb.layerToml("node")).toEqual({
         types: { launch: true, build: false, cache: true },
-        metadata: { version: `v${pinnedNodeVersion()}` },
+        metadata: { version: `v${pinnedNodeVersion()}`, platform: process.arch === "arm64" ? "linux-arm64" : "linux-x64" },
       });
       expect(cnb.layerToml("execpack")).toMatchObject({ types: { launch: true, build: false, cache: true } });
       expect(cnb.layerToml("execpack")!.metadata.bootstrapper).toMatch(/^[0-9a-f]{64}$/);
@@ -438,4 +440,109 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       expect(again.stdout).not.toContain("Reusing the binary");
     });
   });
+});
+
+describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", () => {
+  const onAmd64 = process.arch === "x64";
+  const skipped = onAmd64 ? "" : " (skipped: this cross-build test runs on amd64 machines)";
+  const qemu = QEMU_AARCH64 !== undefined && CROSS_COMPILER !== undefined;
+  let workDir: string;
+  let releases: StaticServer;
+  let mirror: StaticServer;
+  let cnb: CnbLifecycle;
+  let built: CnbBuildResult;
+  let buildEnv: NodeJS.ProcessEnv;
+  let archive: Buffer;
+  const probeSource = readFileSync(join(REPO, "test/fixtures/probe/probe.c"), "utf8");
+
+  /** e_machine of every ELF under `dir`, by path relative to it. */
+  function elfMachines(dir: string): Record<string, string> {
+    const found: Record<string, string> = {};
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      const header = readElfHeader(readFileSync(path).subarray(0, 64));
+      if (header) found[path.slice(dir.length + 1)] = header.machine;
+    }
+    return found;
+  }
+
+  beforeAll(async () => {
+    if (!onAmd64) return;
+    workDir = mkdtempSync(join(tmpdir(), "execpack-cnb-arm64-"));
+    const releaseDir = join(workDir, "releases");
+    mkdirSync(releaseDir);
+    // One release for both architectures, as many projects publish it: a folder per platform.
+    archive = await zip([
+      file("probe_linux_amd64/probe", readFileSync(probeBinary())),
+      file("probe_linux_arm64/probe", arm64Executable(probeSource).bytes),
+      file("README.md", "# probe\n", 0o644),
+    ]);
+    writeFileSync(join(releaseDir, "probe_multiarch.zip"), archive);
+    releases = await serveDirectory(releaseDir);
+    mirror = await serveDirectory(nodeMirror());
+    // No Node.js on PATH: the build fetches the arm64 release for the image and this machine's for its tools.
+    buildEnv = { PATH: makeStackPath(workDir), HOME: join(workDir, "home"), ...offlineNpm() };
+    cnb = new CnbLifecycle({ buildpackDir: REPO, workDir, buildEnv, targetArch: "arm64" });
+    cnb.useApp(FIXTURE_APP);
+    cnb.setConfigVars({ BINARY_URL: `${releases.url}/probe_multiarch.zip`, NODEJS_ORG_MIRROR: mirror.url });
+    built = await cnb.build();
+  });
+
+  afterAll(async () => {
+    await releases?.close();
+    await mirror?.close();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it.skipIf(!onAmd64)(`provisions linux-arm64 Node.js for the image, verified against SHASUMS256.txt, and this machine's for the build${skipped}`, () => {
+    expect(built.status, built.stderr).toBe(0);
+    expect(built.stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()} (linux-arm64)`);
+    expect(built.stdout).toContain("The image is linux-arm64; the build's tools run on this linux-x64 machine's Node.js");
+    expect(built.stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()} (linux-x64)`);
+    expect(cnb.layerToml("node")?.metadata).toEqual({ version: `v${pinnedNodeVersion()}`, platform: "linux-arm64" });
+    expect(elfMachines(join(cnb.layersDir, "node"))).toEqual({ "node/bin/node": "aarch64" });
+    expect(existsSync(join(cnb.layersDir, "execpack/shell-handoff"))).toBe(false);
+  });
+
+  it.skipIf(!onAmd64)(`installs the arm64 binary of a release holding both architectures: every ELF in the layers is aarch64${skipped}`, () => {
+    expect(built.stdout).toContain("Building for aarch64 on x86_64");
+    expect(JSON.parse(readFileSync(join(cnb.layersDir, "binary/binary.json"), "utf8"))).toMatchObject({ entry: "probe_linux_arm64/probe" });
+    const machines = elfMachines(cnb.layersDir);
+    // The whole release is installed (its tree kept), minus the build for the other architecture.
+    expect(Object.keys(machines)).toEqual(expect.arrayContaining(["node/node/bin/node", "binary/binary/probe_linux_arm64/probe"]));
+    expect(Object.keys(machines).filter((path) => path.includes("amd64"))).toEqual([]);
+    expect(new Set(Object.values(machines))).toEqual(new Set(["aarch64"]));
+  });
+
+  it.skipIf(!onAmd64)(`refuses an arm64 Node.js that does not match its SHASUMS256.txt line, installing nothing${skipped}`, async () => {
+    const badMirror = join(workDir, "bad-mirror");
+    execFileSync("cp", ["-a", nodeMirror(), badMirror]);
+    const sums = join(badMirror, `v${pinnedNodeVersion()}`, "SHASUMS256.txt");
+    writeFileSync(sums, readFileSync(sums, "utf8").replace(/^[0-9a-f]{64}(?=  node-v[\d.]+-linux-arm64)/m, "1".repeat(64)));
+    const served = await serveDirectory(badMirror);
+    try {
+      const other = new CnbLifecycle({ buildpackDir: REPO, workDir: join(workDir, "bad"), buildEnv, targetArch: "arm64" });
+      other.useApp(FIXTURE_APP);
+      other.setConfigVars({ BINARY_URL: `${releases.url}/probe_multiarch.zip`, NODEJS_ORG_MIRROR: served.url });
+      const failed = await other.build();
+      expect(failed.status).not.toBe(0);
+      expect(failed.stderr).toContain("[node.checksum-mismatch]");
+      expect(other.processes()).toEqual([]);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it.skipIf(!onAmd64 || !qemu)(
+    `runs the installed arm64 binary under qemu-user${qemu ? "" : " (skipped: no qemu-aarch64-static or aarch64 cross compiler here)"}; execpack itself boots on amd64 only here, the mirror's arm64 Node.js being a stand-in${skipped}`,
+    () => {
+      const binary = join(cnb.layersDir, "binary/binary/probe_linux_arm64/probe");
+      const run = spawnSync(QEMU_AARCH64!, [binary, "migrate", "--exit", "7"], { encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(7);
+      expect(spawnSync(binary, ["--exit", "7"]).error ?? spawnSync(binary, ["--exit", "7"]).status).not.toBe(7); // not runnable natively
+      const node = spawnSync(QEMU_AARCH64!, [join(cnb.layersDir, "node/node/bin/node"), "--version"], { encoding: "utf8" });
+      expect(node.stdout.trim()).toBe(`v${pinnedNodeVersion()}`);
+    },
+  );
 });

@@ -99,6 +99,8 @@ export interface CnbLifecycleOptions {
   workDir: string;
   /** The builder image's environment: PATH without Node.js, HOME… */
   buildEnv: NodeJS.ProcessEnv;
+  /** The image's architecture (CNB_TARGET_ARCH); default: this machine's. */
+  targetArch?: "amd64" | "arm64";
 }
 
 export class CnbLifecycle {
@@ -144,7 +146,7 @@ export class CnbLifecycle {
       CNB_PLATFORM_DIR: this.platformDir,
       CNB_APP_DIR: this.appDir,
       CNB_TARGET_OS: "linux",
-      CNB_TARGET_ARCH: process.arch === "arm64" ? "arm64" : "amd64",
+      CNB_TARGET_ARCH: this.options.targetArch ?? (process.arch === "arm64" ? "arm64" : "amd64"),
       CNB_TARGET_DISTRO_NAME: "ubuntu",
       CNB_TARGET_DISTRO_VERSION: "24.04",
       ...extra,
