@@ -33250,7 +33250,8 @@ function readElfHeader(bytes) {
     endianness
   };
 }
-function dynoArchitecture(nodeArch = process.arch) {
+var targetNodeArch;
+function dynoArchitecture(nodeArch = targetNodeArch ?? process.arch) {
   if (nodeArch === "x64") return "x86_64";
   if (nodeArch === "arm64") return "aarch64";
   throw new ExecpackError("platform.unsupported-architecture", `execpack does not run on "${nodeArch}" machines`, {
