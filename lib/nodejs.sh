@@ -87,7 +87,8 @@ nodejs::install_pinned() {
 	local target="${1}"
 	local cache_dir="${2}"
 	local mirror="${3}"
-	local platform="${4}"
+	local platform="${4:-}"
+	[[ -n "${platform}" ]] || platform="$(nodejs::platform)"
 	local kept="${cache_dir}/node-v${NODEJS_VERSION}-${platform}"
 	mkdir -p "${cache_dir}" "${target}/bin"
 	if [[ -f "${kept}/bin/node" && -f "${kept}.sha256" ]]; then

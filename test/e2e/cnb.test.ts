@@ -498,7 +498,7 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
   it.skipIf(!onAmd64)(`provisions linux-arm64 Node.js for the image, verified against SHASUMS256.txt, and this machine's for the build${skipped}`, () => {
     expect(built.status, built.stderr).toBe(0);
     expect(built.stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()} (linux-arm64)`);
-    expect(built.stdout).toContain("The image is linux-arm64; the build's tools run on this linux-x64 machine's Node.js");
+    expect(built.stdout).toContain("The image is linux-arm64; the build's own steps run on this linux-x64 machine's Node.js");
     expect(built.stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()} (linux-x64)`);
     expect(cnb.layerToml("node")?.metadata).toEqual({ version: `v${pinnedNodeVersion()}`, platform: "linux-arm64" });
     expect(elfMachines(join(cnb.layersDir, "node"))).toEqual({ "node/bin/node": "aarch64" });
