@@ -34527,7 +34527,13 @@ function readElfHeader(bytes) {
     endianness
   };
 }
-function dynoArchitecture(nodeArch = process.arch) {
+var targetNodeArch;
+function useTargetArchitecture(cnbArch) {
+  const names = { amd64: "x64", x86_64: "x64", arm64: "arm64", aarch64: "arm64" };
+  targetNodeArch = cnbArch ? names[cnbArch] ?? cnbArch : void 0;
+  if (targetNodeArch !== void 0) dynoArchitecture();
+}
+function dynoArchitecture(nodeArch = targetNodeArch ?? process.arch) {
   if (nodeArch === "x64") return "x86_64";
   if (nodeArch === "arm64") return "aarch64";
   throw new ExecpackError("platform.unsupported-architecture", `execpack does not run on "${nodeArch}" machines`, {
@@ -39030,7 +39036,11 @@ void runMain(async () => {
     throw new Error("usage: build.cjs <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>");
   }
   const settings = readBinarySettings(readEnvDir(envDir));
+  const here = dynoArchitecture();
+  useTargetArchitecture(process.env.CNB_TARGET_ARCH);
+  const target = dynoArchitecture();
   step("Installing the release binary");
+  if (target !== here) detail(`Building for ${target} on ${here}: the ${target} binary of the release is installed`);
   const deadline = Date.now() + settings.downloadTimeoutMs;
-  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: true, deadline });
+  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: target === here, deadline });
 });
