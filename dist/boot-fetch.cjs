@@ -34971,6 +34971,8 @@ var ReleaseTree = class {
   /** First path segment of every kept file or link: one segment means a top folder to strip. */
   #tops = /* @__PURE__ */ new Set();
   #createdDirs = /* @__PURE__ */ new Set();
+  /** Archive paths left out (builds for other systems): a hard link to one is left out with it. */
+  #forgotten = /* @__PURE__ */ new Set();
   #created = false;
   constructor(staging) {
     this.staging = staging;
@@ -35024,6 +35026,7 @@ var ReleaseTree = class {
   forget(path) {
     this.#files.delete(path);
     this.#links.delete(path);
+    this.#forgotten.add(path);
   }
   /** Decides the root, makes the links, checks that every symlink stays inside. */
   async finish() {
@@ -35042,6 +35045,7 @@ var ReleaseTree = class {
         await (0, import_promises8.symlink)(pending.target, this.#absolute(pending.path));
         symlinks.push(path);
       } else {
+        if (this.#forgotten.has(pending.target) && !this.#files.has(pending.target)) continue;
         if (!this.#files.has(pending.target)) throw badHardLink(pending.path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(import_node_path6.posix.dirname(pending.path));

@@ -47,6 +47,8 @@ export class ReleaseTree {
   /** First path segment of every kept file or link: one segment means a top folder to strip. */
   readonly #tops = new Set<string>();
   readonly #createdDirs = new Set<string>();
+  /** Archive paths left out (builds for other systems): a hard link to one is left out with it. */
+  readonly #forgotten = new Set<string>();
   #created = false;
 
   constructor(staging: string) {
@@ -106,6 +108,7 @@ export class ReleaseTree {
   forget(path: string): void {
     this.#files.delete(path);
     this.#links.delete(path);
+    this.#forgotten.add(path);
   }
 
   /** Decides the root, makes the links, checks that every symlink stays inside. */
@@ -125,6 +128,7 @@ export class ReleaseTree {
         await symlink(pending.target, this.#absolute(pending.path));
         symlinks.push(path);
       } else {
+        if (this.#forgotten.has(pending.target) && !this.#files.has(pending.target)) continue; // its file was left out
         if (!this.#files.has(pending.target)) throw badHardLink(pending.path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(posix.dirname(pending.path));

@@ -114,6 +114,12 @@ describe("the whole release is installed", () => {
     expect(result.path).toBe("bin/busybox");
   });
 
+  it("leaves out a hard link to a build for another system along with it", async () => {
+    const result = await extract(tar([file("app/app", ELF), file("app/app-darwin", machO()), { path: "app/app-mac", hardlink: "app/app-darwin" }]));
+    expect(await tree(result.root)).toEqual(["app"]);
+    expect(result.leftOut).toEqual(["app/app-darwin"]);
+  });
+
   it("leaves out a symlink that points at nothing in the release", async () => {
     const result = await extract(tarGz([file("app/app", ELF), { path: "app/docs", symlink: "share/doc" }, { path: "app/current", symlink: "missing" }]));
     expect(await tree(result.root)).toEqual(["app"]);
