@@ -47,6 +47,21 @@ describe("buildpack.toml", () => {
     ]);
   });
 
+  it("carries what a buildpack registry shows: homepage, description, keywords, licenses", () => {
+    expect(table("buildpack")[0]).toMatchObject({
+      homepage: "https://github.com/execpack/execpack",
+      description: expect.stringContaining("BINARY_URL"),
+      keywords: expect.arrayContaining(["binary", "release"]),
+    });
+    expect(table("buildpack.licenses")).toEqual([{ type: "MIT" }]);
+  });
+
+  it("is packaged from this directory by package.toml, for Linux", () => {
+    const packageToml = parseToml(readFileSync(join(REPO, "package.toml"), "utf8"));
+    expect(packageToml.find((candidate) => candidate.table === "buildpack")?.values).toEqual({ uri: "." });
+    expect(packageToml.find((candidate) => candidate.table === "platform")?.values).toEqual({ os: "linux" });
+  });
+
   it("leaves the Node.js version to lib/nodejs.sh", () => {
     expect(readFileSync(join(REPO, "buildpack.toml"), "utf8")).not.toContain(pinnedNodeVersion());
   });
