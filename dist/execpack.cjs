@@ -378,6 +378,11 @@ function readAt(fd, position, length) {
   const buffer = Buffer.alloc(length);
   return buffer.subarray(0, (0, import_node_fs2.readSync)(fd, buffer, 0, length, position));
 }
+var DAMAGED = /* @__PURE__ */ new WeakSet();
+function damaged(error) {
+  DAMAGED.add(error);
+  return error;
+}
 function wrongFormat(file, format, hint) {
   return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
     seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
@@ -395,12 +400,12 @@ function assertRunnableFormat(file) {
     }
     const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs2.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
-      throw wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again.");
+      throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
     }
     assertInterpreter(file, program.interpreter, "ELF");
   } catch (error) {
     if (isExecpackError(error)) throw error;
-    throw wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again.");
+    throw damaged(wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again."));
   } finally {
     (0, import_node_fs2.closeSync)(fd);
   }

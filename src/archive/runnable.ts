@@ -37,6 +37,21 @@ function readAt(fd: number, position: number, length: number): Uint8Array {
   return buffer.subarray(0, readSync(fd, buffer, 0, length, position));
 }
 
+/**
+ * Errors of assertExecutable that say the file itself is damaged (cut off, unreadable headers): as true on the
+ * build machine as on any dyno, so the build fails on them instead of warning (install/install.ts).
+ */
+const DAMAGED = new WeakSet<object>();
+
+export function isDamagedBinary(error: unknown): boolean {
+  return typeof error === "object" && error !== null && DAMAGED.has(error);
+}
+
+function damaged(error: ExecpackError): ExecpackError {
+  DAMAGED.add(error);
+  return error;
+}
+
 function wrongFormat(file: string, format: string, hint: string): ExecpackError {
   return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
     seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
@@ -60,13 +75,13 @@ function assertRunnableFormat(file: string): void {
     }
     const program = readProgramHeaders(bytes.subarray(0, 64), fstatSync(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
-      throw wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again.");
+      throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
     }
     assertInterpreter(file, program.interpreter, "ELF");
   } catch (error) {
     if (isExecpackError(error)) throw error;
     // A header whose numbers point nowhere makes the reads fail: that file cannot be exec'd either.
-    throw wrongFormat(file, `unreadable executable (${(error as Error).message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again.");
+    throw damaged(wrongFormat(file, `unreadable executable (${(error as Error).message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again."));
   } finally {
     closeSync(fd);
   }

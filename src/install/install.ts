@@ -23,7 +23,7 @@ import { detail, formatError, warn } from "../common/output.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { confirmCache, forgetCache } from "../fetch/cache.js";
 import { checkLibraries, debianPackageGuess, stackLibraryFolders } from "../archive/libraries.js";
-import { assertExecutable } from "../archive/runnable.js";
+import { assertExecutable, isDamagedBinary } from "../archive/runnable.js";
 import { displayDownloadUrl } from "../common/secrets.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
 
@@ -228,13 +228,17 @@ async function fetchArchive(options: InstallOptions, log: (line: string) => void
 /**
  * The checks the boot runs before execve, run once at build time too: a binary linked for musl, or a script
  * whose interpreter the stack lacks, is worth hearing about in the build log rather than at the first boot.
- * A warning, not a failure: the build machine is not the dyno, and the boot checks again.
+ * A warning, not a failure: the build machine is not the dyno, and the boot checks again. A damaged file (cut
+ * off) is the exception: no machine can run it, and a build that passed would only fail at every boot.
  */
 function warnIfNotRunnable(file: string): void {
   try {
     assertExecutable(file);
   } catch (error) {
     if (!isExecpackError(error)) throw error;
+    if (isDamagedBinary(error)) {
+      throw new ExecpackError("archive.corrupt", "The binary in the release is damaged: no machine can run it", { seen: error.seen, hint: error.hint, cause: error });
+    }
     warn(`${formatError(error)}\n\nThe build goes on, but on a dyno like this build machine the binary would not start.`);
   }
 }

@@ -133,6 +133,27 @@ describe("names from a hostile archive", () => {
   });
 });
 
+describe("a cut-off binary", () => {
+  it("fails the build with archive.corrupt instead of passing it with a warning", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "execpack-cut-off-"));
+    try {
+      const elf = readFileSync(stdioProbeBinary());
+      const archive = join(workDir, "release.tar.gz");
+      writeFileSync(archive, tarGz([file("app_linux_amd64/app", elf.subarray(0, Math.floor(elf.length / 2)))]));
+      const buildEnv = { PATH: makeStackPath(workDir, [nodeOnPath(workDir)]), HOME: join(workDir, "home"), ...offlineNpm() };
+      const result = await buildApp({ buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: pathToFileURL(archive).href }, buildEnv });
+      const { status, stdout, stderr } = result.compile!;
+      expect(status, stdout).toBe(1);
+      expect(stderr).toContain("[archive.corrupt]");
+      expect(stderr).toContain("cut off");
+      noStackTrace(stderr);
+      expect(existsSync(join(result.buildDir, ".execpack"))).toBe(false);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a Node.js mirror with credentials", () => {
   let workDir: string;
   let server: ReturnType<typeof createServer>;
