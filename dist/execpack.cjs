@@ -32,37 +32,6 @@ var import_node_os = require("node:os");
 var import_node_path2 = require("node:path");
 var import_node_url2 = require("node:url");
 
-// src/common/output.ts
-var import_node_fs = require("node:fs");
-var ALERT = " !     ";
-var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
-function escapeControl(text) {
-  return text.replace(CONTROL, (char) => {
-    const named = NAMED[char];
-    if (named) return named;
-    const code = char.charCodeAt(0);
-    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
-var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-function write(fd, text) {
-  (0, import_node_fs.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
-}
-function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
-}
-function formatError(error) {
-  const lines = [`${error.message} [${error.code}]`];
-  for (const seen of error.seen) lines.push(`  ${seen}`);
-  if (error.hint) lines.push("", error.hint);
-  return lines.join("\n");
-}
-function printError(error) {
-  warn(formatError(error));
-}
-
 // src/common/secrets.ts
 var MASK = "*****";
 var SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE|WEBHOOK)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION|PAT|DSN)$/;
@@ -174,6 +143,52 @@ function maskUrlValue(value) {
   if (!SCHEME_PREFIX.test(value)) return maskUrl(value);
   const starts = [...value.matchAll(SCHEME_START)].map((match) => match.index);
   return starts.map((start, index) => maskOne(value.slice(start, starts[index + 1] ?? value.length), false)).join("");
+}
+
+// src/common/config.ts
+var SIZE_SUFFIXES = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+var DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS = 30;
+function readBootFetchTimeoutSeconds(value) {
+  if (value === void 0 || value.trim() === "") return DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 55) {
+    throw new ExecpackError("config.invalid-fetch-timeout", "BINARY_FETCH_TIMEOUT must be a number of seconds between 1 and 55", {
+      seen: [`BINARY_FETCH_TIMEOUT="${value}"`],
+      hint: "Heroku stops a web dyno that has not bound $PORT after 60 seconds; leave the binary time to start."
+    });
+  }
+  return seconds;
+}
+
+// src/common/output.ts
+var import_node_fs = require("node:fs");
+var ALERT = " !     ";
+var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
+function escapeControl(text) {
+  return text.replace(CONTROL, (char) => {
+    const named = NAMED[char];
+    if (named) return named;
+    const code = char.charCodeAt(0);
+    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+function write(fd, text) {
+  (0, import_node_fs.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
+}
+function warn(message) {
+  write(2, message.split("\n").map((line) => `${ALERT}${line}
+`).join(""));
+}
+function formatError(error) {
+  const lines = [`${error.message} [${error.code}]`];
+  for (const seen of error.seen) lines.push(`  ${seen}`);
+  if (error.hint) lines.push("", error.hint);
+  return lines.join("\n");
+}
+function printError(error) {
+  warn(formatError(error));
 }
 
 // src/common/main.ts
@@ -469,19 +484,7 @@ function commandsDir(paths) {
 }
 
 // src/boot/boot-fetch.ts
-var DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS = 30;
 var EXTRACT_GRACE_MS = 15e3;
-function readTimeoutSeconds(value) {
-  if (value === void 0 || value.trim() === "") return DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS;
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 55) {
-    throw new ExecpackError("config.invalid-fetch-timeout", "BINARY_FETCH_TIMEOUT must be a number of seconds between 1 and 55", {
-      seen: [`BINARY_FETCH_TIMEOUT="${value}"`],
-      hint: "Heroku stops a web dyno that has not bound $PORT after 60 seconds; leave the binary time to start."
-    });
-  }
-  return seconds;
-}
 function bootFetchPaths(paths, id) {
   const dir = (0, import_node_path2.join)(paths.root, "boot-binary", id);
   return { appDir: paths.appDir, root: paths.root, binaryDir: (0, import_node_path2.join)(dir, "binary"), manifest: (0, import_node_path2.join)(dir, "binary.json") };
@@ -504,7 +507,7 @@ function makeScratchRoot() {
 }
 function fetchAtBoot(paths, buildManifest, configVars) {
   try {
-    const deadline = Date.now() + readTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1e3;
+    const deadline = Date.now() + readBootFetchTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1e3;
     const id = String(process.pid);
     const scratch = { ...paths, root: makeScratchRoot() };
     removeLeftovers(scratch.root);
@@ -724,7 +727,7 @@ function isHostName(host) {
   return ASCII_HOST_NAME.test(host) || HOST_NAME.test(host);
 }
 var URL_HINT = "Check the value with `heroku config:get <VAR>`. Characters other than letters, digits and `-._~` in the user name, password or database name must be percent-encoded: `@` as %40, `:` as %3A, `/` as %2F, `#` as %23, `%` as %25.";
-var PLACEHOLDER_HINT = "The add-on may still be provisioning (JawsDB takes a few minutes): wait for it with `heroku addons:wait`, then restart the dynos with `heroku ps:restart`.";
+var PLACEHOLDER_HINT = "The add-on that sets it may still be provisioning (JawsDB, for one, holds a placeholder for a few minutes): wait for it with `heroku addons:wait`, then restart the dynos with `heroku ps:restart`.";
 function isConnectionScheme(scheme) {
   return Object.hasOwn(RULES, scheme);
 }

@@ -260,41 +260,6 @@ function isExecpackError(error) {
   return error instanceof ExecpackError || error instanceof Error && error[BRAND] === true;
 }
 
-// src/common/output.ts
-var import_node_fs = require("node:fs");
-var ALERT = " !     ";
-var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
-function escapeControl(text) {
-  return text.replace(CONTROL, (char) => {
-    const named = NAMED[char];
-    if (named) return named;
-    const code = char.charCodeAt(0);
-    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
-var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-function write(fd, text) {
-  (0, import_node_fs.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
-}
-function step(message) {
-  write(1, `-----> ${escapeControl(message)}
-`);
-}
-function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
-}
-function formatError(error) {
-  const lines = [`${error.message} [${error.code}]`];
-  for (const seen of error.seen) lines.push(`  ${seen}`);
-  if (error.hint) lines.push("", error.hint);
-  return lines.join("\n");
-}
-function printError(error) {
-  warn(formatError(error));
-}
-
 // src/common/secrets.ts
 var MASK = "*****";
 var SECRET_WORD = /(?:PASSWORDS?|PASSWD|PASSPHRASE|SECRETS?|TOKENS?|KEYS?|CREDENTIALS?|SIGNATURE|WEBHOOK)$|^(?:PASS|PWD|SIG|AUTH|AUTHORIZATION|PAT|DSN)$/;
@@ -412,6 +377,159 @@ function displayUrl(raw) {
   const value = raw.trim();
   if (SCHEME_PREFIX.test(value)) return maskOne(value, true);
   return value.replace(/#.*$/s, "").replace(/\?.*$/s, "?...").replace(/^.*@/s, `${MASK}@`);
+}
+
+// src/common/config.ts
+var DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 600;
+function nonEmpty(value) {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : void 0;
+}
+function missingBinaryUrl() {
+  throw new ExecpackError("config.missing-binary-url", "BINARY_URL is not set", {
+    hint: "Tell execpack where the release is, then build again:\n  heroku config:set BINARY_URL=https://github.com/OWNER/REPO/releases/download/v1.0.0/app_linux_amd64.tar.gz"
+  });
+}
+function readBinarySettings(vars) {
+  const url = nonEmpty(vars.BINARY_URL);
+  if (!url) missingBinaryUrl();
+  return {
+    url,
+    sha256: readSha256(vars.BINARY_SHA256),
+    name: nonEmpty(vars.BINARY_NAME),
+    asset: nonEmpty(vars.BINARY_ASSET),
+    githubApiUrl: nonEmpty(vars.BINARY_GITHUB_API_URL),
+    fetch: readFetchMode(vars.BINARY_FETCH),
+    token: nonEmpty(vars.BINARY_TOKEN),
+    allowInsecureHttp: ["1", "true", "yes"].includes(nonEmpty(vars.BINARY_ALLOW_HTTP)?.toLowerCase() ?? ""),
+    timeouts: {
+      connectMs: readSeconds(vars, "BINARY_CONNECT_TIMEOUT"),
+      headersMs: readSeconds(vars, "BINARY_HEADERS_TIMEOUT"),
+      bodyMs: readSeconds(vars, "BINARY_BODY_TIMEOUT")
+    },
+    downloadTimeoutMs: readSeconds(vars, "BINARY_DOWNLOAD_TIMEOUT") ?? DEFAULT_DOWNLOAD_TIMEOUT_SECONDS * 1e3,
+    limits: {
+      maxTotalBytes: readQuantity(vars, "BINARY_MAX_SIZE", true),
+      maxEntries: readQuantity(vars, "BINARY_MAX_ENTRIES", false)
+    }
+  };
+}
+function invalidNumber(name, value, expected) {
+  return new ExecpackError("config.invalid-number", `${name} must be ${expected}`, {
+    seen: [`${name}="${maskUrl(value)}"`],
+    hint: `Unset it to use the default (see the README's config var table), or set a valid value: heroku config:set ${name}=...`
+  });
+}
+function readSeconds(vars, name) {
+  const value = nonEmpty(vars[name]);
+  if (value === void 0) return void 0;
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0) throw invalidNumber(name, value, "a positive number of seconds");
+  return seconds * 1e3;
+}
+var SIZE_SUFFIXES = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+function readQuantity(vars, name, sizes) {
+  const value = nonEmpty(vars[name]);
+  if (value === void 0) return void 0;
+  const match = (sizes ? /^(\d+)([KMG]?)i?B?$/i : /^(\d+)()$/).exec(value);
+  const quantity = match ? Number(match[1]) * (SIZE_SUFFIXES[(match[2] ?? "").toUpperCase()] ?? 1) : 0;
+  if (!match || quantity <= 0) throw invalidNumber(name, value, sizes ? "a size such as 4G, 800M or 1073741824" : "a positive whole number");
+  return quantity;
+}
+function readSha256(value) {
+  const sha256 = nonEmpty(value)?.toLowerCase().replace(/^sha256:/, "");
+  if (sha256 !== void 0 && !/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new ExecpackError("config.invalid-sha256", "BINARY_SHA256 is not a SHA-256 checksum", {
+      seen: [`BINARY_SHA256 has ${sha256.length} characters; expected 64 hexadecimal digits`],
+      hint: "Copy the checksum of the release file from the project's checksums file, or compute it with: sha256sum FILE"
+    });
+  }
+  return sha256;
+}
+var DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS = 30;
+function readBootFetchTimeoutSeconds(value) {
+  if (value === void 0 || value.trim() === "") return DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 55) {
+    throw new ExecpackError("config.invalid-fetch-timeout", "BINARY_FETCH_TIMEOUT must be a number of seconds between 1 and 55", {
+      seen: [`BINARY_FETCH_TIMEOUT="${value}"`],
+      hint: "Heroku stops a web dyno that has not bound $PORT after 60 seconds; leave the binary time to start."
+    });
+  }
+  return seconds;
+}
+function binarySettingsProblems(vars) {
+  const checks = [
+    () => nonEmpty(vars.BINARY_URL) ?? missingBinaryUrl(),
+    () => readSha256(vars.BINARY_SHA256),
+    () => readFetchMode(vars.BINARY_FETCH),
+    () => readBootFetchTimeoutSeconds(vars.BINARY_FETCH_TIMEOUT),
+    ...SECONDS_SETTINGS.map((name) => () => readSeconds(vars, name)),
+    () => readQuantity(vars, "BINARY_MAX_SIZE", true),
+    () => readQuantity(vars, "BINARY_MAX_ENTRIES", false)
+  ];
+  return checks.flatMap((check) => {
+    try {
+      check();
+      return [];
+    } catch (error) {
+      if (error instanceof ExecpackError) return [error];
+      throw error;
+    }
+  });
+}
+var SECONDS_SETTINGS = ["BINARY_CONNECT_TIMEOUT", "BINARY_HEADERS_TIMEOUT", "BINARY_BODY_TIMEOUT", "BINARY_DOWNLOAD_TIMEOUT"];
+function readFetchMode(value) {
+  const mode = nonEmpty(value)?.toLowerCase() ?? "build";
+  if (mode !== "build" && mode !== "boot") {
+    throw new ExecpackError("config.invalid-fetch", "BINARY_FETCH must be 'build' or 'boot'", {
+      seen: [`BINARY_FETCH="${maskUrl(mode)}"`],
+      hint: "Unset it to download while the slug compiles (the default), or set BINARY_FETCH=boot to download at every dyno start."
+    });
+  }
+  return mode;
+}
+var DEFAULT_TEST_TIMEOUT_SECONDS = 60;
+function readSmokeTestSettings(vars) {
+  return {
+    command: nonEmpty(vars.BINARY_TEST_COMMAND),
+    portTimeoutMs: readSeconds(vars, "BINARY_TEST_TIMEOUT") ?? DEFAULT_TEST_TIMEOUT_SECONDS * 1e3
+  };
+}
+
+// src/common/output.ts
+var import_node_fs = require("node:fs");
+var ALERT = " !     ";
+var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
+function escapeControl(text) {
+  return text.replace(CONTROL, (char) => {
+    const named = NAMED[char];
+    if (named) return named;
+    const code = char.charCodeAt(0);
+    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+function write(fd, text) {
+  (0, import_node_fs.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
+}
+function step(message) {
+  write(1, `-----> ${escapeControl(message)}
+`);
+}
+function warn(message) {
+  write(2, message.split("\n").map((line) => `${ALERT}${line}
+`).join(""));
+}
+function formatError(error) {
+  const lines = [`${error.message} [${error.code}]`];
+  for (const seen of error.seen) lines.push(`  ${seen}`);
+  if (error.hint) lines.push("", error.hint);
+  return lines.join("\n");
+}
+function printError(error) {
+  warn(formatError(error));
 }
 
 // src/common/main.ts
@@ -751,7 +869,7 @@ function isHostName(host) {
   return ASCII_HOST_NAME.test(host) || HOST_NAME.test(host);
 }
 var URL_HINT = "Check the value with `heroku config:get <VAR>`. Characters other than letters, digits and `-._~` in the user name, password or database name must be percent-encoded: `@` as %40, `:` as %3A, `/` as %2F, `#` as %23, `%` as %25.";
-var PLACEHOLDER_HINT = "The add-on may still be provisioning (JawsDB takes a few minutes): wait for it with `heroku addons:wait`, then restart the dynos with `heroku ps:restart`.";
+var PLACEHOLDER_HINT = "The add-on that sets it may still be provisioning (JawsDB, for one, holds a placeholder for a few minutes): wait for it with `heroku addons:wait`, then restart the dynos with `heroku ps:restart`.";
 function isConnectionScheme(scheme) {
   return Object.hasOwn(RULES, scheme);
 }
@@ -1342,90 +1460,6 @@ function readBinaryEnv(appDir) {
   }
 }
 
-// src/common/config.ts
-var DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 600;
-function nonEmpty(value) {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : void 0;
-}
-function readBinarySettings(vars) {
-  const url = nonEmpty(vars.BINARY_URL);
-  if (!url) {
-    throw new ExecpackError("config.missing-binary-url", "BINARY_URL is not set", {
-      hint: "Tell execpack where the release is, then build again:\n  heroku config:set BINARY_URL=https://github.com/OWNER/REPO/releases/download/v1.0.0/app_linux_amd64.tar.gz"
-    });
-  }
-  return {
-    url,
-    sha256: readSha256(vars.BINARY_SHA256),
-    name: nonEmpty(vars.BINARY_NAME),
-    asset: nonEmpty(vars.BINARY_ASSET),
-    githubApiUrl: nonEmpty(vars.BINARY_GITHUB_API_URL),
-    fetch: readFetchMode(vars.BINARY_FETCH),
-    token: nonEmpty(vars.BINARY_TOKEN),
-    allowInsecureHttp: ["1", "true", "yes"].includes(nonEmpty(vars.BINARY_ALLOW_HTTP)?.toLowerCase() ?? ""),
-    timeouts: {
-      connectMs: readSeconds(vars, "BINARY_CONNECT_TIMEOUT"),
-      headersMs: readSeconds(vars, "BINARY_HEADERS_TIMEOUT"),
-      bodyMs: readSeconds(vars, "BINARY_BODY_TIMEOUT")
-    },
-    downloadTimeoutMs: readSeconds(vars, "BINARY_DOWNLOAD_TIMEOUT") ?? DEFAULT_DOWNLOAD_TIMEOUT_SECONDS * 1e3,
-    limits: {
-      maxTotalBytes: readQuantity(vars, "BINARY_MAX_SIZE", true),
-      maxEntries: readQuantity(vars, "BINARY_MAX_ENTRIES", false)
-    }
-  };
-}
-function invalidNumber(name, value, expected) {
-  return new ExecpackError("config.invalid-number", `${name} must be ${expected}`, {
-    seen: [`${name}="${maskUrl(value)}"`],
-    hint: `Unset it to use the default (see the README's config var table), or set a valid value: heroku config:set ${name}=...`
-  });
-}
-function readSeconds(vars, name) {
-  const value = nonEmpty(vars[name]);
-  if (value === void 0) return void 0;
-  const seconds = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0) throw invalidNumber(name, value, "a positive number of seconds");
-  return seconds * 1e3;
-}
-var SIZE_SUFFIXES = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-function readQuantity(vars, name, sizes) {
-  const value = nonEmpty(vars[name]);
-  if (value === void 0) return void 0;
-  const match = (sizes ? /^(\d+)([KMG]?)i?B?$/i : /^(\d+)()$/).exec(value);
-  const quantity = match ? Number(match[1]) * (SIZE_SUFFIXES[(match[2] ?? "").toUpperCase()] ?? 1) : 0;
-  if (!match || quantity <= 0) throw invalidNumber(name, value, sizes ? "a size such as 4G, 800M or 1073741824" : "a positive whole number");
-  return quantity;
-}
-function readSha256(value) {
-  const sha256 = nonEmpty(value)?.toLowerCase().replace(/^sha256:/, "");
-  if (sha256 !== void 0 && !/^[0-9a-f]{64}$/.test(sha256)) {
-    throw new ExecpackError("config.invalid-sha256", "BINARY_SHA256 is not a SHA-256 checksum", {
-      seen: [`BINARY_SHA256 has ${sha256.length} characters; expected 64 hexadecimal digits`],
-      hint: "Copy the checksum of the release file from the project's checksums file, or compute it with: sha256sum FILE"
-    });
-  }
-  return sha256;
-}
-function readFetchMode(value) {
-  const mode = nonEmpty(value)?.toLowerCase() ?? "build";
-  if (mode !== "build" && mode !== "boot") {
-    throw new ExecpackError("config.invalid-fetch", "BINARY_FETCH must be 'build' or 'boot'", {
-      seen: [`BINARY_FETCH="${maskUrl(mode)}"`],
-      hint: "Unset it to download while the slug compiles (the default), or set BINARY_FETCH=boot to download at every dyno start."
-    });
-  }
-  return mode;
-}
-var DEFAULT_TEST_TIMEOUT_SECONDS = 60;
-function readSmokeTestSettings(vars) {
-  return {
-    command: nonEmpty(vars.BINARY_TEST_COMMAND),
-    portTimeoutMs: readSeconds(vars, "BINARY_TEST_TIMEOUT") ?? DEFAULT_TEST_TIMEOUT_SECONDS * 1e3
-  };
-}
-
 // src/fetch/url-policy.ts
 var import_node_net = require("node:net");
 function isLoopbackHost(hostname) {
@@ -1536,7 +1570,9 @@ function checkApp(appDir, configVars2, installed2) {
       problems.push(error);
     }
   };
-  collect(() => {
+  const settingProblems = binarySettingsProblems(configVars2);
+  problems.push(...settingProblems);
+  if (settingProblems.length === 0) collect(() => {
     const settings = readBinarySettings(configVars2);
     notes.push(`BINARY_URL is set (fetch at ${settings.fetch}${settings.sha256 ? ", checksum pinned" : ""})`);
     const name = parseReleaseName(settings.url, settings.githubApiUrl);
@@ -1663,7 +1699,7 @@ function describeProcessTypes(appDir, releaseYaml) {
   return `Default types for buildpack -> ${processTypes(releaseYaml).join(", ")}`;
 }
 function processTypes(source) {
-  return [...source.matchAll(/^\s*([A-Za-z0-9_-]+):\s*\S/gm)].map((match) => match[1] ?? "").filter((type) => type !== "default_process_types");
+  return [...source.matchAll(/^[ \t]*([A-Za-z0-9_-]+):[ \t]*\S/gm)].map((match) => match[1] ?? "").filter((type) => type !== "default_process_types");
 }
 function processCommand(slugDir, releaseYaml, type = "web") {
   const procfile = (0, import_node_path3.join)(slugDir, "Procfile");
@@ -1879,10 +1915,10 @@ function configVarsFor(options) {
   const envFile = options.envFile ?? (0, import_node_path4.join)(options.appDir, ".env");
   const read = options.envFile !== void 0 || (0, import_node_fs8.existsSync)(envFile);
   const configVars2 = { ...read ? readEnvFile(envFile) : {}, ...options.extraConfigVars };
-  if (!configVars2.BINARY_URL?.trim()) throw missingBinaryUrl(envFile, read);
+  if (!configVars2.BINARY_URL?.trim()) throw missingBinaryUrl2(envFile, read);
   return configVars2;
 }
-function missingBinaryUrl(envFile, read) {
+function missingBinaryUrl2(envFile, read) {
   return new ExecpackError("config.missing-binary-url", "BINARY_URL is not set", {
     seen: [read ? `config vars read from: ${envFile}` : `config vars: none (no file ${envFile})`],
     hint: `execpackctl try reads the app's config vars from ${envFile} (or --env-file FILE). Add a line to it, for example:

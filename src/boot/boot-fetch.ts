@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readBootFetchTimeoutSeconds } from "../common/config.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { formatError, warn } from "../common/output.js";
 import { REPORT_URL } from "../common/main.js";
@@ -23,21 +24,8 @@ import { assertExecutable } from "../archive/runnable.js";
 import { binaryPath } from "../install/slug.js";
 import type { InstallManifest, SlugPaths } from "../install/slug.js";
 
-export const DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS = 30;
 /** After the download's deadline the child may still be extracting; past this grace it is killed. */
 const EXTRACT_GRACE_MS = 15_000;
-
-function readTimeoutSeconds(value: string | undefined): number {
-  if (value === undefined || value.trim() === "") return DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS;
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 55) {
-    throw new ExecpackError("config.invalid-fetch-timeout", "BINARY_FETCH_TIMEOUT must be a number of seconds between 1 and 55", {
-      seen: [`BINARY_FETCH_TIMEOUT="${value}"`],
-      hint: "Heroku stops a web dyno that has not bound $PORT after 60 seconds; leave the binary time to start.",
-    });
-  }
-  return seconds;
-}
 
 /**
  * Where a boot-time fetch installs: under the scratch root (bootScratchRoot), never over the build-time binary,
@@ -88,7 +76,7 @@ export type FetchReport = { manifest: InstallManifest } | { error: { code: strin
  */
 export function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, configVars: NodeJS.ProcessEnv): BootBinary {
   try {
-    const deadline = Date.now() + readTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1000;
+    const deadline = Date.now() + readBootFetchTimeoutSeconds(configVars.BINARY_FETCH_TIMEOUT) * 1000;
     const id = String(process.pid);
     const scratch = { ...paths, root: makeScratchRoot() };
     removeLeftovers(scratch.root);

@@ -56,13 +56,15 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+function missingBinaryUrl(): never {
+  throw new ExecpackError("config.missing-binary-url", "BINARY_URL is not set", {
+    hint: "Tell execpack where the release is, then build again:\n  heroku config:set BINARY_URL=https://github.com/OWNER/REPO/releases/download/v1.0.0/app_linux_amd64.tar.gz",
+  });
+}
+
 export function readBinarySettings(vars: ConfigVars): BinarySettings {
   const url = nonEmpty(vars.BINARY_URL);
-  if (!url) {
-    throw new ExecpackError("config.missing-binary-url", "BINARY_URL is not set", {
-      hint: "Tell execpack where the release is, then build again:\n  heroku config:set BINARY_URL=https://github.com/OWNER/REPO/releases/download/v1.0.0/app_linux_amd64.tar.gz",
-    });
-  }
+  if (!url) missingBinaryUrl();
   return {
     url,
     sha256: readSha256(vars.BINARY_SHA256),
@@ -123,6 +125,48 @@ function readSha256(value: string | undefined): string | undefined {
   }
   return sha256;
 }
+
+export const DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS = 30;
+
+/** BINARY_FETCH_TIMEOUT, read at boot: the boot-time download must leave the binary time to bind $PORT. */
+export function readBootFetchTimeoutSeconds(value: string | undefined): number {
+  if (value === undefined || value.trim() === "") return DEFAULT_BOOT_FETCH_TIMEOUT_SECONDS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 55) {
+    throw new ExecpackError("config.invalid-fetch-timeout", "BINARY_FETCH_TIMEOUT must be a number of seconds between 1 and 55", {
+      seen: [`BINARY_FETCH_TIMEOUT="${value}"`],
+      hint: "Heroku stops a web dyno that has not bound $PORT after 60 seconds; leave the binary time to start.",
+    });
+  }
+  return seconds;
+}
+
+/**
+ * Every problem of the BINARY_* settings, not only the first: `execpackctl check` lists them all in one run,
+ * where the build and the boot stop at the first (readBinarySettings).
+ */
+export function binarySettingsProblems(vars: ConfigVars): ExecpackError[] {
+  const checks: Array<() => unknown> = [
+    () => nonEmpty(vars.BINARY_URL) ?? missingBinaryUrl(),
+    () => readSha256(vars.BINARY_SHA256),
+    () => readFetchMode(vars.BINARY_FETCH),
+    () => readBootFetchTimeoutSeconds(vars.BINARY_FETCH_TIMEOUT),
+    ...SECONDS_SETTINGS.map((name) => () => readSeconds(vars, name)),
+    () => readQuantity(vars, "BINARY_MAX_SIZE", true),
+    () => readQuantity(vars, "BINARY_MAX_ENTRIES", false),
+  ];
+  return checks.flatMap((check) => {
+    try {
+      check();
+      return [];
+    } catch (error) {
+      if (error instanceof ExecpackError) return [error];
+      throw error;
+    }
+  });
+}
+
+const SECONDS_SETTINGS = ["BINARY_CONNECT_TIMEOUT", "BINARY_HEADERS_TIMEOUT", "BINARY_BODY_TIMEOUT", "BINARY_DOWNLOAD_TIMEOUT"] as const;
 
 function readFetchMode(value: string | undefined): "build" | "boot" {
   const mode = nonEmpty(value)?.toLowerCase() ?? "build";

@@ -2,7 +2,7 @@
  * `execpackctl env` and `execpackctl check`: what the binary would get, and whether the app's configuration
  * holds together, computed by the same code the boot runs so that what they say is what a dyno does.
  */
-import { readBinarySettings } from "../common/config.js";
+import { binarySettingsProblems, readBinarySettings } from "../common/config.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { formatEnvironment, resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
@@ -53,7 +53,9 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
     }
   };
 
-  collect(() => {
+  const settingProblems = binarySettingsProblems(configVars);
+  problems.push(...settingProblems);
+  if (settingProblems.length === 0) collect(() => {
     const settings = readBinarySettings(configVars);
     notes.push(`BINARY_URL is set (fetch at ${settings.fetch}${settings.sha256 ? ", checksum pinned" : ""})`);
     const name = parseReleaseName(settings.url, settings.githubApiUrl);

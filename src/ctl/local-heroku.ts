@@ -144,8 +144,8 @@ function describeProcessTypes(appDir: string, releaseYaml: string): string {
   return `Default types for buildpack -> ${processTypes(releaseYaml).join(", ")}`;
 }
 
-function processTypes(source: string): string[] {
-  return [...source.matchAll(/^\s*([A-Za-z0-9_-]+):\s*\S/gm)].map((match) => match[1] ?? "").filter((type) => type !== "default_process_types");
+export function processTypes(source: string): string[] {
+  return [...source.matchAll(/^[ \t]*([A-Za-z0-9_-]+):[ \t]*\S/gm)].map((match) => match[1] ?? "").filter((type) => type !== "default_process_types");
 }
 
 /** The Procfile's command for a process type, else the default that bin/release offered. */

@@ -80,7 +80,7 @@ const URL_HINT =
   "Check the value with `heroku config:get <VAR>`. Characters other than letters, digits and `-._~` in the user " +
   "name, password or database name must be percent-encoded: `@` as %40, `:` as %3A, `/` as %2F, `#` as %23, `%` as %25.";
 const PLACEHOLDER_HINT =
-  "The add-on may still be provisioning (JawsDB takes a few minutes): wait for it with `heroku addons:wait`, " +
+  "The add-on that sets it may still be provisioning (JawsDB, for one, holds a placeholder for a few minutes): wait for it with `heroku addons:wait`, " +
   "then restart the dynos with `heroku ps:restart`.";
 
 export function isConnectionScheme(scheme: string): scheme is ConnectionScheme {

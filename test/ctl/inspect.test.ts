@@ -52,6 +52,33 @@ describe("execpackctl check", () => {
     expect(report.text).not.toContain(secret);
   });
 
+  it("reports every bad BINARY_* setting in one run, beside binary.env's problems", () => {
+    const report = checkApp(withBinaryEnv(["A=${MISSING:?}"]), {
+      BINARY_URL,
+      BINARY_SHA256: "xyz",
+      BINARY_FETCH: "sometimes",
+      BINARY_FETCH_TIMEOUT: "120",
+      BINARY_BODY_TIMEOUT: "soon",
+      BINARY_MAX_SIZE: "lots",
+    });
+    expect(failures(report.text)).toEqual([
+      "config.invalid-sha256",
+      "config.invalid-fetch",
+      "config.invalid-fetch-timeout",
+      "config.invalid-number",
+      "config.invalid-number",
+      "env.required",
+    ]);
+    expect(report.text).toContain("BINARY_BODY_TIMEOUT must be");
+    expect(report.text).toContain("BINARY_MAX_SIZE must be");
+    expect(report.text).toContain("6 problem(s) found.");
+  });
+
+  it("reports a missing BINARY_URL and still checks binary.env", () => {
+    const report = checkApp(withBinaryEnv(["A=${MISSING:?}"]), {});
+    expect(failures(report.text)).toEqual(["config.missing-binary-url", "env.required"]);
+  });
+
   it("reports a broken URL nothing uses once, as a warning", () => {
     const report = checkApp(withBinaryEnv(["A=1"]), { BINARY_URL, DATABASE_URL: "postgres://u:p@db.internal:99999/app" });
     expect(failures(report.text)).toEqual(["env.invalid-url"]);
