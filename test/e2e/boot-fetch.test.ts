@@ -22,6 +22,7 @@ import { probeBinary, readProbeReport } from "../helpers/probe.js";
 import { file, zip } from "../helpers/release-archives.js";
 import { offlineNpm } from "./helpers/build-env.js";
 import { watchDyno } from "./helpers/dyno.js";
+import { noStackTrace } from "./helpers/assertions.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/boot-fetch-app");
@@ -29,10 +30,6 @@ const RELEASE = "/app/releases/latest/app_linux_amd64.zip";
 
 function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-function noStackTrace(text: string): void {
-  expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
 }
 
 /** A loopback URL where nothing listens: a release server that is down. */

@@ -22,6 +22,7 @@ import { serveDirectory } from "../helpers/static-server.js";
 import type { StaticServer } from "../helpers/static-server.js";
 import { RUNTIME_CONFIG, RUNTIME_ENV_EXPECTED } from "./helpers/build-env.js";
 import { watchDyno } from "./helpers/dyno.js";
+import { noStackTrace } from "./helpers/assertions.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -39,10 +40,6 @@ async function writeReleaseZip(file: string, probe: string): Promise<void> {
 
 function sha256(file: string): string {
   return createHash("sha256").update(readFileSync(file)).digest("hex");
-}
-
-function noStackTrace(text: string): void {
-  expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
 }
 
 describe("classic buildpack, end to end", () => {

@@ -20,13 +20,10 @@ import type { StaticServer } from "../helpers/static-server.js";
 import { O_NONBLOCK, parseFdFlags, stdioProbeBinary } from "../helpers/stdio-probe.js";
 import { offlineNpm } from "./helpers/build-env.js";
 import { nodeMirror } from "./helpers/node-mirror.js";
+import { noStackTrace } from "./helpers/assertions.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/stdio-app");
-
-function noStackTrace(text: string): void {
-  expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-}
 
 describe("the exec hand-off, end to end", () => {
   let workDir: string;

@@ -20,14 +20,11 @@ import { probeBinary, readProbeReport } from "../helpers/probe.js";
 import { file, tarGz } from "../helpers/release-archives.js";
 import { offlineNpm } from "./helpers/build-env.js";
 import { watchDyno } from "./helpers/dyno.js";
+import { noStackTrace } from "./helpers/assertions.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/boot-fetch-app");
 const ARCH = process.arch === "arm64" ? "arm64" : "amd64";
-
-function noStackTrace(text: string): void {
-  expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-}
 
 describe("a GitHub release named in BINARY_URL, end to end", () => {
   let workDir: string;

@@ -21,14 +21,11 @@ import { file, tarGz } from "../helpers/release-archives.js";
 import { stdioProbeBinary } from "../helpers/stdio-probe.js";
 import { offlineNpm } from "./helpers/build-env.js";
 import { nodeMirror } from "./helpers/node-mirror.js";
+import { noStackTrace } from "./helpers/assertions.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/stdio-app");
 const SECRETS = /TOKPART|ghp_first|second_half|50%zz|m1rr0r/i;
-
-function noStackTrace(text: string): void {
-  expect(text).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-}
 
 describe("hostile input, end to end", () => {
   let workDir: string;
