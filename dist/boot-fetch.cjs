@@ -33727,6 +33727,13 @@ function convertFailure(session, error, watchdog, received) {
     cause: error
   });
   if (/CERT|ERR_TLS/.test(code)) return network;
+  if (code === "ENOTFOUND") {
+    return new ExecpackError("download.network", "Could not download BINARY_URL: its host name does not resolve", {
+      seen: [url, detail2],
+      hint: "Check the host name in BINARY_URL for a typo; it must be a public name that Heroku's resolvers know.",
+      cause: error
+    });
+  }
   return new RetryableFailure(network, code === "ECONNRESET" ? "a connection reset" : code);
 }
 function isHttpParserError(error) {

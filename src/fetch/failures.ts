@@ -51,6 +51,13 @@ export function convertFailure(session: Session, error: unknown, watchdog: Watch
   });
   // A certificate problem will be the same on the next attempt; everything else on the wire may not be.
   if (/CERT|ERR_TLS/.test(code)) return network;
+  // A host name that does not exist will not exist a second later either (curl does not retry it either);
+  // a resolver that could not answer says EAI_AGAIN, which is retried like the rest.
+  if (code === "ENOTFOUND") {
+    return new ExecpackError("download.network", "Could not download BINARY_URL: its host name does not resolve", {
+      seen: [url, detail], hint: "Check the host name in BINARY_URL for a typo; it must be a public name that Heroku's resolvers know.", cause: error,
+    });
+  }
   return new RetryableFailure(network, code === "ECONNRESET" ? "a connection reset" : code);
 }
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isExecpackError } from "../../src/common/errors.js";
+import type { ExecpackError } from "../../src/common/errors.js";
 import { formatError } from "../../src/common/output.js";
 import { download } from "../../src/fetch/download.js";
 import { hasStrayAt, parseSourceUrl } from "../../src/fetch/url-policy.js";
@@ -44,6 +45,18 @@ async function failedDownloadText(url: string, token?: string): Promise<string> 
   }
   throw new Error(`downloading ${url} did not fail`);
 }
+
+describe("a host name that does not resolve", () => {
+  it("fails at once with download.network, not after retries", async () => {
+    const logs: string[] = [];
+    const before = lookups.length;
+    const failure = await download({ url: "https://no-such-host.example.invalid/app.tar.gz", destination: join(work, "out"), retries: 3, log: (line) => logs.push(line) }).catch((error: unknown) => error);
+    expect(isExecpackError(failure) && failure.code).toBe("download.network");
+    expect(formatError(failure as ExecpackError)).toContain("host name does not resolve");
+    expect(lookups.slice(before)).toEqual(["no-such-host.example.invalid"]);
+    expect(logs.filter((line) => line.startsWith("Retrying"))).toEqual([]);
+  });
+});
 
 describe("hasStrayAt", () => {
   it.each([
