@@ -33583,7 +33583,61 @@ function withAttempts(error, attempts) {
 }
 
 // src/common/disk.ts
+var import_node_fs3 = require("node:fs");
+
+// src/common/output.ts
 var import_node_fs2 = require("node:fs");
+var INDENT = "       ";
+var ALERT = " !     ";
+var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
+function escapeControl(text) {
+  return text.replace(CONTROL, (char) => {
+    const named = NAMED[char];
+    if (named) return named;
+    const code = char.charCodeAt(0);
+    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+function hasControl(text) {
+  return text.search(CONTROL) !== -1;
+}
+function shellWord(value) {
+  if (hasControl(value)) return void 0;
+  if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}
+var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+function write(fd, text) {
+  (0, import_node_fs2.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
+}
+function detail(message) {
+  write(1, `${INDENT}${escapeControl(message)}
+`);
+}
+function warn(message) {
+  write(2, message.split("\n").map((line) => `${ALERT}${line}
+`).join(""));
+}
+function formatError(error) {
+  const lines = [`${error.message} [${error.code}]`];
+  for (const seen of error.seen) lines.push(`  ${seen}`);
+  if (error.hint) lines.push("", error.hint);
+  return lines.join("\n");
+}
+function printError(error) {
+  warn(formatError(error));
+}
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+// src/common/disk.ts
 var SPACE_HINT = "Make room: a Heroku build has limited disk, and a slug may be at most 500 MB. A release that large needs BINARY_FETCH=boot or a smaller asset; clear the build cache (heroku builds:cache:purge) if it is full of old files.";
 var PROBLEMS = {
   ENOSPC: { code: "install.disk-full", summary: "The disk is full", hint: SPACE_HINT },
@@ -33608,20 +33662,9 @@ function errnoCode(error) {
   const code = error?.code;
   return typeof code === "string" ? code : void 0;
 }
-function formatBytes(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 function freeSpace(directory) {
   try {
-    const stats = (0, import_node_fs2.statfsSync)(directory);
+    const stats = (0, import_node_fs3.statfsSync)(directory);
     return stats.bavail * stats.bsize;
   } catch {
     return void 0;
@@ -33642,50 +33685,6 @@ function diskFailure(error, where) {
     hint: problem.hint,
     cause: error
   });
-}
-
-// src/common/output.ts
-var import_node_fs3 = require("node:fs");
-var INDENT = "       ";
-var ALERT = " !     ";
-var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
-function escapeControl(text) {
-  return text.replace(CONTROL, (char) => {
-    const named = NAMED[char];
-    if (named) return named;
-    const code = char.charCodeAt(0);
-    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
-function hasControl(text) {
-  return text.search(CONTROL) !== -1;
-}
-function shellWord(value) {
-  if (hasControl(value)) return void 0;
-  if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, "'\\''")}'`;
-}
-var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-function write(fd, text) {
-  (0, import_node_fs3.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
-}
-function detail(message) {
-  write(1, `${INDENT}${escapeControl(message)}
-`);
-}
-function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
-}
-function formatError(error) {
-  const lines = [`${error.message} [${error.code}]`];
-  for (const seen of error.seen) lines.push(`  ${seen}`);
-  if (error.hint) lines.push("", error.hint);
-  return lines.join("\n");
-}
-function printError(error) {
-  warn(formatError(error));
 }
 
 // src/fetch/failures.ts
@@ -34560,7 +34559,7 @@ async function downloadRelease(options2) {
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
   const result = await downloadVerified(options2, asset, expected ?? sameAsset(previous, asset), `${repository} ${found.tag}`);
   const verifiedBy = verification(expected, options2.pin);
-  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatSize(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
+  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
   await remember(options2, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
   return { ...result, release: { repository, tag: found.tag, asset: asset.name, size: asset.size, verifiedBy, downloadUrl: asset.browser_download_url } };
 }
@@ -34690,13 +34689,6 @@ async function remember(options2, state) {
     options2.log?.(`Could not remember the release in the build cache: ${error.message}`);
   }
 }
-function formatSize(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let value = bytes;
-  let unit = 0;
-  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 // src/archive/program-name.ts
 var EXTENSION = /\.(tar\.(gz|xz|bz2|zst)|tgz|txz|tbz2?|tar|zip|gz|xz|bz2|zst|bin)$/i;
@@ -34746,24 +34738,18 @@ async function* bounded(job, source2) {
   let total = 0;
   for await (const chunk of source2) {
     total += chunk.length;
-    if (total > job.maxTotalBytes) throw tooLarge(job, `more than ${formatBytes2(job.maxTotalBytes)} uncompressed`);
+    if (total > job.maxTotalBytes) throw tooLarge(job, `more than ${formatBytes(job.maxTotalBytes)} uncompressed`);
     yield chunk;
   }
 }
 function tooLarge(job, what) {
   return new ExecpackError("archive.too-large", `The archive is larger than execpack accepts: ${what}`, {
-    seen: [`limit: ${formatBytes2(job.maxTotalBytes)} uncompressed, ${job.maxEntries} entries`],
+    seen: [`limit: ${formatBytes(job.maxTotalBytes)} uncompressed, ${job.maxEntries} entries`],
     hint: "An archive that expands this much is not a single-binary release (or is a decompression bomb). Point BINARY_URL at the project's Linux release asset."
   });
 }
 function tooManyEntries(job) {
   return tooLarge(job, `more than ${job.maxEntries} entries`);
-}
-function formatBytes2(bytes) {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${bytes} bytes`;
 }
 function isSystemError(error) {
   return error instanceof Error && typeof error.syscall === "string";
@@ -38361,7 +38347,7 @@ async function scanTar(chunks, job, format) {
 async function scanTarEntry(entry, job, previous) {
   refuseUnsafePath(entry.path);
   const path = normalizeEntryPath(entry.path);
-  if (entry.size > job.maxTotalBytes) throw tooLarge(job, `entry "${path}" declares ${formatBytes2(entry.size)}`);
+  if (entry.size > job.maxTotalBytes) throw tooLarge(job, `entry "${path}" declares ${formatBytes(entry.size)}`);
   const kind = tarKind(entry.type);
   if (kind !== "file" || path === "") {
     entry.resume();
@@ -38484,7 +38470,7 @@ async function scanZip(zip, job) {
     refuseUnsafePath(name);
     declaredBytes += zipEntry.uncompressedSize;
     if (declaredBytes > job.maxTotalBytes) {
-      throw tooLarge(job, `the entries declare ${formatBytes2(declaredBytes)} uncompressed`);
+      throw tooLarge(job, `the entries declare ${formatBytes(declaredBytes)} uncompressed`);
     }
     const path = normalizeEntryPath(name);
     if (path === "") continue;
@@ -38613,7 +38599,7 @@ function notAnArchive(job, head, contentType, size) {
     return noLinuxBinary(job, [entry], { single: true });
   }
   const seen = [
-    `content: ${describeContent(head)}, ${formatBytes2(size)}`,
+    `content: ${describeContent(head)}, ${formatBytes(size)}`,
     ...contentType ? [`content type: "${contentType}"`] : [],
     // An error page may echo a signed or credentialed URL: mask it like any other URL in a message.
     `first bytes: ${JSON.stringify(maskUrl(printable(head.subarray(0, 80))))}`
@@ -38871,7 +38857,7 @@ async function installOnce(options2) {
     if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path20.join)(paths.binaryDir, path));
     if (options2.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
-    log(`Installed ${from} (${formatBytes3(extracted.size)}, sha256 ${extracted.sha256})`);
+    log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     if (!singleFile) log(describeRelease2(extracted, manifest));
     return manifest;
   } catch (error) {
@@ -38926,7 +38912,7 @@ function commandNames(binaryPath2, executables2) {
 var RESERVED_COMMANDS = /* @__PURE__ */ new Set(["execpack", "execpackctl"]);
 function describeRelease2(extracted, manifest) {
   const commands = Object.keys(manifest.commands ?? {});
-  const parts = [`Release: ${extracted.files} files, ${formatBytes3(extracted.bytes)}`];
+  const parts = [`Release: ${extracted.files} files, ${formatBytes(extracted.bytes)}`];
   parts.push(`commands: ${commands.length > 8 ? `${commands.slice(0, 8).join(", ")} and ${commands.length - 8} more` : commands.join(", ")}`);
   if (extracted.leftOut.length > 0) parts.push(`left out: ${extracted.leftOut.length} entries for other systems or architectures, devices or links to nothing`);
   return parts.join("; ");
@@ -38977,23 +38963,13 @@ function installedName(entry, format, url) {
 }
 function describeDownload(result) {
   const origin = result.fromCache ? "cached copy, unchanged upstream" : "downloaded";
-  return `Release: ${formatBytes3(result.size)}, sha256 ${result.sha256} (${origin})`;
+  return `Release: ${formatBytes(result.size)}, sha256 ${result.sha256} (${origin})`;
 }
 function progressPrinter(log) {
   return ({ bytes, total, rate }) => {
     const percent = total ? ` (${Math.floor(bytes / total * 100)}%)` : "";
-    log(`${formatBytes3(bytes)}${total ? ` of ${formatBytes3(total)}` : ""}${percent} at ${formatBytes3(rate)}/s`);
+    log(`${formatBytes(bytes)}${total ? ` of ${formatBytes(total)}` : ""}${percent} at ${formatBytes(rate)}/s`);
   };
-}
-function formatBytes3(bytes) {
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 // src/install/slug.ts

@@ -5,6 +5,7 @@
  */
 import type { Job } from "./types.js";
 import { ExecpackError } from "../common/errors.js";
+import { formatBytes } from "../common/output.js";
 
 /** Absolute paths and ".." segments: a zip-slip attempt or a broken packer, refused wherever they appear. */
 export function refuseUnsafePath(path: string): void {
@@ -49,13 +50,6 @@ export function tooLarge(job: Job, what: string): ExecpackError {
 
 export function tooManyEntries(job: Job): ExecpackError {
   return tooLarge(job, `more than ${job.maxEntries} entries`);
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${bytes} bytes`;
 }
 
 interface SystemError extends Error {

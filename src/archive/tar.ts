@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { basename } from "node:path";
 import { Parser } from "tar";
 import type { ReadEntry } from "tar";
-import { asArchiveError, bounded, formatBytes, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
+import { asArchiveError, bounded, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
 import type { ArchiveEntry, ArchiveFormat, ExtractResult, Job, Scanned } from "./types.js";
 import { peek } from "./byte-stream.js";
 import { isSharedLibrary, requireRunnable } from "./choose-binary.js";
@@ -14,6 +14,7 @@ import { decompressed } from "./decompress.js";
 import type { StreamedFormat } from "./decompress.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import { finishRelease, installedMode, runsElsewhere } from "./release.js";
+import { formatBytes } from "../common/output.js";
 
 const TAR_BLOCK = 512;
 

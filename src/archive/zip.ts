@@ -6,12 +6,13 @@ import { createReadStream } from "node:fs";
 import { crc32, createInflateRaw } from "node:zlib";
 import yauzl from "yauzl";
 import type { Entry as ZipEntry, ZipFile } from "yauzl";
-import { asArchiveError, formatBytes, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
+import { asArchiveError, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
 import type { ArchiveEntry, ExtractResult, Job, Scanned } from "./types.js";
 import { INFLATE_CHUNK, READ_CHUNK, peek, piped } from "./byte-stream.js";
 import { isSharedLibrary } from "./choose-binary.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import { finishRelease, installedMode, runsElsewhere } from "./release.js";
+import { formatBytes } from "../common/output.js";
 
 interface ZipScanned {
   entry: ArchiveEntry;

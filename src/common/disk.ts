@@ -5,6 +5,7 @@
  */
 import { statfsSync } from "node:fs";
 import { ExecpackError } from "./errors.js";
+import { formatBytes } from "./output.js";
 
 interface DiskProblem {
   code: string;
@@ -43,18 +44,6 @@ function errnoCode(error: unknown): string | undefined {
 
 export function isDiskError(error: unknown): boolean {
   return PROBLEMS[errnoCode(error) ?? ""] !== undefined;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 function freeSpace(directory: string): number | undefined {

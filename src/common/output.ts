@@ -82,3 +82,13 @@ export function formatError(error: ExecpackError): string {
 export function printError(error: ExecpackError): void {
   warn(formatError(error));
 }
+
+/** A size for people: "512 bytes", "16.7 KiB", "1.2 GiB". Every size execpack prints goes through here. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -19,6 +19,7 @@ import { describeRelease } from "./release-name.js";
 import type { ReleaseName } from "./release-name.js";
 import { quote } from "./url-policy.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
+import { formatBytes } from "../common/output.js";
 
 export interface ReleaseDownloadOptions extends Omit<DownloadOptions, "url" | "sha256" | "accept"> {
   release: ReleaseName;
@@ -87,7 +88,7 @@ export async function downloadRelease(options: ReleaseDownloadOptions): Promise<
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
   const result = await downloadVerified(options, asset, expected ?? sameAsset(previous, asset), `${repository} ${found.tag}`);
   const verifiedBy = verification(expected, options.pin);
-  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatSize(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
+  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
   await remember(options, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
   return { ...result, release: { repository, tag: found.tag, asset: asset.name, size: asset.size, verifiedBy, downloadUrl: asset.browser_download_url } };
 }
@@ -261,10 +262,3 @@ async function remember(options: ReleaseDownloadOptions, state: State): Promise<
   }
 }
 
-function formatSize(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let value = bytes;
-  let unit = 0;
-  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}

@@ -6,8 +6,7 @@
  */
 import { lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { join, relative } from "node:path";
-import { detail } from "../common/output.js";
-import { formatBytes } from "../archive/safety.js";
+import { detail, formatBytes } from "../common/output.js";
 import { commandsDir } from "./slug.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
 

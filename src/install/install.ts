@@ -19,7 +19,7 @@ import { dynoArchitecture } from "../archive/elf.js";
 import { programName } from "../archive/program-name.js";
 import { extractRelease } from "../archive/extract.js";
 import type { ExtractResult } from "../archive/extract.js";
-import { detail, formatError, warn } from "../common/output.js";
+import { detail, formatBytes, formatError, warn } from "../common/output.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { confirmCache, forgetCache } from "../fetch/cache.js";
 import { checkLibraries, debianPackageGuess, stackLibraryFolders } from "../archive/libraries.js";
@@ -274,13 +274,3 @@ function progressPrinter(log: (line: string) => void) {
   };
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
