@@ -34221,11 +34221,35 @@ function sameFile(listed, asset) {
   return listed.trim().split("/").at(-1) === asset;
 }
 
+// src/common/glob.ts
+function globToRegExp(glob, options2 = {}) {
+  let source2 = "";
+  for (let index = 0; index < glob.length; index++) {
+    const char = glob[index];
+    if (char === "*" && glob[index + 1] === "*") {
+      index += 1;
+      if (glob[index + 1] === "/") {
+        index += 1;
+        source2 += "(?:.*/)?";
+      } else {
+        source2 += ".*";
+      }
+    } else if (char === "*") {
+      source2 += "[^/]*";
+    } else if (char === "?") {
+      source2 += "[^/]";
+    } else {
+      source2 += char.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+    }
+  }
+  return new RegExp(`^${source2}$`, options2.ignoreCase ? "si" : "s");
+}
+
 // src/fetch/choose-asset.ts
 function chooseAsset(assets, query) {
   let pool = assets;
   if (query.pattern !== void 0) {
-    const pattern = globToRegExp(query.pattern);
+    const pattern = globToRegExp(query.pattern, { ignoreCase: true });
     pool = assets.filter((asset) => pattern.test(asset.name));
     if (pool.length === 0) throw patternMatchesNothing(assets, query);
     if (pool.length === 1) return pool[0];
@@ -34354,10 +34378,6 @@ function patternMatchesNothing(assets, query) {
     seen: [`BINARY_ASSET: ${quote(query.pattern ?? "")}`, "assets:", ...assets.map((asset) => `  ${quote(asset.name)}`)],
     hint: "Set BINARY_ASSET to one of the names above or a glob matching one (* for any text, ? for one character), or unset it to let execpack choose."
   });
-}
-function globToRegExp(glob) {
-  const body = [...glob].map((char) => char === "*" ? ".*" : char === "?" ? "." : char.replace(/[.+^${}()|[\]\\]/g, "\\$&")).join("");
-  return new RegExp(`^${body}$`, "i");
 }
 
 // src/fetch/github-api.ts
@@ -34876,30 +34896,8 @@ function matchesBinaryName(path, binaryName) {
   const wanted = normalizeEntryPath(binaryName);
   const name = path.slice(path.lastIndexOf("/") + 1);
   if (!/[*?]/.test(wanted)) return path === wanted || name === wanted;
-  const pattern = globToRegExp2(wanted);
+  const pattern = globToRegExp(wanted);
   return pattern.test(path) || !wanted.includes("/") && pattern.test(name);
-}
-function globToRegExp2(glob) {
-  let source2 = "";
-  for (let index = 0; index < glob.length; index++) {
-    const char = glob[index];
-    if (char === "*" && glob[index + 1] === "*") {
-      index += 1;
-      if (glob[index + 1] === "/") {
-        index += 1;
-        source2 += "(?:.*/)?";
-      } else {
-        source2 += ".*";
-      }
-    } else if (char === "*") {
-      source2 += "[^/]*";
-    } else if (char === "?") {
-      source2 += "[^/]";
-    } else {
-      source2 += char.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-    }
-  }
-  return new RegExp(`^${source2}$`, "s");
 }
 function architectureLabel(architecture) {
   return architecture === "x86_64" ? "x86_64 (amd64)" : "aarch64 (arm64)";

@@ -9,6 +9,7 @@ import type { Architecture } from "./elf.js";
 import { ExecpackError } from "../common/errors.js";
 import { escapeControl, shellWord } from "../common/output.js";
 import { programName } from "./program-name.js";
+import { globToRegExp } from "../common/glob.js";
 
 /** Entries listed in an error before "... and N more". */
 const LISTED_ENTRIES = 20;
@@ -117,30 +118,6 @@ export function matchesBinaryName(path: string, binaryName: string): boolean {
   if (!/[*?]/.test(wanted)) return path === wanted || name === wanted;
   const pattern = globToRegExp(wanted);
   return pattern.test(path) || (!wanted.includes("/") && pattern.test(name));
-}
-
-/** `**` crosses directories, `*` and `?` stay within one; everything else is literal. */
-function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (let index = 0; index < glob.length; index++) {
-    const char = glob[index] as string;
-    if (char === "*" && glob[index + 1] === "*") {
-      index += 1;
-      if (glob[index + 1] === "/") {
-        index += 1;
-        source += "(?:.*/)?";
-      } else {
-        source += ".*";
-      }
-    } else if (char === "*") {
-      source += "[^/]*";
-    } else if (char === "?") {
-      source += "[^/]";
-    } else {
-      source += char.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-    }
-  }
-  return new RegExp(`^${source}$`, "s");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 import { quote } from "./url-policy.js";
 import { ExecpackError } from "../common/errors.js";
 import { shellWord } from "../common/output.js";
+import { globToRegExp } from "../common/glob.js";
 
 export type AssetArchitecture = "x86_64" | "aarch64";
 
@@ -40,7 +41,7 @@ interface Verdict<T> {
 export function chooseAsset<T extends NamedAsset>(assets: readonly T[], query: AssetQuery): T {
   let pool = assets;
   if (query.pattern !== undefined) {
-    const pattern = globToRegExp(query.pattern);
+    const pattern = globToRegExp(query.pattern, { ignoreCase: true });
     pool = assets.filter((asset) => pattern.test(asset.name));
     if (pool.length === 0) throw patternMatchesNothing(assets, query);
     // An exact choice is the user's to make: even a name that looks like a package is taken as asked.
@@ -198,10 +199,4 @@ function patternMatchesNothing<T extends NamedAsset>(assets: readonly T[], query
     seen: [`BINARY_ASSET: ${quote(query.pattern ?? "")}`, "assets:", ...assets.map((asset) => `  ${quote(asset.name)}`)],
     hint: "Set BINARY_ASSET to one of the names above or a glob matching one (* for any text, ? for one character), or unset it to let execpack choose.",
   });
-}
-
-/** `*` any run of characters, `?` one; case-insensitive, since projects change case between releases. */
-function globToRegExp(glob: string): RegExp {
-  const body = [...glob].map((char) => (char === "*" ? ".*" : char === "?" ? "." : char.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
-  return new RegExp(`^${body}$`, "i");
 }
