@@ -36,16 +36,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Polls until the server answers with anything but 503: Prometheus answers /-/ready with 503 while its TSDB opens. */
 async function waitForHttp(url: string, exited: Promise<unknown>): Promise<Response> {
   let done = false;
   void exited.then(() => (done = true));
+  let last: Response | undefined;
   for (let attempt = 0; attempt < 600 && !done; attempt++) {
     try {
-      return await fetch(url);
+      last = await fetch(url);
+      if (last.status !== 503) return last;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // not listening yet
     }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  if (last) return last;
   throw new Error(`${url} never answered`);
 }
 
