@@ -236,6 +236,7 @@ var require_dist = __commonJS({
 var import_node_path5 = require("node:path");
 var import_node_url2 = require("node:url");
 var import_node_util = require("node:util");
+var import_node_os2 = require("node:os");
 
 // src/boot/boot.ts
 var import_node_fs5 = require("node:fs");
@@ -1966,11 +1967,14 @@ async function tryApp(options) {
       stdio: options.stdio ?? "inherit",
       execCommand: options.execCommand
     });
-    return { dyno, slugDir: build.slugDir, command, port, cleanup };
+    return { dyno, slugDir: build.slugDir, command, processType, port, cleanup };
   } catch (error) {
     cleanup();
     throw error;
   }
+}
+function webExitedWarning(status) {
+  return `The web process exited by itself with status ${status}. On Heroku that is a crash ("State changed from up to crashed"): a web process must keep running and answer on $PORT. Check the Procfile's web command and the binary's arguments.`;
 }
 
 // src/cli/execpackctl.ts
@@ -2073,11 +2077,18 @@ async function runTry(appDir, envFile, port, processType) {
     port: parsePort2(port),
     processType
   });
-  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => run.dyno.kill(signal));
+  let stopped = false;
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, () => {
+      stopped = true;
+      run.dyno.kill(signal);
+    });
+  }
   const status = await new Promise(
-    (resolveStatus) => run.dyno.on("exit", (code, signal) => resolveStatus(code ?? (signal ? 128 + 15 : 1)))
+    (resolveStatus) => run.dyno.on("exit", (code, signal) => resolveStatus(code ?? (signal ? 128 + import_node_os2.constants.signals[signal] : 1)))
   );
   run.cleanup();
+  if (!stopped && run.processType === "web") warn(webExitedWarning(status));
   return status;
 }
 void runMain(() => main(process.argv.slice(2)));

@@ -10,14 +10,16 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { constants as osConstants } from "node:os";
 import { dynoConfigVars } from "../boot/boot.js";
 import { checkApp, showEnvironment } from "../ctl/inspect.js";
 import { ExecpackError } from "../common/errors.js";
 import { runMain } from "../common/main.js";
+import { warn } from "../common/output.js";
 import { installedSlugPaths, readManifest, slugPaths } from "../install/slug.js";
 import type { InstallManifest } from "../install/slug.js";
 import { runSmokeTest } from "../ctl/smoke.js";
-import { readEnvFile, tryApp } from "../ctl/try.js";
+import { readEnvFile, tryApp, webExitedWarning } from "../ctl/try.js";
 
 const USAGE = `Usage: execpackctl <command> [options]
 
@@ -133,11 +135,18 @@ async function runTry(appDir: string, envFile: string | undefined, port: string 
     port: parsePort(port),
     processType,
   });
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => run.dyno.kill(signal));
+  let stopped = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      stopped = true;
+      run.dyno.kill(signal);
+    });
+  }
   const status = await new Promise<number>((resolveStatus) =>
-    run.dyno.on("exit", (code, signal) => resolveStatus(code ?? (signal ? 128 + 15 : 1))),
+    run.dyno.on("exit", (code, signal) => resolveStatus(code ?? (signal ? 128 + osConstants.signals[signal] : 1))),
   );
   run.cleanup();
+  if (!stopped && run.processType === "web") warn(webExitedWarning(status));
   return status;
 }
 

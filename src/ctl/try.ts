@@ -30,6 +30,7 @@ export interface TryRun {
   dyno: ChildProcess;
   slugDir: string;
   command: string;
+  processType: string;
   port: number;
   /** Removes the scratch build directories. */
   cleanup(): void;
@@ -108,9 +109,17 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
       stdio: options.stdio ?? "inherit",
       execCommand: options.execCommand,
     });
-    return { dyno, slugDir: build.slugDir, command, port, cleanup };
+    return { dyno, slugDir: build.slugDir, command, processType, port, cleanup };
   } catch (error) {
     cleanup();
     throw error;
   }
+}
+
+/**
+ * On Heroku a web process that ends by itself, even with status 0, is a crash: the dyno restarts it, and the
+ * app answers nothing meanwhile. try says so instead of ending as quietly as a success.
+ */
+export function webExitedWarning(status: number): string {
+  return `The web process exited by itself with status ${status}. On Heroku that is a crash ("State changed from up to crashed"): a web process must keep running and answer on $PORT. Check the Procfile's web command and the binary's arguments.`;
 }

@@ -148,3 +148,26 @@ describe("execpackctl try", () => {
     }
   });
 });
+
+describe("execpackctl try, run as a person runs it", () => {
+  it.each([0, 3])("says a web process that exits by itself (status %i) is a crash on Heroku, and ends with its status", async (exitStatus) => {
+    const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-exit-"));
+    try {
+      const zip = new ZipFile();
+      zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
+      zip.end();
+      await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
+      const server = await serveDirectory(workDir);
+      const appDir = join(workDir, "app");
+      mkdirSync(appDir);
+      writeFileSync(join(appDir, "Procfile"), `web: execpack --exit ${exitStatus}\n`);
+      writeFileSync(join(appDir, ".env"), `BINARY_URL=${server.url}/probe.zip\n`);
+      const { status, stderr } = await execpackctl(["try", appDir, "--port", "5322"]).finally(() => server.close());
+      expect(status).toBe(exitStatus);
+      expect(stderr).toContain(`The web process exited by itself with status ${exitStatus}`);
+      expect(stderr).toContain("crash");
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
