@@ -34371,7 +34371,7 @@ async function downloadRelease(options2) {
   const expected = digestOf(asset) ?? await publishedChecksum(options2, found.assets, asset);
   const previous = await readState(options2.stateFile, repository);
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
-  const result = await downloadVerified(options2, asset, expected ?? sameAsset(previous, asset), `${repository} ${found.tag}`);
+  const result = await downloadVerified(options2, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: previous?.tag });
   const verifiedBy = verification(expected, options2.pin);
   log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
   await remember(options2, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
@@ -34464,9 +34464,10 @@ async function downloadVerified(options2, asset, expected, release) {
   return result;
 }
 function mismatch(release, asset, expected, actual) {
+  const fallBack = release.trusted !== void 0 && release.trusted !== release.tag ? `go back to the release the last build installed: heroku config:set BINARY_URL=${shellWord(`github:${release.repository}@${release.trusted}`) ?? `github:${release.repository}@TAG`}` : `pin an earlier release you trust: heroku config:set BINARY_URL=github:${release.repository}@TAG, with its tag for TAG`;
   return new ExecpackError("release.checksum-mismatch", `${asset.name} does not match ${expected.from}`, {
-    seen: [`release: ${release}`, `asset: ${quote(asset.name)}`, `expected (${expected.from}): ${expected.sha256}`, `actual: ${actual ?? "unknown"}`],
-    hint: "Nothing was installed. The release's files disagree: the asset or its checksum was replaced after publishing, or the download was altered. Tell the project; to deploy anyway, pin a release you trust with BINARY_URL=github:OWNER/REPO@TAG."
+    seen: [`release: ${release.repository} ${release.tag}`, `asset: ${quote(asset.name)}`, `expected (${expected.from}): ${expected.sha256}`, `actual: ${actual ?? "unknown"}`],
+    hint: `Nothing was installed. The release's files disagree: the asset or its checksum was replaced after publishing, or the download was altered. Tell the project; to deploy meanwhile, ${fallBack}.`
   });
 }
 function verification(expected, pin) {

@@ -19,7 +19,7 @@ import { describeRelease } from "./release-name.js";
 import type { ReleaseName } from "./release-name.js";
 import { quote } from "./url-policy.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
-import { formatBytes } from "../common/output.js";
+import { formatBytes, shellWord } from "../common/output.js";
 
 export interface ReleaseDownloadOptions extends Omit<DownloadOptions, "url" | "sha256" | "accept"> {
   release: ReleaseName;
@@ -86,7 +86,7 @@ export async function downloadRelease(options: ReleaseDownloadOptions): Promise<
   const expected = digestOf(asset) ?? (await publishedChecksum(options, found.assets, asset));
   const previous = await readState(options.stateFile, repository);
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
-  const result = await downloadVerified(options, asset, expected ?? sameAsset(previous, asset), `${repository} ${found.tag}`);
+  const result = await downloadVerified(options, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: previous?.tag });
   const verifiedBy = verification(expected, options.pin);
   log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
   await remember(options, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
@@ -181,7 +181,14 @@ function source(options: ReleaseDownloadOptions, asset: ReleaseAsset): Pick<Down
   return viaApi ? { url: asset.url, token: options.token, accept: "application/octet-stream" } : { url: asset.browser_download_url, token: undefined };
 }
 
-async function downloadVerified(options: ReleaseDownloadOptions, asset: ReleaseAsset, expected: Expected | undefined, release: string): Promise<DownloadResult> {
+/** The release being installed, and the tag the last good build installed (the one to fall back to), if any. */
+interface ReleaseAt {
+  repository: string;
+  tag: string;
+  trusted: string | undefined;
+}
+
+async function downloadVerified(options: ReleaseDownloadOptions, asset: ReleaseAsset, expected: Expected | undefined, release: ReleaseAt): Promise<DownloadResult> {
   // The release's digest is the pin when BINARY_SHA256 is not set: the download checks it before keeping the file.
   let result: DownloadResult;
   try {
@@ -199,10 +206,13 @@ async function downloadVerified(options: ReleaseDownloadOptions, asset: ReleaseA
   return result;
 }
 
-function mismatch(release: string, asset: ReleaseAsset, expected: Expected, actual: string | undefined): ExecpackError {
+function mismatch(release: ReleaseAt, asset: ReleaseAsset, expected: Expected, actual: string | undefined): ExecpackError {
+  const fallBack = release.trusted !== undefined && release.trusted !== release.tag
+    ? `go back to the release the last build installed: heroku config:set BINARY_URL=${shellWord(`github:${release.repository}@${release.trusted}`) ?? `github:${release.repository}@TAG`}`
+    : `pin an earlier release you trust: heroku config:set BINARY_URL=github:${release.repository}@TAG, with its tag for TAG`;
   return new ExecpackError("release.checksum-mismatch", `${asset.name} does not match ${expected.from}`, {
-    seen: [`release: ${release}`, `asset: ${quote(asset.name)}`, `expected (${expected.from}): ${expected.sha256}`, `actual: ${actual ?? "unknown"}`],
-    hint: "Nothing was installed. The release's files disagree: the asset or its checksum was replaced after publishing, or the download was altered. Tell the project; to deploy anyway, pin a release you trust with BINARY_URL=github:OWNER/REPO@TAG.",
+    seen: [`release: ${release.repository} ${release.tag}`, `asset: ${quote(asset.name)}`, `expected (${expected.from}): ${expected.sha256}`, `actual: ${actual ?? "unknown"}`],
+    hint: `Nothing was installed. The release's files disagree: the asset or its checksum was replaced after publishing, or the download was altered. Tell the project; to deploy meanwhile, ${fallBack}.`,
   });
 }
 

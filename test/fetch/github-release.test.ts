@@ -119,9 +119,19 @@ describe("a release named in BINARY_URL", () => {
     github.repos.set("acme/widget", { releases: [{ tag: "v1.2.0", assets: goreleaserAssets("widget", "1.2.0", V120, { checksums: "lying" }) }] });
     await failure(downloadRelease(options("github:acme/widget", { cache: { dir: join(work, "cache") } })), "release.checksum-mismatch", [
       `${ASSET_120} does not match checksums.txt`, `actual: ${sha256(V120)}`, sha256(Buffer.from("something else")), "Nothing was installed",
+      "pin an earlier release you trust: heroku config:set BINARY_URL=github:acme/widget@TAG, with its tag for TAG",
     ]);
     expect(existsSync(join(work, "release.download"))).toBe(false);
     expect(existsSync(join(work, "cache", "archive"))).toBe(false);
+  });
+
+  it("names the release the last good build installed as the one to go back to, when the new one fails its checksum", async () => {
+    const stateFile = join(work, "github-release.json");
+    await downloadRelease(options("github:acme/widget@v1.1.0", { stateFile }));
+    github.repos.get("acme/widget")!.releases[1] = { tag: "v1.2.0", assets: goreleaserAssets("widget", "1.2.0", V120, { checksums: "lying" }) };
+    await failure(downloadRelease(options("github:acme/widget", { stateFile })), "release.checksum-mismatch", [
+      "release: acme/widget v1.2.0", "go back to the release the last build installed: heroku config:set BINARY_URL=github:acme/widget@v1.1.0",
+    ]);
   });
 
   it("fails when BINARY_SHA256 disagrees, although the release's checksum matches", async () => {
