@@ -34576,10 +34576,11 @@ async function downloadRelease(options2) {
   });
   const expected = digestOf(asset) ?? await publishedChecksum(options2, found.assets, asset);
   const previous = await readState(options2.stateFile, repository);
+  const installedTag = previous?.tag ?? options2.installedTag;
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
-  const result = await downloadVerified(options2, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: previous?.tag });
+  const result = await downloadVerified(options2, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: installedTag });
   const verifiedBy = verification(expected, options2.pin);
-  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
+  log(`${headline(name, found.tag, installedTag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
   await remember(options2, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
   return { ...result, release: { repository, tag: found.tag, asset: asset.name, size: asset.size, verifiedBy, downloadUrl: asset.browser_download_url } };
 }
@@ -34645,7 +34646,7 @@ async function publishedChecksum(options2, assets, asset) {
   return void 0;
 }
 function downloadOptions(options2) {
-  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, ...shared } = options2;
+  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, installedTag: _installedTag, ...shared } = options2;
   return shared;
 }
 function source(options2, asset) {
@@ -38931,7 +38932,7 @@ async function fetchArchive(options2, log) {
   const name = parseReleaseName(settings.url, settings.githubApiUrl);
   if (name) {
     const stateFile = options2.keepCache === false ? void 0 : (0, import_node_path20.join)(cacheDir, "github-release.json");
-    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile });
+    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile, installedTag: options2.installedTag });
     return { archive: fetched, release: fetched.release };
   }
   log(`Downloading ${displayDownloadUrl(settings.url)}`);
@@ -39031,7 +39032,8 @@ async function fetchRelease(request, configVars) {
     cacheDir: (0, import_node_path23.join)(request.root, "boot-cache", request.id),
     keepCache: false,
     deadline: request.deadline,
-    log: bootLog
+    log: bootLog,
+    installedTag: request.builtTag
   });
   assertExecutable(binaryPath(target, manifest));
   return manifest;
@@ -39039,10 +39041,10 @@ async function fetchRelease(request, configVars) {
 
 // src/cli/boot-fetch.ts
 void runMain(async () => {
-  const [root, appDir, id, deadline] = process.argv.slice(2);
+  const [root, appDir, id, deadline, builtTag] = process.argv.slice(2);
   if (!root || !appDir || !id || !deadline) throw new Error("usage: boot-fetch.cjs <install-root> <app-dir> <id> <deadline-epoch-ms>");
   try {
-    const manifest = await fetchRelease({ root, appDir, id, deadline: Number(deadline) }, process.env);
+    const manifest = await fetchRelease({ root, appDir, id, deadline: Number(deadline), builtTag }, process.env);
     (0, import_node_fs19.writeSync)(1, `${JSON.stringify({ manifest })}
 `);
     return 0;

@@ -34370,10 +34370,11 @@ async function downloadRelease(options2) {
   });
   const expected = digestOf(asset) ?? await publishedChecksum(options2, found.assets, asset);
   const previous = await readState(options2.stateFile, repository);
+  const installedTag = previous?.tag ?? options2.installedTag;
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
-  const result = await downloadVerified(options2, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: previous?.tag });
+  const result = await downloadVerified(options2, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: installedTag });
   const verifiedBy = verification(expected, options2.pin);
-  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
+  log(`${headline(name, found.tag, installedTag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
   await remember(options2, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
   return { ...result, release: { repository, tag: found.tag, asset: asset.name, size: asset.size, verifiedBy, downloadUrl: asset.browser_download_url } };
 }
@@ -34439,7 +34440,7 @@ async function publishedChecksum(options2, assets, asset) {
   return void 0;
 }
 function downloadOptions(options2) {
-  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, ...shared } = options2;
+  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, installedTag: _installedTag, ...shared } = options2;
   return shared;
 }
 function source(options2, asset) {
@@ -38949,7 +38950,7 @@ async function fetchArchive(options2, log) {
   const name = parseReleaseName(settings.url, settings.githubApiUrl);
   if (name) {
     const stateFile = options2.keepCache === false ? void 0 : (0, import_node_path21.join)(cacheDir, "github-release.json");
-    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile });
+    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile, installedTag: options2.installedTag });
     return { archive: fetched, release: fetched.release };
   }
   log(`Downloading ${displayDownloadUrl(settings.url)}`);

@@ -511,7 +511,7 @@ function fetchAtBoot(paths, buildManifest, configVars) {
     const id = String(process.pid);
     const scratch = { ...paths, root: makeScratchRoot() };
     removeLeftovers(scratch.root);
-    const manifest = runFetchProcess(scratch, id, deadline, configVars);
+    const manifest = runFetchProcess(scratch, id, deadline, configVars, buildManifest.release?.tag);
     const file = binaryPath(bootFetchPaths(scratch, id), manifest);
     assertExecutable(file);
     return { manifest, file };
@@ -524,9 +524,9 @@ Booting the binary installed at build time instead (sha256 ${buildManifest.sha25
     return { manifest: buildManifest, file: buildTime };
   }
 }
-function runFetchProcess(paths, id, deadline, configVars) {
+function runFetchProcess(paths, id, deadline, configVars, builtTag) {
   const bundle = (0, import_node_url2.fileURLToPath)(new URL("./boot-fetch.cjs", __execpack_module_url));
-  const child = (0, import_node_child_process.spawnSync)(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline)], {
+  const child = (0, import_node_child_process.spawnSync)(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline), ...builtTag ? [builtTag] : []], {
     // The child's progress lines go straight to the dyno's stderr; stdout carries only its report.
     stdio: ["ignore", "pipe", "inherit"],
     env: ownEnvironment(configVars),

@@ -80,7 +80,7 @@ export function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, co
     const id = String(process.pid);
     const scratch = { ...paths, root: makeScratchRoot() };
     removeLeftovers(scratch.root);
-    const manifest = runFetchProcess(scratch, id, deadline, configVars);
+    const manifest = runFetchProcess(scratch, id, deadline, configVars, buildManifest.release?.tag);
     const file = binaryPath(bootFetchPaths(scratch, id), manifest);
     assertExecutable(file); // checked again here: this process is the one that execs it
     return { manifest, file };
@@ -92,9 +92,9 @@ export function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, co
   }
 }
 
-function runFetchProcess(paths: SlugPaths, id: string, deadline: number, configVars: NodeJS.ProcessEnv): InstallManifest {
+function runFetchProcess(paths: SlugPaths, id: string, deadline: number, configVars: NodeJS.ProcessEnv, builtTag: string | undefined): InstallManifest {
   const bundle = fileURLToPath(new URL("./boot-fetch.cjs", import.meta.url));
-  const child = spawnSync(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline)], {
+  const child = spawnSync(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline), ...(builtTag ? [builtTag] : [])], {
     // The child's progress lines go straight to the dyno's stderr; stdout carries only its report.
     stdio: ["ignore", "pipe", "inherit"],
     env: ownEnvironment(configVars),

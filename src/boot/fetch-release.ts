@@ -25,6 +25,8 @@ export interface FetchRequest {
   /** Names this boot's private directories: the PID that will exec the binary. */
   id: string;
   deadline: number;
+  /** The release tag the slug was built with (a GitHub release name): the log says `v1.2.0 -> v1.3.0` against it. */
+  builtTag?: string | undefined;
 }
 
 export async function fetchRelease(request: FetchRequest, configVars: NodeJS.ProcessEnv): Promise<InstallManifest> {
@@ -32,7 +34,7 @@ export async function fetchRelease(request: FetchRequest, configVars: NodeJS.Pro
   const target = bootFetchPaths({ appDir: request.appDir, root: request.root }, request.id);
   // No download cache at boot: the dyno's disk is new at every start, so a kept copy could never be reused.
   const manifest = await installRelease({
-    settings, paths: target, cacheDir: join(request.root, "boot-cache", request.id), keepCache: false, deadline: request.deadline, log: bootLog,
+    settings, paths: target, cacheDir: join(request.root, "boot-cache", request.id), keepCache: false, deadline: request.deadline, log: bootLog, installedTag: request.builtTag,
   });
   assertExecutable(binaryPath(target, manifest)); // A fetched binary that could not start falls back like a failed fetch.
   return manifest;

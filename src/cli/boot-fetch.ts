@@ -1,7 +1,7 @@
 /**
  * The boot-time fetch's own process (BINARY_FETCH=boot): started by `execpack` (boot/boot-fetch.ts), which
  * boots whatever this reports, or the build-time binary when this fails in any way, a crash included.
- * Usage: node boot-fetch.cjs <install-root> <app-dir> <id> <deadline-epoch-ms>
+ * Usage: node boot-fetch.cjs <install-root> <app-dir> <id> <deadline-epoch-ms> [<tag-installed-at-build>]
  * Prints one JSON line on stdout: {"manifest": …} or {"error": {code, summary, seen, hint}}.
  */
 import { writeSync } from "node:fs";
@@ -11,10 +11,10 @@ import { runMain } from "../common/main.js";
 import type { FetchReport } from "../boot/boot-fetch.js";
 
 void runMain(async () => {
-  const [root, appDir, id, deadline] = process.argv.slice(2);
+  const [root, appDir, id, deadline, builtTag] = process.argv.slice(2);
   if (!root || !appDir || !id || !deadline) throw new Error("usage: boot-fetch.cjs <install-root> <app-dir> <id> <deadline-epoch-ms>");
   try {
-    const manifest = await fetchRelease({ root, appDir, id, deadline: Number(deadline) }, process.env);
+    const manifest = await fetchRelease({ root, appDir, id, deadline: Number(deadline), builtTag }, process.env);
     writeSync(1, `${JSON.stringify({ manifest })}\n`);
     return 0;
   } catch (error) {

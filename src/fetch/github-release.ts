@@ -30,6 +30,8 @@ export interface ReleaseDownloadOptions extends Omit<DownloadOptions, "url" | "s
   architecture: AssetArchitecture;
   /** Where the last build's resolution is kept (CACHE_DIR), for the `v1.2.0 -> v1.3.0` line; none at boot. */
   stateFile?: string | undefined;
+  /** The tag installed before, when no state file records it (at boot: the tag the slug was built with). */
+  installedTag?: string | undefined;
 }
 
 /** What was resolved, as the slug's manifest records it. */
@@ -85,10 +87,11 @@ export async function downloadRelease(options: ReleaseDownloadOptions): Promise<
   });
   const expected = digestOf(asset) ?? (await publishedChecksum(options, found.assets, asset));
   const previous = await readState(options.stateFile, repository);
+  const installedTag = previous?.tag ?? options.installedTag;
   log(`Downloading ${quote(asset.name)} of ${repository} ${found.tag}`);
-  const result = await downloadVerified(options, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: previous?.tag });
+  const result = await downloadVerified(options, asset, expected ?? sameAsset(previous, asset), { repository, tag: found.tag, trusted: installedTag });
   const verifiedBy = verification(expected, options.pin);
-  log(`${headline(name, found.tag, previous?.tag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
+  log(`${headline(name, found.tag, installedTag)}: ${asset.name} (${formatBytes(asset.size)}), ${verifiedBy ? `sha256 verified against ${verifiedBy}` : "not verified: the release publishes no checksum for it (BINARY_SHA256 would pin it)"}`);
   await remember(options, { repository, tag: found.tag, asset: asset.name, assetId: asset.id, size: asset.size, sha256: result.sha256 });
   return { ...result, release: { repository, tag: found.tag, asset: asset.name, size: asset.size, verifiedBy, downloadUrl: asset.browser_download_url } };
 }
@@ -170,7 +173,7 @@ async function publishedChecksum(options: ReleaseDownloadOptions, assets: readon
 
 /** What a download of this release's files shares with every other: timeouts, retries, deadline, cache, log. */
 function downloadOptions(options: ReleaseDownloadOptions): Omit<DownloadOptions, "url"> {
-  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, ...shared } = options;
+  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, installedTag: _installedTag, ...shared } = options;
   return shared;
 }
 

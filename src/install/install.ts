@@ -37,6 +37,8 @@ export interface InstallOptions {
   log?: (line: string) => void;
   /** Keep the download in `cacheDir` for a conditional request next time (default true). */
   keepCache?: boolean;
+  /** The release tag installed before this one when no cache records it (the boot-time fetch: the slug's). */
+  installedTag?: string | undefined;
   /** At build time: warn when the binary would not start on a dyno (the boot checks again either way). */
   checkRunnable?: boolean;
 }
@@ -218,7 +220,7 @@ async function fetchArchive(options: InstallOptions, log: (line: string) => void
   const name = parseReleaseName(settings.url, settings.githubApiUrl);
   if (name) {
     const stateFile = options.keepCache === false ? undefined : join(cacheDir, "github-release.json");
-    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile });
+    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile, installedTag: options.installedTag });
     return { archive: fetched, release: fetched.release };
   }
   log(`Downloading ${displayDownloadUrl(settings.url)}`);

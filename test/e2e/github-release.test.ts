@@ -146,7 +146,7 @@ describe("a GitHub release named in BINARY_URL, end to end", () => {
     const fresh = await boot(first.slugDir!, vars);
     expect(fresh.sha256).toBe(sha256(binaries.get("1.4.0")!));
     expect(fresh.report.pid).toBe(fresh.pid);
-    expect(fresh.stderr).toContain(`execpack: acme/widget latest -> v1.4.0: widget_1.4.0_linux_${ARCH}.tar.gz`);
+    expect(fresh.stderr).toContain(`execpack: acme/widget v1.2.0 -> v1.4.0 (latest): widget_1.4.0_linux_${ARCH}.tar.gz`); // against the tag the slug was built with
 
     github.rateLimit({ times: 10 });
     const limited = await boot(first.slugDir!, vars);
