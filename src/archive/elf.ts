@@ -176,41 +176,77 @@ function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
 }
 
 const PT_LOAD = 1;
+const PT_DYNAMIC = 2;
 const PT_INTERP = 3;
+const DT_NULL = 0n;
+const DT_FLAGS_1 = 0x6ffffffbn;
+const DF_1_PIE = 0x08000000n;
 /** Program headers are read in one go up to this many bytes; real binaries have a few dozen at most. */
 const MAX_PROGRAM_HEADER_BYTES = 64 * 1024;
+/** The dynamic section is read up to this many bytes: DT_FLAGS_1 sits among its first few dozen entries. */
+const MAX_DYNAMIC_BYTES = 64 * 1024;
 
 export interface ProgramHeaders {
   /** The loader a dynamically linked executable asks the kernel for, or undefined for a static one. */
   interpreter: string | undefined;
   /** The header table or a loaded segment lies beyond the end of the file: a cut-off download. */
   truncated: boolean;
+  /** DT_FLAGS_1 holds DF_1_PIE: the linker made a position-independent executable, not a library. */
+  pie: boolean;
+  /** e_entry: where the kernel starts the program; a library built with `cc -shared` has 0. */
+  entry: bigint;
 }
 
 /**
  * Reads the program headers of a 64-bit little-endian executable: its program interpreter
- * (`/lib64/ld-linux-x86-64.so.2` for glibc, `/lib/ld-musl-x86_64.so.1` for musl) and whether everything the
- * kernel would map is inside the file. `read(position, length)` returns the file's bytes there (fewer at its end).
+ * (`/lib64/ld-linux-x86-64.so.2` for glibc, `/lib/ld-musl-x86_64.so.1` for musl), whether the linker marked it
+ * a PIE, and whether everything the kernel would map is inside the file. `read(position, length)` returns the
+ * file's bytes there (fewer at its end).
  */
 export function readProgramHeaders(header: Uint8Array, fileSize: number, read: (position: number, length: number) => Uint8Array): ProgramHeaders {
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const entry = view.getBigUint64(24, true);
   const tableOffset = Number(view.getBigUint64(32, true));
   const entrySize = view.getUint16(54, true);
   const count = view.getUint16(56, true);
   const tableSize = entrySize * count;
   if (entrySize < 56 || tableSize > MAX_PROGRAM_HEADER_BYTES || tableOffset + tableSize > fileSize) {
-    return { interpreter: undefined, truncated: tableOffset + tableSize > fileSize };
+    return { interpreter: undefined, truncated: tableOffset + tableSize > fileSize, pie: false, entry };
   }
   const table = read(tableOffset, tableSize);
   const entries = new DataView(table.buffer, table.byteOffset, table.byteLength);
   let interpreter: string | undefined;
+  let pie = false;
   let truncated = table.length < tableSize;
   for (let base = 0; base + entrySize <= table.length; base += entrySize) {
     const type = entries.getUint32(base, true);
     const offset = Number(entries.getBigUint64(base + 8, true));
     const size = Number(entries.getBigUint64(base + 32, true));
-    if ((type === PT_LOAD || type === PT_INTERP) && offset + size > fileSize) truncated = true;
+    if ((type === PT_LOAD || type === PT_INTERP || type === PT_DYNAMIC) && offset + size > fileSize) truncated = true;
     else if (type === PT_INTERP) interpreter = Buffer.from(read(offset, Math.min(size, 4096))).toString("latin1").split("\0")[0];
+    else if (type === PT_DYNAMIC) pie = hasPieFlag(read(offset, Math.min(size, MAX_DYNAMIC_BYTES)));
   }
-  return { interpreter, truncated };
+  return { interpreter, truncated, pie, entry };
+}
+
+/** Whether a dynamic section (16-byte tag/value pairs up to DT_NULL) holds DF_1_PIE in its DT_FLAGS_1. */
+function hasPieFlag(section: Uint8Array): boolean {
+  const view = new DataView(section.buffer, section.byteOffset, section.byteLength);
+  for (let base = 0; base + 16 <= section.length; base += 16) {
+    const tag = view.getBigInt64(base, true);
+    if (tag === DT_NULL) return false;
+    if (tag === DT_FLAGS_1) return (view.getBigUint64(base + 8, true) & DF_1_PIE) !== 0n;
+  }
+  return false;
+}
+
+/**
+ * A shared library, which the kernel would start and the program would crash in (a segfault at boot), as
+ * opposed to a program that is "shared" (ET_DYN) too: a PIE asks for a program interpreter, and a static PIE,
+ * which has none, is marked DF_1_PIE by its linker and has an entry point. Only a library has neither. A file
+ * cut off before its headers end is not called a library: it is reported as damaged where it is checked.
+ */
+export function isSharedLibraryElf(header: ElfHeader, program: ProgramHeaders): boolean {
+  if (header.type !== "shared" || program.truncated || program.interpreter !== undefined) return false;
+  return !(program.pie && program.entry !== 0n);
 }

@@ -8,6 +8,7 @@ import type { ArchiveEntry, ExtractResult, Job, Scanned } from "./types.js";
 import { chooseBinary, isSharedLibrary, lastByPath } from "./choose-binary.js";
 import type { ElfHeader } from "./elf.js";
 import { isRunnableOn } from "./elf.js";
+import { isSharedLibraryFile } from "./runnable.js";
 
 /** Builds for another system or architecture: they cannot run on the dyno, so they are not installed. */
 export function runsElsewhere(header: ElfHeader | undefined, description: string, job: Pick<Job, "architecture">): boolean {
@@ -23,6 +24,7 @@ export function installedMode(mode: number | undefined, runnable: boolean): numb
 
 export async function finishRelease(job: Job, scanned: readonly Scanned[], format: string): Promise<ExtractResult> {
   const byPath = lastByPath(scanned);
+  markSharedLibraries(job, byPath.values());
   const kept = [...byPath.values()].filter((item) => !item.leftOut);
   // Entries left out are still listed in errors and matched by BINARY_NAME: none of them is runnable here.
   const { chosen, candidates } = chooseBinary(
@@ -50,6 +52,20 @@ export async function finishRelease(job: Job, scanned: readonly Scanned[], forma
     files: files.length,
     bytes: files.reduce((sum, item) => sum + (item.written?.size ?? 0), 0),
   };
+}
+
+/**
+ * Libraries not named like one (`app`, `libfoo-1`): an ELF header says "shared" for a PIE program and a
+ * library alike, so each runnable file is read again, written, as far as its program headers. A library is
+ * neither the binary nor a command: started, it would crash at once.
+ */
+function markSharedLibraries(job: Job, items: Iterable<Scanned>): void {
+  for (const item of items) {
+    const { entry } = item;
+    if (!entry.runnable || item.leftOut || entry.kind !== "file" || isSharedLibrary(entry.path)) continue;
+    if (!isSharedLibraryFile(posix.join(job.tree.staging, entry.path))) continue;
+    item.entry = { ...entry, runnable: false, description: `${entry.description} shared library` };
+  }
 }
 
 /** Runnable files, and links that lead to one (busybox applets, hard links of one program), in path order. */

@@ -5,7 +5,7 @@
  */
 import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
-import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader, readProgramHeaders } from "./elf.js";
+import { describeFile, dynoArchitecture, isRunnableOn, isSharedLibraryElf, readElfHeader, readProgramHeaders } from "./elf.js";
 
 export function assertExecutable(file: string): void {
   let isFile = false;
@@ -30,6 +30,29 @@ export function assertExecutable(file: string): void {
     });
   }
   assertRunnableFormat(file);
+}
+
+/**
+ * Whether the file is a shared library for this machine rather than a program (elf.ts isSharedLibraryElf),
+ * whatever its name: the build reads it from the written release before choosing the binary and its commands.
+ */
+export function isSharedLibraryFile(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return false; // not there to read: nothing to say about it here
+  }
+  try {
+    const head = readAt(fd, 0, 64);
+    const header = readElfHeader(head);
+    if (!header || header.type !== "shared" || header.class !== 64 || header.endianness !== "little") return false;
+    return isSharedLibraryElf(header, readProgramHeaders(head, fstatSync(fd).size, (position, length) => readAt(fd, position, length)));
+  } catch {
+    return false; // headers whose numbers point nowhere: assertExecutable reports the file as damaged
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function readAt(fd: number, position: number, length: number): Uint8Array {
@@ -76,6 +99,10 @@ function assertRunnableFormat(file: string): void {
     const program = readProgramHeaders(bytes.subarray(0, 64), fstatSync(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
       throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
+    }
+    if (isSharedLibraryElf(header, program)) {
+      // The kernel would start it and it would crash at once (a segfault): a library has no program to run.
+      throw wrongFormat(file, `ELF ${dynoArchitecture()} shared library (no program interpreter, not a PIE)`, "This is a library, not a program. Point BINARY_NAME at the program of the release.");
     }
     assertInterpreter(file, program.interpreter, "ELF");
   } catch (error) {

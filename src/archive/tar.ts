@@ -9,11 +9,12 @@ import type { ReadEntry } from "tar";
 import { asArchiveError, bounded, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
 import type { ArchiveEntry, ArchiveFormat, ExtractResult, Job, Scanned } from "./types.js";
 import { peek } from "./byte-stream.js";
-import { isSharedLibrary, requireRunnable } from "./choose-binary.js";
+import { isSharedLibrary, noLinuxBinary, requireRunnable } from "./choose-binary.js";
 import { decompressed } from "./decompress.js";
 import type { StreamedFormat } from "./decompress.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import { finishRelease, installedMode, runsElsewhere } from "./release.js";
+import { isSharedLibraryFile } from "./runnable.js";
 import { formatBytes } from "../common/output.js";
 
 const TAR_BLOCK = 512;
@@ -54,6 +55,11 @@ export async function installSingleFile(job: Job, head: Buffer, all: AsyncIterab
   requireRunnable(job, name, head.subarray(0, ELF_HEADER_BYTES), packing);
   await job.tree.create();
   const written = await job.tree.file(name, 0o755, all, { hash: true });
+  if (isSharedLibraryFile(`${job.tree.staging}/${name}`)) {
+    // Its header alone calls a library and a PIE program alike "shared": the written file tells them apart.
+    const description = `${packing}${describeFile(head.subarray(0, ELF_HEADER_BYTES))} shared library`;
+    throw noLinuxBinary(job, [{ path: name, kind: "file", description, runnable: false }], { single: true });
+  }
   const layout = await job.tree.finish();
   return {
     root: layout.root,

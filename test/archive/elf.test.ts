@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { describeFile, dynoArchitecture, isRunnableOn, readElfHeader } from "../../src/archive/elf.js";
+import { describeFile, dynoArchitecture, isRunnableOn, isSharedLibraryElf, readElfHeader, readProgramHeaders } from "../../src/archive/elf.js";
 import type { ElfHeader } from "../../src/archive/elf.js";
 import { ExecpackError } from "../../src/common/errors.js";
-import { HOST_ARCHITECTURE, elfHeader, helloElf, machO, shellScript, windowsPe } from "../helpers/elf-binary.js";
+import { HOST_ARCHITECTURE, compiledElf, elfHeader, helloElf, machO, shellScript, windowsPe } from "../helpers/elf-binary.js";
 
 describe("readElfHeader", () => {
   it("reads the binary cc just built for this machine", () => {
@@ -105,5 +105,37 @@ describe("describeFile", () => {
 
   it(`says ELF ${HOST_ARCHITECTURE} for the compiled binary`, () => {
     expect(describeFile(helloElf().subarray(0, 64))).toBe(`ELF ${HOST_ARCHITECTURE}`);
+  });
+});
+
+describe("isSharedLibraryElf: a library and a PIE program are both ET_DYN", () => {
+  const classify = (bytes: Buffer): boolean => {
+    const header = readElfHeader(bytes.subarray(0, 64));
+    if (!header) throw new Error("not an ELF");
+    return isSharedLibraryElf(header, readProgramHeaders(bytes.subarray(0, 64), bytes.length, (at, length) => bytes.subarray(at, at + length)));
+  };
+
+  it.each([
+    ["a PIE program (cc -pie: PT_INTERP)", "pie", false],
+    ["an ET_EXEC program (cc -no-pie)", "no-pie", false],
+    ["a shared library (cc -shared: no PT_INTERP, no DF_1_PIE, entry 0)", "library", true],
+    ["a shared library given an entry point (-Wl,-e,main: still no PT_INTERP, no DF_1_PIE)", "library-with-entry", true],
+  ] as const)("%s: %s", (_name, kind, library) => {
+    const bytes = compiledElf(kind);
+    expect(bytes, `cc could not build ${kind}`).toBeDefined();
+    expect(readElfHeader(bytes!.subarray(0, 64))?.type).toBe(kind === "no-pie" ? "executable" : "shared");
+    expect(classify(bytes!)).toBe(library);
+  });
+
+  it.skipIf(compiledElf("static-pie") === undefined)("a static PIE (cc -static-pie: no PT_INTERP, DF_1_PIE, an entry point) is a program (skipped where cc cannot link -static-pie)", () => {
+    const bytes = compiledElf("static-pie")!;
+    const program = readProgramHeaders(bytes.subarray(0, 64), bytes.length, (at, length) => bytes.subarray(at, at + length));
+    expect(program).toMatchObject({ interpreter: undefined, pie: true, truncated: false });
+    expect(classify(bytes)).toBe(false);
+  });
+
+  it("does not call a cut-off library a library: it is reported as damaged where it is checked", () => {
+    const bytes = compiledElf("library")!;
+    expect(classify(bytes.subarray(0, 2048))).toBe(false);
   });
 });

@@ -35,6 +35,47 @@ export function helloElf(): Buffer {
   return compiled;
 }
 
+/**
+ * The kinds of ELF a release may hold that are all "shared" (ET_DYN) to a header, and a plain executable,
+ * each built by this machine's `cc` from one source: a PIE program (PT_INTERP), a static PIE (no PT_INTERP,
+ * DF_1_PIE), a shared library (`cc -shared`, entry 0), one given an entry point (`-Wl,-e,main`: still no
+ * interpreter and no DF_1_PIE), and ET_EXEC (`-no-pie`).
+ */
+export type ElfKind = "pie" | "static-pie" | "library" | "library-with-entry" | "no-pie";
+
+const KIND_FLAGS: Record<ElfKind, string[]> = {
+  pie: ["-fPIE", "-pie"],
+  "static-pie": ["-fPIE", "-static-pie"],
+  library: ["-fPIC", "-shared"],
+  "library-with-entry": ["-fPIC", "-shared", "-Wl,-e,main"],
+  "no-pie": ["-fno-PIE", "-no-pie"],
+};
+
+const built = new Map<ElfKind, Buffer | undefined>();
+
+/** The ELF of that kind for this machine, or undefined where this `cc` cannot build it (static-pie needs glibc's static libc). */
+export function compiledElf(kind: ElfKind): Buffer | undefined {
+  if (built.has(kind)) return built.get(kind);
+  const hash = createHash("sha256").update(SOURCE).update(kind).digest("hex").slice(0, 12);
+  const directory = join(tmpdir(), `execpack-test-elf-${hash}`);
+  const binary = join(directory, kind);
+  if (!existsSync(binary)) {
+    mkdirSync(directory, { recursive: true });
+    const source = join(directory, `source-${process.pid}.c`);
+    const output = join(directory, `${kind}-${process.pid}.tmp`);
+    writeFileSync(source, SOURCE);
+    try {
+      execFileSync("cc", ["-Os", ...KIND_FLAGS[kind], "-o", output, source], { stdio: "ignore" });
+    } catch {
+      built.set(kind, undefined);
+      return undefined;
+    }
+    renameSync(output, binary);
+  }
+  built.set(kind, readFileSync(binary));
+  return built.get(kind);
+}
+
 /** The architecture of this machine (and of helloElf), and one it is not. */
 export const HOST_ARCHITECTURE: Architecture = dynoArchitecture();
 export const OTHER_ARCHITECTURE: Architecture = HOST_ARCHITECTURE === "x86_64" ? "aarch64" : "x86_64";
