@@ -13,6 +13,8 @@ import { createHash } from "node:crypto";
 import { link, lstat, mkdir, open, readlink, rm, symlink, unlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { ExecpackError } from "../common/errors.js";
+import { diskFailure } from "../common/disk.js";
+import { escapeControl } from "../common/output.js";
 
 export interface WrittenFile {
   size: number;
@@ -49,6 +51,8 @@ export class ReleaseTree {
   readonly #createdDirs = new Set<string>();
   /** Archive paths left out (builds for other systems): a hard link to one is left out with it. */
   readonly #forgotten = new Set<string>();
+  /** Bytes of the files finished so far: with the entry being written, how much the release needs at least. */
+  #bytes = 0;
   #created = false;
 
   constructor(staging: string) {
@@ -57,10 +61,12 @@ export class ReleaseTree {
 
   /** Creates the empty staging directory; it must not exist (its name is execpack's, never an entry's). */
   async create(): Promise<void> {
-    await mkdir(posix.dirname(this.staging), { recursive: true });
-    await mkdir(this.staging).catch((error: unknown) => {
-      throw installFailed(this.staging, error);
-    });
+    try {
+      await mkdir(posix.dirname(this.staging), { recursive: true });
+      await mkdir(this.staging);
+    } catch (error) {
+      throw this.#writeFailed(this.staging, error);
+    }
     this.#created = true;
   }
 
@@ -68,8 +74,11 @@ export class ReleaseTree {
     await this.#mkdirs(path);
   }
 
-  /** Writes one regular file; a later entry of the same path replaces it, as when tar extracts. */
-  async file(path: string, mode: number, chunks: AsyncIterable<Uint8Array>, options: { hash: boolean }): Promise<WrittenFile> {
+  /**
+   * Writes one regular file; a later entry of the same path replaces it, as when tar extracts. `size` is what
+   * the archive declares for it, for the message when the disk fills up.
+   */
+  async file(path: string, mode: number, chunks: AsyncIterable<Uint8Array>, options: { hash: boolean; size?: number }): Promise<WrittenFile> {
     this.#noteTop(path);
     this.#links.delete(path);
     const target = this.#absolute(path);
@@ -81,19 +90,22 @@ export class ReleaseTree {
     try {
       handle = await open(target, "wx", mode & 0o777);
     } catch (error) {
-      throw installFailed(target, error);
+      throw this.#writeFailed(target, error, options.size);
     }
     try {
       for await (const chunk of chunks) {
         hash?.update(chunk);
         size += chunk.length;
-        await writeAll(handle, chunk, target);
+        await writeAll(handle, chunk).catch((error: unknown) => {
+          throw this.#writeFailed(target, error, Math.max(size, options.size ?? 0));
+        });
       }
       await handle.chmod(mode & 0o777); // the umask took bits from open's mode; the archive's mode is meant
     } finally {
       await handle.close();
     }
     this.#files.add(path);
+    this.#bytes += size;
     return { size, sha256: hash?.digest("hex") };
   }
 
@@ -121,18 +133,23 @@ export class ReleaseTree {
     const symlinks: string[] = [];
     for (const pending of this.#links.values()) {
       const path = relative(pending.path);
+      const at = this.#absolute(pending.path);
       if (pending.kind === "symlink") {
         refuseEscapingSymlink(path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(posix.dirname(pending.path));
-        await symlink(pending.target, this.#absolute(pending.path));
+        await symlink(pending.target, at).catch((error: unknown) => {
+          throw this.#writeFailed(at, error);
+        });
         symlinks.push(path);
       } else {
         if (this.#forgotten.has(pending.target) && !this.#files.has(pending.target)) continue; // its file was left out
         if (!this.#files.has(pending.target)) throw badHardLink(pending.path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(posix.dirname(pending.path));
-        await link(this.#absolute(pending.target), this.#absolute(pending.path));
+        await link(this.#absolute(pending.target), at).catch((error: unknown) => {
+          throw this.#writeFailed(at, error);
+        });
       }
       created.set(path, pending);
     }
@@ -170,9 +187,25 @@ export class ReleaseTree {
       await mkdir(this.#absolute(path), { recursive: true });
     } catch (error) {
       if (isSystemError(error) && (error.code === "EEXIST" || error.code === "ENOTDIR")) throw conflicting(path);
-      throw installFailed(this.#absolute(path), error);
+      throw this.#writeFailed(this.#absolute(path), error);
     }
     for (let parent = path; parent !== "." && parent !== ""; parent = posix.dirname(parent)) this.#createdDirs.add(parent);
+  }
+
+  /**
+   * A disk error (full, quota, read-only, permission) while writing `target` becomes the same coded error as a
+   * download's (common/disk.ts): where, and how much the release needs at least, the bytes written so far and
+   * the rest of this file. Anything else is archive.install-failed.
+   */
+  #writeFailed(target: string, error: unknown, fileSize = 0): ExecpackError {
+    const entry = target.startsWith(`${this.staging}/`) ? target.slice(this.staging.length + 1) : undefined;
+    const disk = diskFailure(error, {
+      directory: posix.dirname(this.staging),
+      what: entry === undefined ? "the release" : `the release (at "${escapeControl(entry)}")`,
+      needed: this.#bytes + fileSize,
+      atLeast: true,
+    });
+    return disk ?? installFailed(target, error);
   }
 
   /** Removes an earlier file or link of the same path; a directory there is a conflict the archive made. */
@@ -238,15 +271,11 @@ async function resolveUnder(root: string, path: string): Promise<"inside" | "out
   return "inside";
 }
 
-async function writeAll(handle: import("node:fs/promises").FileHandle, chunk: Uint8Array, target: string): Promise<void> {
+async function writeAll(handle: import("node:fs/promises").FileHandle, chunk: Uint8Array): Promise<void> {
   let offset = 0;
-  try {
-    while (offset < chunk.length) {
-      const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-      offset += bytesWritten;
-    }
-  } catch (error) {
-    throw installFailed(target, error);
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
   }
 }
 
@@ -282,12 +311,11 @@ export function installFailed(destination: string, cause: unknown): ExecpackErro
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new ExecpackError("archive.install-failed", `Could not write the release to "${destination}"`, {
     seen: [`error: "${reason}"`],
+    // Disk errors (full, read-only, permission) have codes of their own (#writeFailed); this is what is left.
     hint:
-      isSystemError(cause) && cause.code === "ENOSPC"
-        ? "The disk is full: the release is too large for the build."
-        : isSystemError(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE")
-          ? "Too many files were open at once; report this to execpack."
-          : "Check that the build directory is writable and has free space.",
+      isSystemError(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE")
+        ? "Too many files were open at once; report this to execpack."
+        : "Check that the build directory is writable and has free space.",
     cause,
   });
 }

@@ -169,7 +169,7 @@ async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknow
     scanned.leftOut = true;
     return scanned;
   }
-  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path) });
+  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path), size: entry.size });
   return scanned;
 }
 

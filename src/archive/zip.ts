@@ -62,7 +62,7 @@ async function writeZipEntry(zip: ZipFile, item: ZipScanned, job: Job): Promise<
       }
       const chunks = zipEntryData(zip, zipEntry, entry.path, job.archivePath);
       const hash = entry.runnable && !isSharedLibrary(entry.path);
-      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash }) };
+      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash, size: zipEntry.uncompressedSize }) };
     }
     default:
       job.tree.forget(entry.path);

@@ -55,11 +55,22 @@ function freeSpace(directory: string): number | undefined {
   }
 }
 
+export interface DiskWhere {
+  /** The directory written into: shown, and asked for its free space. */
+  directory: string;
+  /** What was being written, for the summary: "the download", "the release". */
+  what: string;
+  /** The size being written, when it is known. */
+  needed?: number | undefined;
+  /** `needed` is a lower bound (a release streamed from a tar, whose total no header declares). */
+  atLeast?: boolean;
+}
+
 /**
  * The ExecpackError for a disk error while writing into `directory` (what was being written in `what`),
- * or undefined when `error` is something else. `needed` is the size being written, when it is known.
+ * or undefined when `error` is something else.
  */
-export function diskFailure(error: unknown, where: { directory: string; what: string; needed?: number | undefined }): ExecpackError | undefined {
+export function diskFailure(error: unknown, where: DiskWhere): ExecpackError | undefined {
   const code = errnoCode(error);
   const problem = PROBLEMS[code ?? ""];
   if (problem === undefined) return undefined;
@@ -67,11 +78,20 @@ export function diskFailure(error: unknown, where: { directory: string; what: st
   return new ExecpackError(problem.code, `${problem.summary}: could not write ${where.what}`, {
     seen: [
       `where: ${JSON.stringify(where.directory)}`,
-      ...(where.needed === undefined ? [] : [`needed: ${formatBytes(where.needed)}`]),
+      ...(where.needed === undefined ? [] : [`needed: ${where.atLeast ? "at least " : ""}${formatBytes(where.needed)}`]),
       ...(free === undefined ? [] : [`free: ${formatBytes(free)}`]),
       `error: ${code}`,
     ],
     hint: problem.hint,
     cause: error,
   });
+}
+
+/** Runs a file system step; a disk error in it becomes its ExecpackError (diskFailure), anything else goes on as it was. */
+export function onDisk<T>(where: DiskWhere, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    throw diskFailure(error, where) ?? error;
+  }
 }

@@ -7,16 +7,20 @@
 import { lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { join, relative } from "node:path";
 import { detail, formatBytes } from "../common/output.js";
+import { onDisk } from "../common/disk.js";
 import { commandsDir } from "./slug.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
 
 export function writeCommandLaunchers(paths: SlugPaths, manifest: InstallManifest): void {
   const folder = commandsDir(paths);
-  rmSync(folder, { recursive: true, force: true });
-  mkdirSync(folder, { recursive: true });
-  // Relative, so the links hold wherever the slug runs (/tmp/build_<id> at build, /app on the dyno).
-  const launcher = relative(folder, join(paths.root, "bin", "execpack"));
-  for (const name of Object.keys(manifest.commands ?? { [manifest.name]: manifest.name })) symlinkSync(launcher, join(folder, name));
+  // A full disk here fails the build with its code; bin/compile then removes the whole .execpack.
+  onDisk({ directory: paths.root, what: "the command launchers" }, () => {
+    rmSync(folder, { recursive: true, force: true });
+    mkdirSync(folder, { recursive: true });
+    // Relative, so the links hold wherever the slug runs (/tmp/build_<id> at build, /app on the dyno).
+    const launcher = relative(folder, join(paths.root, "bin", "execpack"));
+    for (const name of Object.keys(manifest.commands ?? { [manifest.name]: manifest.name })) symlinkSync(launcher, join(folder, name));
+  });
 }
 
 /** Bytes and files under a folder, links not followed. */

@@ -21,6 +21,7 @@ import { extractRelease } from "../archive/extract.js";
 import type { ExtractResult } from "../archive/extract.js";
 import { detail, formatBytes, formatError, warn } from "../common/output.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
+import { onDisk } from "../common/disk.js";
 import { confirmCache, forgetCache } from "../fetch/cache.js";
 import { checkLibraries, debianPackageGuess, stackLibraryFolders } from "../archive/libraries.js";
 import { assertExecutable, isDamagedBinary } from "../archive/runnable.js";
@@ -73,8 +74,8 @@ class CachedArchiveUnusable extends Error {
 async function installOnce(options: InstallOptions): Promise<InstallManifest> {
   const { settings, paths, cacheDir } = options;
   const log = options.log ?? detail;
-  mkdirSync(cacheDir, { recursive: true });
-  mkdirSync(paths.root, { recursive: true });
+  onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => mkdirSync(cacheDir, { recursive: true }));
+  onDisk({ directory: paths.root, what: "the release's directory" }, () => mkdirSync(paths.root, { recursive: true }));
 
   const { archive, release } = await fetchArchive(options, log);
   log(describeDownload(archive));
@@ -98,7 +99,6 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
     const executables = singleFile ? [name] : extracted.executables;
     // Checked in the staging folder, before the release goes into place: the paths are the same under either root.
     const libraries = checkLibraries(extracted.root, executables, stackLibraryFolders(dynoArchitecture()));
-    replaceDirectory(extracted.root, paths.binaryDir);
     const manifest: InstallManifest = {
       name,
       path,
@@ -112,7 +112,7 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
       commands: commandNames(path, executables),
       ...(libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}),
     };
-    writeFileSync(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+    installInPlace(extracted.root, paths, manifest);
     if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, path));
     if (options.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
@@ -150,6 +150,25 @@ function missingLibraries(missing: ReadonlyMap<string, readonly string[]>): Exec
   });
 }
 
+/**
+ * The release and its manifest into place, or neither: the manifest is written beside its place first (the
+ * last write that can find the disk full), then the release and the manifest are renamed in.
+ */
+function installInPlace(stagedRoot: string, paths: SlugPaths, manifest: InstallManifest): void {
+  const where = { directory: dirname(paths.manifest), what: "the release's manifest" };
+  const pending = `${paths.manifest}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    onDisk(where, () => {
+      mkdirSync(dirname(paths.manifest), { recursive: true });
+      writeFileSync(pending, `${JSON.stringify(manifest, null, 2)}\n`);
+    });
+    onDisk({ directory: dirname(paths.binaryDir), what: "the release" }, () => replaceDirectory(stagedRoot, paths.binaryDir));
+    onDisk(where, () => renameSync(pending, paths.manifest));
+  } finally {
+    rmSync(pending, { force: true });
+  }
+}
+
 /** Moves the staged release root to `destination`; a release already there is removed once the new one is in. */
 function replaceDirectory(source: string, destination: string): void {
   const previous = `${destination}.previous.${randomBytes(6).toString("hex")}`;
@@ -161,7 +180,12 @@ function replaceDirectory(source: string, destination: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  renameSync(source, destination);
+  try {
+    renameSync(source, destination);
+  } catch (error) {
+    if (moved) renameSync(previous, destination); // the release that was there stays
+    throw error;
+  }
   if (moved) rmSync(previous, { recursive: true, force: true });
 }
 

@@ -4,7 +4,7 @@
  * line break, and disk errors on a real, small tmpfs (ENOSPC, EROFS, EACCES), which stop at once with their
  * own codes and are never retried as network failures.
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +15,7 @@ import type { ExecpackError } from "../../src/common/errors.js";
 import { formatError } from "../../src/common/output.js";
 import { download } from "../../src/fetch/download.js";
 import { startRawServer } from "../helpers/raw-http-server.js";
+import { CAN_MOUNT_TMPFS, mountTmpfs, remount, unmount } from "../helpers/tmpfs.js";
 import type { RawServer } from "../helpers/raw-http-server.js";
 
 const execFileAsync = promisify(execFile);
@@ -72,25 +73,7 @@ describe("library errors become codes", () => {
   });
 });
 
-/** A fresh tmpfs of `size` at a new directory, or undefined where mounting is not permitted. */
-function mountTmpfs(size: string): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), "execpack-tmpfs-"));
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "ignore" });
-  if (mounted.status === 0) return dir;
-  rmSync(dir, { recursive: true, force: true });
-  return undefined;
-}
-
-function unmount(dir: string): void {
-  execFileSync("umount", [dir]);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-const probe = mountTmpfs("1m");
-if (probe) unmount(probe);
-const canMount = probe !== undefined && process.getuid?.() === 0;
-
-describe.skipIf(!canMount)("disk errors on a real tmpfs (skipped where this user cannot mount a tmpfs)", () => {
+describe.skipIf(!CAN_MOUNT_TMPFS)("disk errors on a real tmpfs (skipped where this user cannot mount a tmpfs)", () => {
   let disk: string;
   beforeAll(() => {
     disk = mountTmpfs("1m")!;
@@ -115,13 +98,13 @@ describe.skipIf(!canMount)("disk errors on a real tmpfs (skipped where this user
 
   it("a read-only file system is install.read-only", async () => {
     mkdirSync(join(disk, "ro"));
-    execFileSync("mount", ["-o", "remount,ro", disk]);
+    remount(disk, "ro");
     try {
       const error = await failure({ url: raw.url("/ok"), destination: join(disk, "ro", "app") });
       expect(error.code).toBe("install.read-only");
       expect(formatError(error)).toContain(join(disk, "ro"));
     } finally {
-      execFileSync("mount", ["-o", "remount,rw", disk]);
+      remount(disk, "rw");
     }
   });
 
