@@ -33324,29 +33324,50 @@ function startsWith(bytes, prefix) {
   return bytes.length >= prefix.length && prefix.every((byte, index) => bytes[index] === byte);
 }
 var PT_LOAD = 1;
+var PT_DYNAMIC = 2;
 var PT_INTERP = 3;
+var DT_NULL = 0n;
+var DT_FLAGS_1 = 0x6ffffffbn;
+var DF_1_PIE = 0x08000000n;
 var MAX_PROGRAM_HEADER_BYTES = 64 * 1024;
+var MAX_DYNAMIC_BYTES = 64 * 1024;
 function readProgramHeaders(header3, fileSize, read) {
   const view = new DataView(header3.buffer, header3.byteOffset, header3.byteLength);
+  const entry = view.getBigUint64(24, true);
   const tableOffset = Number(view.getBigUint64(32, true));
   const entrySize = view.getUint16(54, true);
   const count = view.getUint16(56, true);
   const tableSize = entrySize * count;
   if (entrySize < 56 || tableSize > MAX_PROGRAM_HEADER_BYTES || tableOffset + tableSize > fileSize) {
-    return { interpreter: void 0, truncated: tableOffset + tableSize > fileSize };
+    return { interpreter: void 0, truncated: tableOffset + tableSize > fileSize, pie: false, entry };
   }
   const table = read(tableOffset, tableSize);
   const entries = new DataView(table.buffer, table.byteOffset, table.byteLength);
   let interpreter;
+  let pie = false;
   let truncated = table.length < tableSize;
   for (let base = 0; base + entrySize <= table.length; base += entrySize) {
     const type = entries.getUint32(base, true);
     const offset = Number(entries.getBigUint64(base + 8, true));
     const size = Number(entries.getBigUint64(base + 32, true));
-    if ((type === PT_LOAD || type === PT_INTERP) && offset + size > fileSize) truncated = true;
+    if ((type === PT_LOAD || type === PT_INTERP || type === PT_DYNAMIC) && offset + size > fileSize) truncated = true;
     else if (type === PT_INTERP) interpreter = Buffer.from(read(offset, Math.min(size, 4096))).toString("latin1").split("\0")[0];
+    else if (type === PT_DYNAMIC) pie = hasPieFlag(read(offset, Math.min(size, MAX_DYNAMIC_BYTES)));
   }
-  return { interpreter, truncated };
+  return { interpreter, truncated, pie, entry };
+}
+function hasPieFlag(section) {
+  const view = new DataView(section.buffer, section.byteOffset, section.byteLength);
+  for (let base = 0; base + 16 <= section.length; base += 16) {
+    const tag = view.getBigInt64(base, true);
+    if (tag === DT_NULL) return false;
+    if (tag === DT_FLAGS_1) return (view.getBigUint64(base + 8, true) & DF_1_PIE) !== 0n;
+  }
+  return false;
+}
+function isSharedLibraryElf(header3, program) {
+  if (header3.type !== "shared" || program.truncated || program.interpreter !== void 0) return false;
+  return !(program.pie && program.entry !== 0n);
 }
 
 // src/archive/runnable.ts
@@ -33372,6 +33393,24 @@ function assertExecutable(file) {
     });
   }
   assertRunnableFormat(file);
+}
+function isSharedLibraryFile(file) {
+  let fd;
+  try {
+    fd = (0, import_node_fs.openSync)(file, "r");
+  } catch {
+    return false;
+  }
+  try {
+    const head = readAt(fd, 0, 64);
+    const header3 = readElfHeader(head);
+    if (!header3 || header3.type !== "shared" || header3.class !== 64 || header3.endianness !== "little") return false;
+    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
+  } catch {
+    return false;
+  } finally {
+    (0, import_node_fs.closeSync)(fd);
+  }
 }
 function readAt(fd, position, length) {
   const buffer = Buffer.alloc(length);
@@ -33403,6 +33442,9 @@ function assertRunnableFormat(file) {
     const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
       throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
+    }
+    if (isSharedLibraryElf(header3, program)) {
+      throw wrongFormat(file, `ELF ${dynoArchitecture()} shared library (no program interpreter, not a PIE)`, "This is a library, not a program. Point BINARY_NAME at the program of the release.");
     }
     assertInterpreter(file, program.interpreter, "ELF");
   } catch (error) {
@@ -33678,13 +33720,20 @@ function diskFailure(error, where) {
   return new ExecpackError(problem.code, `${problem.summary}: could not write ${where.what}`, {
     seen: [
       `where: ${JSON.stringify(where.directory)}`,
-      ...where.needed === void 0 ? [] : [`needed: ${formatBytes(where.needed)}`],
+      ...where.needed === void 0 ? [] : [`needed: ${where.atLeast ? "at least " : ""}${formatBytes(where.needed)}`],
       ...free === void 0 ? [] : [`free: ${formatBytes(free)}`],
       `error: ${code}`
     ],
     hint: problem.hint,
     cause: error
   });
+}
+function onDisk(where, step) {
+  try {
+    return step();
+  } catch (error) {
+    throw diskFailure(error, where) ?? error;
+  }
 }
 
 // src/fetch/failures.ts
@@ -34975,22 +35024,29 @@ var ReleaseTree = class {
   #createdDirs = /* @__PURE__ */ new Set();
   /** Archive paths left out (builds for other systems): a hard link to one is left out with it. */
   #forgotten = /* @__PURE__ */ new Set();
+  /** Bytes of the files finished so far: with the entry being written, how much the release needs at least. */
+  #bytes = 0;
   #created = false;
   constructor(staging) {
     this.staging = staging;
   }
   /** Creates the empty staging directory; it must not exist (its name is execpack's, never an entry's). */
   async create() {
-    await (0, import_promises8.mkdir)(import_node_path6.posix.dirname(this.staging), { recursive: true });
-    await (0, import_promises8.mkdir)(this.staging).catch((error) => {
-      throw installFailed(this.staging, error);
-    });
+    try {
+      await (0, import_promises8.mkdir)(import_node_path6.posix.dirname(this.staging), { recursive: true });
+      await (0, import_promises8.mkdir)(this.staging);
+    } catch (error) {
+      throw this.#writeFailed(this.staging, error);
+    }
     this.#created = true;
   }
   async directory(path) {
     await this.#mkdirs(path);
   }
-  /** Writes one regular file; a later entry of the same path replaces it, as when tar extracts. */
+  /**
+   * Writes one regular file; a later entry of the same path replaces it, as when tar extracts. `size` is what
+   * the archive declares for it, for the message when the disk fills up.
+   */
   async file(path, mode, chunks, options2) {
     this.#noteTop(path);
     this.#links.delete(path);
@@ -35003,19 +35059,22 @@ var ReleaseTree = class {
     try {
       handle = await (0, import_promises8.open)(target, "wx", mode & 511);
     } catch (error) {
-      throw installFailed(target, error);
+      throw this.#writeFailed(target, error, options2.size);
     }
     try {
       for await (const chunk of chunks) {
         hash?.update(chunk);
         size += chunk.length;
-        await writeAll(handle, chunk, target);
+        await writeAll(handle, chunk).catch((error) => {
+          throw this.#writeFailed(target, error, Math.max(size, options2.size ?? 0));
+        });
       }
       await handle.chmod(mode & 511);
     } finally {
       await handle.close();
     }
     this.#files.add(path);
+    this.#bytes += size;
     return { size, sha256: hash?.digest("hex") };
   }
   /** Remembers a link; links are made by finish(), after every file is written. */
@@ -35040,18 +35099,23 @@ var ReleaseTree = class {
     const symlinks = [];
     for (const pending of this.#links.values()) {
       const path = relative(pending.path);
+      const at2 = this.#absolute(pending.path);
       if (pending.kind === "symlink") {
         refuseEscapingSymlink(path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(import_node_path6.posix.dirname(pending.path));
-        await (0, import_promises8.symlink)(pending.target, this.#absolute(pending.path));
+        await (0, import_promises8.symlink)(pending.target, at2).catch((error) => {
+          throw this.#writeFailed(at2, error);
+        });
         symlinks.push(path);
       } else {
         if (this.#forgotten.has(pending.target) && !this.#files.has(pending.target)) continue;
         if (!this.#files.has(pending.target)) throw badHardLink(pending.path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(import_node_path6.posix.dirname(pending.path));
-        await (0, import_promises8.link)(this.#absolute(pending.target), this.#absolute(pending.path));
+        await (0, import_promises8.link)(this.#absolute(pending.target), at2).catch((error) => {
+          throw this.#writeFailed(at2, error);
+        });
       }
       created.set(path, pending);
     }
@@ -35083,9 +35147,24 @@ var ReleaseTree = class {
       await (0, import_promises8.mkdir)(this.#absolute(path), { recursive: true });
     } catch (error) {
       if (isSystemError2(error) && (error.code === "EEXIST" || error.code === "ENOTDIR")) throw conflicting(path);
-      throw installFailed(this.#absolute(path), error);
+      throw this.#writeFailed(this.#absolute(path), error);
     }
     for (let parent = path; parent !== "." && parent !== ""; parent = import_node_path6.posix.dirname(parent)) this.#createdDirs.add(parent);
+  }
+  /**
+   * A disk error (full, quota, read-only, permission) while writing `target` becomes the same coded error as a
+   * download's (common/disk.ts): where, and how much the release needs at least, the bytes written so far and
+   * the rest of this file. Anything else is archive.install-failed.
+   */
+  #writeFailed(target, error, fileSize = 0) {
+    const entry = target.startsWith(`${this.staging}/`) ? target.slice(this.staging.length + 1) : void 0;
+    const disk = diskFailure(error, {
+      directory: import_node_path6.posix.dirname(this.staging),
+      what: entry === void 0 ? "the release" : `the release (at "${escapeControl(entry)}")`,
+      needed: this.#bytes + fileSize,
+      atLeast: true
+    });
+    return disk ?? installFailed(target, error);
   }
   /** Removes an earlier file or link of the same path; a directory there is a conflict the archive made. */
   async #clear(path) {
@@ -35139,15 +35218,11 @@ async function resolveUnder(root, path) {
   }
   return "inside";
 }
-async function writeAll(handle, chunk, target) {
+async function writeAll(handle, chunk) {
   let offset = 0;
-  try {
-    while (offset < chunk.length) {
-      const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-      offset += bytesWritten;
-    }
-  } catch (error) {
-    throw installFailed(target, error);
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
   }
 }
 function unsafeLink(path, target) {
@@ -35175,7 +35250,8 @@ function installFailed(destination, cause) {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new ExecpackError("archive.install-failed", `Could not write the release to "${destination}"`, {
     seen: [`error: "${reason}"`],
-    hint: isSystemError2(cause) && cause.code === "ENOSPC" ? "The disk is full: the release is too large for the build." : isSystemError2(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE") ? "Too many files were open at once; report this to execpack." : "Check that the build directory is writable and has free space.",
+    // Disk errors (full, read-only, permission) have codes of their own (#writeFailed); this is what is left.
+    hint: isSystemError2(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE") ? "Too many files were open at once; report this to execpack." : "Check that the build directory is writable and has free space.",
     cause
   });
 }
@@ -38213,6 +38289,7 @@ function installedMode(mode, runnable) {
 }
 async function finishRelease(job, scanned, format) {
   const byPath = lastByPath(scanned);
+  markSharedLibraries(job, byPath.values());
   const kept = [...byPath.values()].filter((item) => !item.leftOut);
   const { chosen, candidates } = chooseBinary(
     [...byPath.values()].map((item) => item.entry),
@@ -38238,6 +38315,14 @@ async function finishRelease(job, scanned, format) {
     files: files.length,
     bytes: files.reduce((sum, item) => sum + (item.written?.size ?? 0), 0)
   };
+}
+function markSharedLibraries(job, items) {
+  for (const item of items) {
+    const { entry } = item;
+    if (!entry.runnable || item.leftOut || entry.kind !== "file" || isSharedLibrary(entry.path)) continue;
+    if (!isSharedLibraryFile(import_node_path16.posix.join(job.tree.staging, entry.path))) continue;
+    item.entry = { ...entry, runnable: false, description: `${entry.description} shared library` };
+  }
 }
 function executables(runnable, links) {
   const found = [...runnable];
@@ -38279,6 +38364,10 @@ async function installSingleFile(job, head, all, format, packing) {
   requireRunnable(job, name, head.subarray(0, ELF_HEADER_BYTES), packing);
   await job.tree.create();
   const written = await job.tree.file(name, 493, all, { hash: true });
+  if (isSharedLibraryFile(`${job.tree.staging}/${name}`)) {
+    const description = `${packing}${describeFile(head.subarray(0, ELF_HEADER_BYTES))} shared library`;
+    throw noLinuxBinary(job, [{ path: name, kind: "file", description, runnable: false }], { single: true });
+  }
   const layout = await job.tree.finish();
   return {
     root: layout.root,
@@ -38375,7 +38464,7 @@ async function scanTarEntry(entry, job, previous) {
     scanned.leftOut = true;
     return scanned;
   }
-  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path) });
+  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path), size: entry.size });
   return scanned;
 }
 function hardLinkTarget(linkpath) {
@@ -38446,7 +38535,7 @@ async function writeZipEntry(zip, item, job) {
       }
       const chunks = zipEntryData(zip, zipEntry, entry.path, job.archivePath);
       const hash = entry.runnable && !isSharedLibrary(entry.path);
-      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash }) };
+      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash, size: zipEntry.uncompressedSize }) };
     }
     default:
       job.tree.forget(entry.path);
@@ -38632,7 +38721,7 @@ function startsWith2(bytes, prefix) {
 var import_node_fs16 = require("node:fs");
 var import_node_path19 = require("node:path");
 var PT_LOAD2 = 1;
-var PT_DYNAMIC = 2;
+var PT_DYNAMIC2 = 2;
 var DT_NEEDED = 1n;
 var DT_STRTAB = 5n;
 var DT_RPATH = 15n;
@@ -38756,7 +38845,7 @@ function readDynamic(file) {
       const vaddr = table.readBigUInt64LE(base + 16);
       const filesz = table.readBigUInt64LE(base + 32);
       if (type === PT_LOAD2) loads.push({ vaddr, offset, size: filesz });
-      if (type === PT_DYNAMIC) dynamic = { offset: Number(offset), size: Math.min(Number(filesz), 64 * 1024) };
+      if (type === PT_DYNAMIC2) dynamic = { offset: Number(offset), size: Math.min(Number(filesz), 64 * 1024) };
     }
     if (!dynamic) return { needed: [], rpath: [], runpath: [] };
     const entries = read(dynamic.offset, dynamic.size);
@@ -38818,8 +38907,8 @@ var CachedArchiveUnusable = class extends Error {
 async function installOnce(options2) {
   const { settings, paths, cacheDir } = options2;
   const log = options2.log ?? detail;
-  (0, import_node_fs17.mkdirSync)(cacheDir, { recursive: true });
-  (0, import_node_fs17.mkdirSync)(paths.root, { recursive: true });
+  onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => (0, import_node_fs17.mkdirSync)(cacheDir, { recursive: true }));
+  onDisk({ directory: paths.root, what: "the release's directory" }, () => (0, import_node_fs17.mkdirSync)(paths.root, { recursive: true }));
   const { archive, release } = await fetchArchive(options2, log);
   log(describeDownload(archive));
   const staging = (0, import_node_path20.join)(paths.root, `staging.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`);
@@ -38838,7 +38927,6 @@ async function installOnce(options2) {
     if (singleFile && name !== extracted.path) (0, import_node_fs17.renameSync)((0, import_node_path20.join)(extracted.root, extracted.path), (0, import_node_path20.join)(extracted.root, name));
     const executables2 = singleFile ? [name] : extracted.executables;
     const libraries = checkLibraries(extracted.root, executables2, stackLibraryFolders(dynoArchitecture()));
-    replaceDirectory(extracted.root, paths.binaryDir);
     const manifest = {
       name,
       path,
@@ -38852,8 +38940,7 @@ async function installOnce(options2) {
       commands: commandNames(path, executables2),
       ...libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}
     };
-    (0, import_node_fs17.writeFileSync)(paths.manifest, `${JSON.stringify(manifest, null, 2)}
-`);
+    installInPlace(extracted.root, paths, manifest);
     if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path20.join)(paths.binaryDir, path));
     if (options2.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
@@ -38879,6 +38966,21 @@ function missingLibraries(missing) {
     hint: `Vendor the libraries in the release (a lib/ folder beside the program: execpack points the loader at it), use a static build of the program, or add heroku-buildpack-apt before execpack with an Aptfile listing the packages that hold them (Debian's names, guessed from the libraries': ${packages}).`
   });
 }
+function installInPlace(stagedRoot, paths, manifest) {
+  const where = { directory: (0, import_node_path20.dirname)(paths.manifest), what: "the release's manifest" };
+  const pending = `${paths.manifest}.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}.tmp`;
+  try {
+    onDisk(where, () => {
+      (0, import_node_fs17.mkdirSync)((0, import_node_path20.dirname)(paths.manifest), { recursive: true });
+      (0, import_node_fs17.writeFileSync)(pending, `${JSON.stringify(manifest, null, 2)}
+`);
+    });
+    onDisk({ directory: (0, import_node_path20.dirname)(paths.binaryDir), what: "the release" }, () => replaceDirectory(stagedRoot, paths.binaryDir));
+    onDisk(where, () => (0, import_node_fs17.renameSync)(pending, paths.manifest));
+  } finally {
+    (0, import_node_fs17.rmSync)(pending, { force: true });
+  }
+}
 function replaceDirectory(source2, destination) {
   const previous = `${destination}.previous.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`;
   (0, import_node_fs17.mkdirSync)((0, import_node_path20.dirname)(destination), { recursive: true });
@@ -38889,7 +38991,12 @@ function replaceDirectory(source2, destination) {
   } catch (error) {
     if (error.code !== "ENOENT") throw error;
   }
-  (0, import_node_fs17.renameSync)(source2, destination);
+  try {
+    (0, import_node_fs17.renameSync)(source2, destination);
+  } catch (error) {
+    if (moved) (0, import_node_fs17.renameSync)(previous, destination);
+    throw error;
+  }
   if (moved) (0, import_node_fs17.rmSync)(previous, { recursive: true, force: true });
 }
 function releaseFileName(url) {

@@ -33472,13 +33472,20 @@ function diskFailure(error, where) {
   return new ExecpackError(problem.code, `${problem.summary}: could not write ${where.what}`, {
     seen: [
       `where: ${JSON.stringify(where.directory)}`,
-      ...where.needed === void 0 ? [] : [`needed: ${formatBytes(where.needed)}`],
+      ...where.needed === void 0 ? [] : [`needed: ${where.atLeast ? "at least " : ""}${formatBytes(where.needed)}`],
       ...free === void 0 ? [] : [`free: ${formatBytes(free)}`],
       `error: ${code}`
     ],
     hint: problem.hint,
     cause: error
   });
+}
+function onDisk(where, step2) {
+  try {
+    return step2();
+  } catch (error) {
+    throw diskFailure(error, where) ?? error;
+  }
 }
 
 // src/fetch/failures.ts
@@ -34627,29 +34634,50 @@ function startsWith(bytes, prefix) {
   return bytes.length >= prefix.length && prefix.every((byte, index) => bytes[index] === byte);
 }
 var PT_LOAD = 1;
+var PT_DYNAMIC = 2;
 var PT_INTERP = 3;
+var DT_NULL = 0n;
+var DT_FLAGS_1 = 0x6ffffffbn;
+var DF_1_PIE = 0x08000000n;
 var MAX_PROGRAM_HEADER_BYTES = 64 * 1024;
+var MAX_DYNAMIC_BYTES = 64 * 1024;
 function readProgramHeaders(header3, fileSize, read) {
   const view = new DataView(header3.buffer, header3.byteOffset, header3.byteLength);
+  const entry = view.getBigUint64(24, true);
   const tableOffset = Number(view.getBigUint64(32, true));
   const entrySize = view.getUint16(54, true);
   const count = view.getUint16(56, true);
   const tableSize = entrySize * count;
   if (entrySize < 56 || tableSize > MAX_PROGRAM_HEADER_BYTES || tableOffset + tableSize > fileSize) {
-    return { interpreter: void 0, truncated: tableOffset + tableSize > fileSize };
+    return { interpreter: void 0, truncated: tableOffset + tableSize > fileSize, pie: false, entry };
   }
   const table = read(tableOffset, tableSize);
   const entries = new DataView(table.buffer, table.byteOffset, table.byteLength);
   let interpreter;
+  let pie = false;
   let truncated = table.length < tableSize;
   for (let base = 0; base + entrySize <= table.length; base += entrySize) {
     const type = entries.getUint32(base, true);
     const offset = Number(entries.getBigUint64(base + 8, true));
     const size = Number(entries.getBigUint64(base + 32, true));
-    if ((type === PT_LOAD || type === PT_INTERP) && offset + size > fileSize) truncated = true;
+    if ((type === PT_LOAD || type === PT_INTERP || type === PT_DYNAMIC) && offset + size > fileSize) truncated = true;
     else if (type === PT_INTERP) interpreter = Buffer.from(read(offset, Math.min(size, 4096))).toString("latin1").split("\0")[0];
+    else if (type === PT_DYNAMIC) pie = hasPieFlag(read(offset, Math.min(size, MAX_DYNAMIC_BYTES)));
   }
-  return { interpreter, truncated };
+  return { interpreter, truncated, pie, entry };
+}
+function hasPieFlag(section) {
+  const view = new DataView(section.buffer, section.byteOffset, section.byteLength);
+  for (let base = 0; base + 16 <= section.length; base += 16) {
+    const tag = view.getBigInt64(base, true);
+    if (tag === DT_NULL) return false;
+    if (tag === DT_FLAGS_1) return (view.getBigUint64(base + 8, true) & DF_1_PIE) !== 0n;
+  }
+  return false;
+}
+function isSharedLibraryElf(header3, program) {
+  if (header3.type !== "shared" || program.truncated || program.interpreter !== void 0) return false;
+  return !(program.pie && program.entry !== 0n);
 }
 
 // src/archive/program-name.ts
@@ -34676,7 +34704,7 @@ function isReleaseToken(token) {
 }
 
 // src/archive/extract.ts
-var import_node_fs15 = require("node:fs");
+var import_node_fs16 = require("node:fs");
 var import_promises10 = require("node:fs/promises");
 var import_node_path19 = require("node:path");
 var import_node_zlib3 = require("node:zlib");
@@ -34915,22 +34943,29 @@ var ReleaseTree = class {
   #createdDirs = /* @__PURE__ */ new Set();
   /** Archive paths left out (builds for other systems): a hard link to one is left out with it. */
   #forgotten = /* @__PURE__ */ new Set();
+  /** Bytes of the files finished so far: with the entry being written, how much the release needs at least. */
+  #bytes = 0;
   #created = false;
   constructor(staging) {
     this.staging = staging;
   }
   /** Creates the empty staging directory; it must not exist (its name is execpack's, never an entry's). */
   async create() {
-    await (0, import_promises8.mkdir)(import_node_path7.posix.dirname(this.staging), { recursive: true });
-    await (0, import_promises8.mkdir)(this.staging).catch((error) => {
-      throw installFailed(this.staging, error);
-    });
+    try {
+      await (0, import_promises8.mkdir)(import_node_path7.posix.dirname(this.staging), { recursive: true });
+      await (0, import_promises8.mkdir)(this.staging);
+    } catch (error) {
+      throw this.#writeFailed(this.staging, error);
+    }
     this.#created = true;
   }
   async directory(path) {
     await this.#mkdirs(path);
   }
-  /** Writes one regular file; a later entry of the same path replaces it, as when tar extracts. */
+  /**
+   * Writes one regular file; a later entry of the same path replaces it, as when tar extracts. `size` is what
+   * the archive declares for it, for the message when the disk fills up.
+   */
   async file(path, mode, chunks, options2) {
     this.#noteTop(path);
     this.#links.delete(path);
@@ -34943,19 +34978,22 @@ var ReleaseTree = class {
     try {
       handle = await (0, import_promises8.open)(target, "wx", mode & 511);
     } catch (error) {
-      throw installFailed(target, error);
+      throw this.#writeFailed(target, error, options2.size);
     }
     try {
       for await (const chunk of chunks) {
         hash?.update(chunk);
         size += chunk.length;
-        await writeAll(handle, chunk, target);
+        await writeAll(handle, chunk).catch((error) => {
+          throw this.#writeFailed(target, error, Math.max(size, options2.size ?? 0));
+        });
       }
       await handle.chmod(mode & 511);
     } finally {
       await handle.close();
     }
     this.#files.add(path);
+    this.#bytes += size;
     return { size, sha256: hash?.digest("hex") };
   }
   /** Remembers a link; links are made by finish(), after every file is written. */
@@ -34980,18 +35018,23 @@ var ReleaseTree = class {
     const symlinks = [];
     for (const pending of this.#links.values()) {
       const path = relative(pending.path);
+      const at2 = this.#absolute(pending.path);
       if (pending.kind === "symlink") {
         refuseEscapingSymlink(path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(import_node_path7.posix.dirname(pending.path));
-        await (0, import_promises8.symlink)(pending.target, this.#absolute(pending.path));
+        await (0, import_promises8.symlink)(pending.target, at2).catch((error) => {
+          throw this.#writeFailed(at2, error);
+        });
         symlinks.push(path);
       } else {
         if (this.#forgotten.has(pending.target) && !this.#files.has(pending.target)) continue;
         if (!this.#files.has(pending.target)) throw badHardLink(pending.path, pending.target);
         await this.#clear(pending.path);
         await this.#mkdirs(import_node_path7.posix.dirname(pending.path));
-        await (0, import_promises8.link)(this.#absolute(pending.target), this.#absolute(pending.path));
+        await (0, import_promises8.link)(this.#absolute(pending.target), at2).catch((error) => {
+          throw this.#writeFailed(at2, error);
+        });
       }
       created.set(path, pending);
     }
@@ -35023,9 +35066,24 @@ var ReleaseTree = class {
       await (0, import_promises8.mkdir)(this.#absolute(path), { recursive: true });
     } catch (error) {
       if (isSystemError2(error) && (error.code === "EEXIST" || error.code === "ENOTDIR")) throw conflicting(path);
-      throw installFailed(this.#absolute(path), error);
+      throw this.#writeFailed(this.#absolute(path), error);
     }
     for (let parent = path; parent !== "." && parent !== ""; parent = import_node_path7.posix.dirname(parent)) this.#createdDirs.add(parent);
+  }
+  /**
+   * A disk error (full, quota, read-only, permission) while writing `target` becomes the same coded error as a
+   * download's (common/disk.ts): where, and how much the release needs at least, the bytes written so far and
+   * the rest of this file. Anything else is archive.install-failed.
+   */
+  #writeFailed(target, error, fileSize = 0) {
+    const entry = target.startsWith(`${this.staging}/`) ? target.slice(this.staging.length + 1) : void 0;
+    const disk = diskFailure(error, {
+      directory: import_node_path7.posix.dirname(this.staging),
+      what: entry === void 0 ? "the release" : `the release (at "${escapeControl(entry)}")`,
+      needed: this.#bytes + fileSize,
+      atLeast: true
+    });
+    return disk ?? installFailed(target, error);
   }
   /** Removes an earlier file or link of the same path; a directory there is a conflict the archive made. */
   async #clear(path) {
@@ -35079,15 +35137,11 @@ async function resolveUnder(root, path) {
   }
   return "inside";
 }
-async function writeAll(handle, chunk, target) {
+async function writeAll(handle, chunk) {
   let offset = 0;
-  try {
-    while (offset < chunk.length) {
-      const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-      offset += bytesWritten;
-    }
-  } catch (error) {
-    throw installFailed(target, error);
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
   }
 }
 function unsafeLink(path, target) {
@@ -35115,7 +35169,8 @@ function installFailed(destination, cause) {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new ExecpackError("archive.install-failed", `Could not write the release to "${destination}"`, {
     seen: [`error: "${reason}"`],
-    hint: isSystemError2(cause) && cause.code === "ENOSPC" ? "The disk is full: the release is too large for the build." : isSystemError2(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE") ? "Too many files were open at once; report this to execpack." : "Check that the build directory is writable and has free space.",
+    // Disk errors (full, read-only, permission) have codes of their own (#writeFailed); this is what is left.
+    hint: isSystemError2(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE") ? "Too many files were open at once; report this to execpack." : "Check that the build directory is writable and has free space.",
     cause
   });
 }
@@ -38143,6 +38198,107 @@ function xzUnavailable(cause) {
 
 // src/archive/release.ts
 var import_node_path17 = require("node:path");
+
+// src/archive/runnable.ts
+var import_node_fs14 = require("node:fs");
+function assertExecutable(file) {
+  let isFile = false;
+  try {
+    isFile = (0, import_node_fs14.statSync)(file).isFile();
+  } catch {
+  }
+  if (!isFile) {
+    throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
+      seen: [`expected: ${file}`],
+      hint: "The slug holds no installed binary. Check the build log of the last release, then push again."
+    });
+  }
+  try {
+    (0, import_node_fs14.accessSync)(file, import_node_fs14.constants.X_OK);
+  } catch (cause) {
+    throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
+      seen: [`file: ${file}`],
+      hint: "Rebuild the app; execpack installs the binary with mode 0755.",
+      cause
+    });
+  }
+  assertRunnableFormat(file);
+}
+function isSharedLibraryFile(file) {
+  let fd;
+  try {
+    fd = (0, import_node_fs14.openSync)(file, "r");
+  } catch {
+    return false;
+  }
+  try {
+    const head = readAt(fd, 0, 64);
+    const header3 = readElfHeader(head);
+    if (!header3 || header3.type !== "shared" || header3.class !== 64 || header3.endianness !== "little") return false;
+    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs14.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
+  } catch {
+    return false;
+  } finally {
+    (0, import_node_fs14.closeSync)(fd);
+  }
+}
+function readAt(fd, position, length) {
+  const buffer = Buffer.alloc(length);
+  return buffer.subarray(0, (0, import_node_fs14.readSync)(fd, buffer, 0, length, position));
+}
+var DAMAGED = /* @__PURE__ */ new WeakSet();
+function isDamagedBinary(error) {
+  return typeof error === "object" && error !== null && DAMAGED.has(error);
+}
+function damaged(error) {
+  DAMAGED.add(error);
+  return error;
+}
+function wrongFormat(file, format, hint) {
+  return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
+    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
+    hint
+  });
+}
+function assertRunnableFormat(file) {
+  const fd = (0, import_node_fs14.openSync)(file, "r");
+  try {
+    const bytes = readAt(fd, 0, 256);
+    if (bytes[0] === 35 && bytes[1] === 33) return assertInterpreter(file, scriptInterpreter(bytes), "script");
+    const header3 = readElfHeader(bytes.subarray(0, 64));
+    if (!header3 || !isRunnableOn(header3, dynoArchitecture())) {
+      throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
+    }
+    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs14.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
+    if (program.truncated) {
+      throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
+    }
+    if (isSharedLibraryElf(header3, program)) {
+      throw wrongFormat(file, `ELF ${dynoArchitecture()} shared library (no program interpreter, not a PIE)`, "This is a library, not a program. Point BINARY_NAME at the program of the release.");
+    }
+    assertInterpreter(file, program.interpreter, "ELF");
+  } catch (error) {
+    if (isExecpackError(error)) throw error;
+    throw damaged(wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again."));
+  } finally {
+    (0, import_node_fs14.closeSync)(fd);
+  }
+}
+function scriptInterpreter(bytes) {
+  const line = Buffer.from(bytes).toString("latin1").slice(2).split("\n")[0] ?? "";
+  return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
+}
+function assertInterpreter(file, interpreter, kind) {
+  if (interpreter === void 0 || (0, import_node_fs14.existsSync)(interpreter)) return;
+  const shown = JSON.stringify(interpreter);
+  throw wrongFormat(
+    file,
+    kind === "ELF" ? `ELF ${dynoArchitecture()} needing the program interpreter ${shown}` : `script for the interpreter ${shown}`,
+    kind === "ELF" ? `This stack has no ${shown}: the release was linked for another Linux (musl builds ask for /lib/ld-musl-*). Use its static or glibc build with BINARY_URL or BINARY_NAME.` : `This stack has no ${shown}${interpreter.endsWith("\r") ? " (the script has Windows line endings)" : ""}. Use a release whose start script names an interpreter the stack has.`
+  );
+}
+
+// src/archive/release.ts
 function runsElsewhere(header3, description, job) {
   if (header3) return !isRunnableOn(header3, job.architecture);
   return /^(macOS Mach-O|macOS universal|macOS metadata|Windows PE)/.test(description);
@@ -38153,6 +38309,7 @@ function installedMode(mode, runnable) {
 }
 async function finishRelease(job, scanned, format) {
   const byPath = lastByPath(scanned);
+  markSharedLibraries(job, byPath.values());
   const kept = [...byPath.values()].filter((item) => !item.leftOut);
   const { chosen, candidates } = chooseBinary(
     [...byPath.values()].map((item) => item.entry),
@@ -38178,6 +38335,14 @@ async function finishRelease(job, scanned, format) {
     files: files.length,
     bytes: files.reduce((sum, item) => sum + (item.written?.size ?? 0), 0)
   };
+}
+function markSharedLibraries(job, items) {
+  for (const item of items) {
+    const { entry } = item;
+    if (!entry.runnable || item.leftOut || entry.kind !== "file" || isSharedLibrary(entry.path)) continue;
+    if (!isSharedLibraryFile(import_node_path17.posix.join(job.tree.staging, entry.path))) continue;
+    item.entry = { ...entry, runnable: false, description: `${entry.description} shared library` };
+  }
 }
 function executables(runnable, links) {
   const found = [...runnable];
@@ -38219,6 +38384,10 @@ async function installSingleFile(job, head, all, format, packing) {
   requireRunnable(job, name, head.subarray(0, ELF_HEADER_BYTES), packing);
   await job.tree.create();
   const written = await job.tree.file(name, 493, all, { hash: true });
+  if (isSharedLibraryFile(`${job.tree.staging}/${name}`)) {
+    const description = `${packing}${describeFile(head.subarray(0, ELF_HEADER_BYTES))} shared library`;
+    throw noLinuxBinary(job, [{ path: name, kind: "file", description, runnable: false }], { single: true });
+  }
   const layout = await job.tree.finish();
   return {
     root: layout.root,
@@ -38315,7 +38484,7 @@ async function scanTarEntry(entry, job, previous) {
     scanned.leftOut = true;
     return scanned;
   }
-  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path) });
+  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path), size: entry.size });
   return scanned;
 }
 function hardLinkTarget(linkpath) {
@@ -38347,7 +38516,7 @@ function tarDescription(entry, kind) {
 }
 
 // src/archive/zip.ts
-var import_node_fs14 = require("node:fs");
+var import_node_fs15 = require("node:fs");
 var import_node_zlib2 = require("node:zlib");
 var import_yauzl = __toESM(require_yauzl(), 1);
 async function extractFromZip(job) {
@@ -38386,7 +38555,7 @@ async function writeZipEntry(zip, item, job) {
       }
       const chunks = zipEntryData(zip, zipEntry, entry.path, job.archivePath);
       const hash = entry.runnable && !isSharedLibrary(entry.path);
-      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash }) };
+      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash, size: zipEntry.uncompressedSize }) };
     }
     default:
       job.tree.forget(entry.path);
@@ -38460,7 +38629,7 @@ async function* zipEntryData(zip, zipEntry, path, archivePath) {
   if (crc !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
 }
 function inflatedRange(path, start, length, deflated) {
-  const raw = (0, import_node_fs14.createReadStream)(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
+  const raw = (0, import_node_fs15.createReadStream)(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
   return deflated ? piped(raw, (0, import_node_zlib2.createInflateRaw)({ chunkSize: INFLATE_CHUNK })) : raw;
 }
 async function readZipHead(zip, zipEntry, length) {
@@ -38513,7 +38682,7 @@ async function extractRelease(options2) {
       case "zip":
         return await extractFromZip(job);
       case "elf":
-        return await installSingleFile(job, head, bounded(job, (0, import_node_fs15.createReadStream)(job.archivePath, { highWaterMark: READ_CHUNK })), "elf", "");
+        return await installSingleFile(job, head, bounded(job, (0, import_node_fs16.createReadStream)(job.archivePath, { highWaterMark: READ_CHUNK })), "elf", "");
       default:
         return await extractFromStream(job, format);
     }
@@ -38569,10 +38738,10 @@ function startsWith2(bytes, prefix) {
 }
 
 // src/archive/libraries.ts
-var import_node_fs16 = require("node:fs");
+var import_node_fs17 = require("node:fs");
 var import_node_path20 = require("node:path");
 var PT_LOAD2 = 1;
-var PT_DYNAMIC = 2;
+var PT_DYNAMIC2 = 2;
 var DT_NEEDED = 1n;
 var DT_STRTAB = 5n;
 var DT_RPATH = 15n;
@@ -38585,7 +38754,7 @@ function stackLibraryFolders(machine = "x86_64") {
 function readLdSoConf(file, depth) {
   let text;
   try {
-    text = (0, import_node_fs16.readFileSync)(file, "utf8");
+    text = (0, import_node_fs17.readFileSync)(file, "utf8");
   } catch {
     return [];
   }
@@ -38598,7 +38767,7 @@ function readLdSoConf(file, depth) {
       const pattern = include[1];
       const dir = import_node_path20.posix.dirname(pattern);
       const suffix = import_node_path20.posix.basename(pattern).replace(/^\*/, "");
-      const names = (0, import_node_fs16.existsSync)(dir) ? (0, import_node_fs16.readdirSync)(dir).filter((name) => name.endsWith(suffix)).sort() : [];
+      const names = (0, import_node_fs17.existsSync)(dir) ? (0, import_node_fs17.readdirSync)(dir).filter((name) => name.endsWith(suffix)).sort() : [];
       for (const name of names) folders.push(...readLdSoConf(import_node_path20.posix.join(dir, name), depth + 1));
     } else if (line.startsWith("/")) {
       folders.push(line);
@@ -38627,18 +38796,18 @@ function checkLibraries(root, programs, stackFolders = stackLibraryFolders()) {
     const ownFolders = dynamic.runpath.length > 0 ? own(dynamic.runpath) : own(dynamic.rpath);
     for (const library of dynamic.needed) {
       if (library.includes("/")) continue;
-      if (ownFolders.some((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(folder, library)))) {
-        const inside = ownFolders.map((folder) => import_node_path20.posix.join(folder, library)).find((path) => (0, import_node_fs16.existsSync)(path) && path.startsWith(`${root}/`));
+      if (ownFolders.some((folder) => (0, import_node_fs17.existsSync)(import_node_path20.posix.join(folder, library)))) {
+        const inside = ownFolders.map((folder) => import_node_path20.posix.join(folder, library)).find((path) => (0, import_node_fs17.existsSync)(path) && path.startsWith(`${root}/`));
         if (inside) follow2(import_node_path20.posix.relative(root, inside));
         continue;
       }
-      const bundled = releaseFolders.find((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(root, folder, library)));
+      const bundled = releaseFolders.find((folder) => (0, import_node_fs17.existsSync)(import_node_path20.posix.join(root, folder, library)));
       if (bundled !== void 0) {
         used.add(bundled);
         follow2(import_node_path20.posix.join(bundled, library));
         continue;
       }
-      if (stackFolders.some((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(folder, library)))) continue;
+      if (stackFolders.some((folder) => (0, import_node_fs17.existsSync)(import_node_path20.posix.join(folder, library)))) continue;
       const programsNeeding = missing.get(library) ?? [];
       if (!programsNeeding.includes(neededBy)) programsNeeding.push(neededBy);
       missing.set(library, programsNeeding);
@@ -38651,7 +38820,7 @@ function libraryFolders(root) {
   const walk = (relative, depth) => {
     let names;
     try {
-      names = (0, import_node_fs16.readdirSync)(import_node_path20.posix.join(root, relative));
+      names = (0, import_node_fs17.readdirSync)(import_node_path20.posix.join(root, relative));
     } catch {
       return;
     }
@@ -38660,7 +38829,7 @@ function libraryFolders(root) {
     for (const name of names.sort()) {
       const path = relative === "" ? name : `${relative}/${name}`;
       try {
-        if ((0, import_node_fs16.statSync)(import_node_path20.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
+        if ((0, import_node_fs17.statSync)(import_node_path20.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
       } catch {
       }
     }
@@ -38671,14 +38840,14 @@ function libraryFolders(root) {
 function readDynamic(file) {
   let fd;
   try {
-    fd = (0, import_node_fs16.openSync)(file, "r");
+    fd = (0, import_node_fs17.openSync)(file, "r");
   } catch {
     return void 0;
   }
   try {
     const read = (position, length) => {
       const buffer = Buffer.alloc(length);
-      return buffer.subarray(0, (0, import_node_fs16.readSync)(fd, buffer, 0, length, position));
+      return buffer.subarray(0, (0, import_node_fs17.readSync)(fd, buffer, 0, length, position));
     };
     const head = read(0, 64);
     const header3 = readElfHeader(head);
@@ -38696,7 +38865,7 @@ function readDynamic(file) {
       const vaddr = table.readBigUInt64LE(base + 16);
       const filesz = table.readBigUInt64LE(base + 32);
       if (type === PT_LOAD2) loads.push({ vaddr, offset, size: filesz });
-      if (type === PT_DYNAMIC) dynamic = { offset: Number(offset), size: Math.min(Number(filesz), 64 * 1024) };
+      if (type === PT_DYNAMIC2) dynamic = { offset: Number(offset), size: Math.min(Number(filesz), 64 * 1024) };
     }
     if (!dynamic) return { needed: [], rpath: [], runpath: [] };
     const entries = read(dynamic.offset, dynamic.size);
@@ -38722,7 +38891,7 @@ function readDynamic(file) {
   } catch {
     return void 0;
   } finally {
-    (0, import_node_fs16.closeSync)(fd);
+    (0, import_node_fs17.closeSync)(fd);
   }
 }
 function debianPackageGuess(library) {
@@ -38730,84 +38899,6 @@ function debianPackageGuess(library) {
   if (!match) return library.replace(/\.so$/, "");
   const [, stem, major] = match;
   return /\d$/.test(stem) ? `${stem}-${major}` : `${stem}${major}`;
-}
-
-// src/archive/runnable.ts
-var import_node_fs17 = require("node:fs");
-function assertExecutable(file) {
-  let isFile = false;
-  try {
-    isFile = (0, import_node_fs17.statSync)(file).isFile();
-  } catch {
-  }
-  if (!isFile) {
-    throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
-      seen: [`expected: ${file}`],
-      hint: "The slug holds no installed binary. Check the build log of the last release, then push again."
-    });
-  }
-  try {
-    (0, import_node_fs17.accessSync)(file, import_node_fs17.constants.X_OK);
-  } catch (cause) {
-    throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
-      seen: [`file: ${file}`],
-      hint: "Rebuild the app; execpack installs the binary with mode 0755.",
-      cause
-    });
-  }
-  assertRunnableFormat(file);
-}
-function readAt(fd, position, length) {
-  const buffer = Buffer.alloc(length);
-  return buffer.subarray(0, (0, import_node_fs17.readSync)(fd, buffer, 0, length, position));
-}
-var DAMAGED = /* @__PURE__ */ new WeakSet();
-function isDamagedBinary(error) {
-  return typeof error === "object" && error !== null && DAMAGED.has(error);
-}
-function damaged(error) {
-  DAMAGED.add(error);
-  return error;
-}
-function wrongFormat(file, format, hint) {
-  return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
-    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
-    hint
-  });
-}
-function assertRunnableFormat(file) {
-  const fd = (0, import_node_fs17.openSync)(file, "r");
-  try {
-    const bytes = readAt(fd, 0, 256);
-    if (bytes[0] === 35 && bytes[1] === 33) return assertInterpreter(file, scriptInterpreter(bytes), "script");
-    const header3 = readElfHeader(bytes.subarray(0, 64));
-    if (!header3 || !isRunnableOn(header3, dynoArchitecture())) {
-      throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
-    }
-    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs17.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
-    if (program.truncated) {
-      throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
-    }
-    assertInterpreter(file, program.interpreter, "ELF");
-  } catch (error) {
-    if (isExecpackError(error)) throw error;
-    throw damaged(wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again."));
-  } finally {
-    (0, import_node_fs17.closeSync)(fd);
-  }
-}
-function scriptInterpreter(bytes) {
-  const line = Buffer.from(bytes).toString("latin1").slice(2).split("\n")[0] ?? "";
-  return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
-}
-function assertInterpreter(file, interpreter, kind) {
-  if (interpreter === void 0 || (0, import_node_fs17.existsSync)(interpreter)) return;
-  const shown = JSON.stringify(interpreter);
-  throw wrongFormat(
-    file,
-    kind === "ELF" ? `ELF ${dynoArchitecture()} needing the program interpreter ${shown}` : `script for the interpreter ${shown}`,
-    kind === "ELF" ? `This stack has no ${shown}: the release was linked for another Linux (musl builds ask for /lib/ld-musl-*). Use its static or glibc build with BINARY_URL or BINARY_NAME.` : `This stack has no ${shown}${interpreter.endsWith("\r") ? " (the script has Windows line endings)" : ""}. Use a release whose start script names an interpreter the stack has.`
-  );
 }
 
 // src/install/install.ts
@@ -38836,8 +38927,8 @@ var CachedArchiveUnusable = class extends Error {
 async function installOnce(options2) {
   const { settings, paths, cacheDir } = options2;
   const log = options2.log ?? detail;
-  (0, import_node_fs18.mkdirSync)(cacheDir, { recursive: true });
-  (0, import_node_fs18.mkdirSync)(paths.root, { recursive: true });
+  onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => (0, import_node_fs18.mkdirSync)(cacheDir, { recursive: true }));
+  onDisk({ directory: paths.root, what: "the release's directory" }, () => (0, import_node_fs18.mkdirSync)(paths.root, { recursive: true }));
   const { archive, release } = await fetchArchive(options2, log);
   log(describeDownload(archive));
   const staging = (0, import_node_path21.join)(paths.root, `staging.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`);
@@ -38856,7 +38947,6 @@ async function installOnce(options2) {
     if (singleFile && name !== extracted.path) (0, import_node_fs18.renameSync)((0, import_node_path21.join)(extracted.root, extracted.path), (0, import_node_path21.join)(extracted.root, name));
     const executables2 = singleFile ? [name] : extracted.executables;
     const libraries = checkLibraries(extracted.root, executables2, stackLibraryFolders(dynoArchitecture()));
-    replaceDirectory(extracted.root, paths.binaryDir);
     const manifest = {
       name,
       path,
@@ -38870,8 +38960,7 @@ async function installOnce(options2) {
       commands: commandNames(path, executables2),
       ...libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}
     };
-    (0, import_node_fs18.writeFileSync)(paths.manifest, `${JSON.stringify(manifest, null, 2)}
-`);
+    installInPlace(extracted.root, paths, manifest);
     if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path21.join)(paths.binaryDir, path));
     if (options2.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
@@ -38897,6 +38986,21 @@ function missingLibraries(missing) {
     hint: `Vendor the libraries in the release (a lib/ folder beside the program: execpack points the loader at it), use a static build of the program, or add heroku-buildpack-apt before execpack with an Aptfile listing the packages that hold them (Debian's names, guessed from the libraries': ${packages}).`
   });
 }
+function installInPlace(stagedRoot, paths, manifest) {
+  const where = { directory: (0, import_node_path21.dirname)(paths.manifest), what: "the release's manifest" };
+  const pending = `${paths.manifest}.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}.tmp`;
+  try {
+    onDisk(where, () => {
+      (0, import_node_fs18.mkdirSync)((0, import_node_path21.dirname)(paths.manifest), { recursive: true });
+      (0, import_node_fs18.writeFileSync)(pending, `${JSON.stringify(manifest, null, 2)}
+`);
+    });
+    onDisk({ directory: (0, import_node_path21.dirname)(paths.binaryDir), what: "the release" }, () => replaceDirectory(stagedRoot, paths.binaryDir));
+    onDisk(where, () => (0, import_node_fs18.renameSync)(pending, paths.manifest));
+  } finally {
+    (0, import_node_fs18.rmSync)(pending, { force: true });
+  }
+}
 function replaceDirectory(source2, destination) {
   const previous = `${destination}.previous.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`;
   (0, import_node_fs18.mkdirSync)((0, import_node_path21.dirname)(destination), { recursive: true });
@@ -38907,7 +39011,12 @@ function replaceDirectory(source2, destination) {
   } catch (error) {
     if (error.code !== "ENOENT") throw error;
   }
-  (0, import_node_fs18.renameSync)(source2, destination);
+  try {
+    (0, import_node_fs18.renameSync)(source2, destination);
+  } catch (error) {
+    if (moved) (0, import_node_fs18.renameSync)(previous, destination);
+    throw error;
+  }
   if (moved) (0, import_node_fs18.rmSync)(previous, { recursive: true, force: true });
 }
 function releaseFileName(url) {

@@ -682,29 +682,50 @@ function startsWith(bytes, prefix) {
   return bytes.length >= prefix.length && prefix.every((byte, index) => bytes[index] === byte);
 }
 var PT_LOAD = 1;
+var PT_DYNAMIC = 2;
 var PT_INTERP = 3;
+var DT_NULL = 0n;
+var DT_FLAGS_1 = 0x6ffffffbn;
+var DF_1_PIE = 0x08000000n;
 var MAX_PROGRAM_HEADER_BYTES = 64 * 1024;
+var MAX_DYNAMIC_BYTES = 64 * 1024;
 function readProgramHeaders(header, fileSize, read) {
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const entry = view.getBigUint64(24, true);
   const tableOffset = Number(view.getBigUint64(32, true));
   const entrySize = view.getUint16(54, true);
   const count = view.getUint16(56, true);
   const tableSize = entrySize * count;
   if (entrySize < 56 || tableSize > MAX_PROGRAM_HEADER_BYTES || tableOffset + tableSize > fileSize) {
-    return { interpreter: void 0, truncated: tableOffset + tableSize > fileSize };
+    return { interpreter: void 0, truncated: tableOffset + tableSize > fileSize, pie: false, entry };
   }
   const table = read(tableOffset, tableSize);
   const entries = new DataView(table.buffer, table.byteOffset, table.byteLength);
   let interpreter;
+  let pie = false;
   let truncated = table.length < tableSize;
   for (let base = 0; base + entrySize <= table.length; base += entrySize) {
     const type = entries.getUint32(base, true);
     const offset = Number(entries.getBigUint64(base + 8, true));
     const size = Number(entries.getBigUint64(base + 32, true));
-    if ((type === PT_LOAD || type === PT_INTERP) && offset + size > fileSize) truncated = true;
+    if ((type === PT_LOAD || type === PT_INTERP || type === PT_DYNAMIC) && offset + size > fileSize) truncated = true;
     else if (type === PT_INTERP) interpreter = Buffer.from(read(offset, Math.min(size, 4096))).toString("latin1").split("\0")[0];
+    else if (type === PT_DYNAMIC) pie = hasPieFlag(read(offset, Math.min(size, MAX_DYNAMIC_BYTES)));
   }
-  return { interpreter, truncated };
+  return { interpreter, truncated, pie, entry };
+}
+function hasPieFlag(section) {
+  const view = new DataView(section.buffer, section.byteOffset, section.byteLength);
+  for (let base = 0; base + 16 <= section.length; base += 16) {
+    const tag = view.getBigInt64(base, true);
+    if (tag === DT_NULL) return false;
+    if (tag === DT_FLAGS_1) return (view.getBigUint64(base + 8, true) & DF_1_PIE) !== 0n;
+  }
+  return false;
+}
+function isSharedLibraryElf(header, program) {
+  if (header.type !== "shared" || program.truncated || program.interpreter !== void 0) return false;
+  return !(program.pie && program.entry !== 0n);
 }
 
 // src/archive/runnable.ts
@@ -758,6 +779,9 @@ function assertRunnableFormat(file) {
     const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs2.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
       throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
+    }
+    if (isSharedLibraryElf(header, program)) {
+      throw wrongFormat(file, `ELF ${dynoArchitecture()} shared library (no program interpreter, not a PIE)`, "This is a library, not a program. Point BINARY_NAME at the program of the release.");
     }
     assertInterpreter(file, program.interpreter, "ELF");
   } catch (error) {
