@@ -3,8 +3,8 @@ const __execpack_module_url = require("node:url").pathToFileURL(__filename).href
 "use strict";
 
 // src/boot/boot.ts
-var import_node_fs6 = require("node:fs");
-var import_node_path3 = require("node:path");
+var import_node_fs8 = require("node:fs");
+var import_node_path5 = require("node:path");
 
 // src/common/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("execpack.error");
@@ -28,8 +28,7 @@ function isExecpackError(error) {
 // src/boot/boot-fetch.ts
 var import_node_child_process = require("node:child_process");
 var import_node_fs4 = require("node:fs");
-var import_node_os = require("node:os");
-var import_node_path2 = require("node:path");
+var import_node_path3 = require("node:path");
 var import_node_url2 = require("node:url");
 
 // src/common/secrets.ts
@@ -507,14 +506,18 @@ function commandsDir(paths) {
   return (0, import_node_path.join)(paths.root, "commands");
 }
 
+// src/boot/scratch.ts
+var import_node_os = require("node:os");
+var import_node_path2 = require("node:path");
+function bootScratchRoot() {
+  return (0, import_node_path2.join)((0, import_node_os.tmpdir)(), `execpack-${process.getuid?.() ?? "user"}`);
+}
+
 // src/boot/boot-fetch.ts
 var EXTRACT_GRACE_MS = 15e3;
 function bootFetchPaths(paths, id) {
-  const dir = (0, import_node_path2.join)(paths.root, "boot-binary", id);
-  return { appDir: paths.appDir, root: paths.root, binaryDir: (0, import_node_path2.join)(dir, "binary"), manifest: (0, import_node_path2.join)(dir, "binary.json") };
-}
-function bootScratchRoot() {
-  return (0, import_node_path2.join)((0, import_node_os.tmpdir)(), `execpack-${process.getuid?.() ?? "user"}`);
+  const dir = (0, import_node_path3.join)(paths.root, "boot-binary", id);
+  return { appDir: paths.appDir, root: paths.root, binaryDir: (0, import_node_path3.join)(dir, "binary"), manifest: (0, import_node_path3.join)(dir, "binary.json") };
 }
 function makeScratchRoot() {
   const root = bootScratchRoot();
@@ -592,13 +595,13 @@ function removeLeftovers(root) {
   for (const base of ["boot-binary", "boot-cache"]) {
     let names = [];
     try {
-      names = (0, import_node_fs4.readdirSync)((0, import_node_path2.join)(root, base));
+      names = (0, import_node_fs4.readdirSync)((0, import_node_path3.join)(root, base));
     } catch {
       continue;
     }
     for (const name of names) {
       if (!/^\d+$/.test(name) || isAlive(Number(name))) continue;
-      (0, import_node_fs4.rmSync)((0, import_node_path2.join)(root, base, name), { recursive: true, force: true });
+      (0, import_node_fs4.rmSync)((0, import_node_path3.join)(root, base, name), { recursive: true, force: true });
     }
   }
 }
@@ -1096,6 +1099,7 @@ function parseBinaryEnv(text, path, report) {
   return entries;
 }
 function lookup(name, scope) {
+  scope.references?.add(name);
   if (scope.failed.has(name)) throw new UsesFailedLine();
   const value = scope.values.get(name);
   if (value !== void 0) {
@@ -1202,7 +1206,7 @@ function externalConfigVars(configVars) {
 }
 function resolveEnvironment(input) {
   const config = externalConfigVars(input.configVars);
-  const derivation = deriveVariables(config);
+  const derivation = input.derivation ?? deriveVariables(config);
   const state = { values: /* @__PURE__ */ new Map(), origins: /* @__PURE__ */ new Map(), secrets: /* @__PURE__ */ new Set(), trackSecrets: input.trackSecrets ?? true };
   for (const [name, value] of Object.entries(config)) define(state, name, value, { kind: "config" }, false);
   for (const [name, { value, source, secret }] of derivation.variables) {
@@ -1220,7 +1224,7 @@ function resolveEnvironment(input) {
     } else if (Object.hasOwn(config, entry.name)) {
       skipped.push({ name: entry.name, line: entry.line, reason: "config-var-set" });
     } else {
-      const scope = { ...state, problems: derivation.problems, undefinedReferences, failed, path, entry, secret: false };
+      const scope = { ...state, problems: derivation.problems, undefinedReferences, failed, references: input.references, path, entry, secret: false };
       let value;
       try {
         value = entry.quote === "single" || entry.quote === "backtick" ? entry.raw : expand(entry.raw, entry.quote, scope);
@@ -1251,9 +1255,55 @@ function resolveEnvironment(input) {
   };
 }
 
-// src/boot/boot.ts
+// src/boot/dyno.ts
+var import_node_fs7 = require("node:fs");
+var import_node_path4 = require("node:path");
+
+// src/boot/profile-record.ts
+var import_node_fs6 = require("node:fs");
+var PROFILE_VARIABLE = "EXECPACK_INTERNAL_PROFILE";
+var MAGIC = "execpack-profile/1";
+function parseRecord(text) {
+  const fields = text.split("\0");
+  if (fields[0] !== MAGIC) return void 0;
+  let at = 8;
+  const assigned = () => {
+    const count = Number(fields[at++]);
+    const entries = fields.slice(at, at += count);
+    return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+  };
+  const paired = (value) => {
+    const map = /* @__PURE__ */ new Map();
+    const count = Number(fields[at++]);
+    for (let i = 0; i < count; i++, at += 2) map.set(fields[at] ?? "", value(fields[at + 1] ?? ""));
+    return map;
+  };
+  const [, mode = "", root = "", home = "", libraryPrefix = "", main = "", commandsDir2 = "", urls = ""] = fields;
+  const derived = assigned();
+  const results = assigned();
+  const inputs = paired((field) => field === "-" ? void 0 : field.slice(1));
+  const commands = paired((field) => field);
+  return { fast: mode === "fast", root, home, libraryPrefix, main, commandsDir: commandsDir2, urlCount: Number(urls), inputs, results, commands, derived };
+}
+function readRecord(path) {
+  if (!path) return void 0;
+  try {
+    return parseRecord((0, import_node_fs6.readFileSync)(path, "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+function withoutProfileDerived(vars) {
+  const record = readRecord(vars[PROFILE_VARIABLE]);
+  if (record === void 0) return vars;
+  for (const [name, value] of record.derived) if (vars[name] === value) delete vars[name];
+  return vars;
+}
+
+// src/boot/dyno.ts
 var BINARY_ENV_FILE = "binary.env";
 var SET_ASIDE_PREFIX = "EXECPACK_INTERNAL_APP_";
+var COMMAND_VARIABLE = "EXECPACK_INTERNAL_COMMAND";
 function dynoConfigVars(processEnv) {
   const vars = { ...processEnv };
   for (const name of Object.keys(vars)) {
@@ -1261,12 +1311,12 @@ function dynoConfigVars(processEnv) {
     vars[name.slice(SET_ASIDE_PREFIX.length)] = vars[name];
     delete vars[name];
   }
-  return vars;
+  return withoutProfileDerived(vars);
 }
 function readBinaryEnv(appDir) {
-  const path = (0, import_node_path3.join)(appDir, BINARY_ENV_FILE);
+  const path = (0, import_node_path4.join)(appDir, BINARY_ENV_FILE);
   try {
-    return { text: (0, import_node_fs6.readFileSync)(path, "utf8"), path: BINARY_ENV_FILE };
+    return { text: (0, import_node_fs7.readFileSync)(path, "utf8"), path: BINARY_ENV_FILE };
   } catch (cause) {
     if (cause.code === "ENOENT") return void 0;
     throw new ExecpackError("env.binary-env-unreadable", "binary.env exists but cannot be read", {
@@ -1276,12 +1326,21 @@ function readBinaryEnv(appDir) {
     });
   }
 }
-function bootEnvironment(paths, configVars) {
-  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(paths.appDir), trackSecrets: false });
-}
 function fetchesAtBoot(configVars) {
   const mode = configVars.BINARY_FETCH?.trim().toLowerCase() ?? "";
   return mode !== "" && mode !== "build";
+}
+function releaseRoot(file, manifest) {
+  const relative2 = manifest.path ?? manifest.name;
+  return file.slice(0, file.length - relative2.length - 1);
+}
+function libraryPath(home, folders, current) {
+  return [...folders.map((folder) => (0, import_node_path4.join)(home, folder)), ...current ? [current] : []].join(":");
+}
+
+// src/boot/boot.ts
+function bootEnvironment(paths, configVars) {
+  return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(paths.appDir), trackSecrets: false });
 }
 async function boot(paths, args, configVars) {
   let manifest = readManifest(paths);
@@ -1300,48 +1359,40 @@ async function boot(paths, args, configVars) {
   if (manifest.libraryPath?.length) env.LD_LIBRARY_PATH = libraryPath(home, manifest.libraryPath, env.LD_LIBRARY_PATH);
   return execInPlace(target, argv0, args, env);
 }
-function libraryPath(home, folders, current) {
-  return [...folders.map((folder) => (0, import_node_path3.join)(home, folder)), ...current ? [current] : []].join(":");
-}
-var COMMAND_VARIABLE = "EXECPACK_INTERNAL_COMMAND";
-function releaseRoot(file, manifest) {
-  const relative2 = manifest.path ?? manifest.name;
-  return file.slice(0, file.length - relative2.length - 1);
-}
 function programToRun(home, binary, manifest, command) {
   if (command === void 0 || command === "") return binary;
   const path = manifest.commands?.[command];
-  if (path !== void 0) return (0, import_node_path3.join)(home, path);
+  if (path !== void 0) return (0, import_node_path5.join)(home, path);
   throw new ExecpackError("boot.command-missing", `The release holds no program named "${command}"`, {
     seen: [`programs: ${Object.keys(manifest.commands ?? { [manifest.name]: "" }).join(", ")}`],
     hint: "The release installed now (BINARY_FETCH=boot may have fetched a newer one) lacks it. Rebuild, or call one it has."
   });
 }
 function asAShellWouldRun(file, env, commands) {
-  const folder = (0, import_node_path3.dirname)(file);
+  const folder = (0, import_node_path5.dirname)(file);
   const entries = (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":");
   const at = entries.indexOf(commands);
   const path = entries.includes(folder) ? entries : at === -1 ? [...entries, folder] : [...entries.slice(0, at), folder, ...entries.slice(at)];
-  const name = (0, import_node_path3.basename)(file);
+  const name = (0, import_node_path5.basename)(file);
   const found = lookUp(name, path);
   return { env: { ...env, PATH: path.join(":") }, argv0: found === file ? name : file };
 }
 function lookUp(name, path) {
   for (const folder of path) {
-    const candidate = (0, import_node_path3.join)(folder === "" ? "." : folder, name);
+    const candidate = (0, import_node_path5.join)(folder === "" ? "." : folder, name);
     try {
-      (0, import_node_fs6.accessSync)(candidate, import_node_fs6.constants.X_OK);
-      if ((0, import_node_fs6.statSync)(candidate).isFile()) return candidate;
+      (0, import_node_fs8.accessSync)(candidate, import_node_fs8.constants.X_OK);
+      if ((0, import_node_fs8.statSync)(candidate).isFile()) return candidate;
     } catch {
     }
   }
   return void 0;
 }
 function pointBootHomeAt(bootHome, buildHome) {
-  if ((0, import_node_fs6.existsSync)(bootHome)) return;
+  if ((0, import_node_fs8.existsSync)(bootHome)) return;
   try {
-    (0, import_node_fs6.mkdirSync)((0, import_node_path3.dirname)(bootHome), { recursive: true });
-    (0, import_node_fs6.symlinkSync)((0, import_node_path3.relative)((0, import_node_path3.dirname)(bootHome), buildHome), bootHome);
+    (0, import_node_fs8.mkdirSync)((0, import_node_path5.dirname)(bootHome), { recursive: true });
+    (0, import_node_fs8.symlinkSync)((0, import_node_path5.relative)((0, import_node_path5.dirname)(bootHome), buildHome), bootHome);
   } catch {
   }
 }

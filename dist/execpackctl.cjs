@@ -238,10 +238,6 @@ var import_node_url2 = require("node:url");
 var import_node_util = require("node:util");
 var import_node_os2 = require("node:os");
 
-// src/boot/boot.ts
-var import_node_fs5 = require("node:fs");
-var import_node_path2 = require("node:path");
-
 // src/common/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("execpack.error");
 var ExecpackError = class extends Error {
@@ -1246,6 +1242,7 @@ function parseBinaryEnv(text, path, report) {
   return entries;
 }
 function lookup(name, scope) {
+  scope.references?.add(name);
   if (scope.failed.has(name)) throw new UsesFailedLine();
   const value = scope.values.get(name);
   if (value !== void 0) {
@@ -1352,7 +1349,7 @@ function externalConfigVars(configVars2) {
 }
 function resolveEnvironment(input) {
   const config = externalConfigVars(input.configVars);
-  const derivation = deriveVariables(config);
+  const derivation = input.derivation ?? deriveVariables(config);
   const state = { values: /* @__PURE__ */ new Map(), origins: /* @__PURE__ */ new Map(), secrets: /* @__PURE__ */ new Set(), trackSecrets: input.trackSecrets ?? true };
   for (const [name, value] of Object.entries(config)) define(state, name, value, { kind: "config" }, false);
   for (const [name, { value, source, secret }] of derivation.variables) {
@@ -1370,7 +1367,7 @@ function resolveEnvironment(input) {
     } else if (Object.hasOwn(config, entry.name)) {
       skipped.push({ name: entry.name, line: entry.line, reason: "config-var-set" });
     } else {
-      const scope = { ...state, problems: derivation.problems, undefinedReferences, failed, path, entry, secret: false };
+      const scope = { ...state, problems: derivation.problems, undefinedReferences, failed, references: input.references, path, entry, secret: false };
       let value;
       try {
         value = entry.quote === "single" || entry.quote === "backtick" ? entry.raw : expand(entry.raw, entry.quote, scope);
@@ -1459,7 +1456,52 @@ function formatEnvironment(resolved, options) {
 `).join("");
 }
 
-// src/boot/boot.ts
+// src/boot/dyno.ts
+var import_node_fs6 = require("node:fs");
+var import_node_path2 = require("node:path");
+
+// src/boot/profile-record.ts
+var import_node_fs5 = require("node:fs");
+var PROFILE_VARIABLE = "EXECPACK_INTERNAL_PROFILE";
+var MAGIC = "execpack-profile/1";
+function parseRecord(text) {
+  const fields = text.split("\0");
+  if (fields[0] !== MAGIC) return void 0;
+  let at = 8;
+  const assigned = () => {
+    const count = Number(fields[at++]);
+    const entries = fields.slice(at, at += count);
+    return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+  };
+  const paired = (value) => {
+    const map = /* @__PURE__ */ new Map();
+    const count = Number(fields[at++]);
+    for (let i = 0; i < count; i++, at += 2) map.set(fields[at] ?? "", value(fields[at + 1] ?? ""));
+    return map;
+  };
+  const [, mode = "", root = "", home = "", libraryPrefix = "", main2 = "", commandsDir2 = "", urls = ""] = fields;
+  const derived = assigned();
+  const results = assigned();
+  const inputs = paired((field) => field === "-" ? void 0 : field.slice(1));
+  const commands = paired((field) => field);
+  return { fast: mode === "fast", root, home, libraryPrefix, main: main2, commandsDir: commandsDir2, urlCount: Number(urls), inputs, results, commands, derived };
+}
+function readRecord(path) {
+  if (!path) return void 0;
+  try {
+    return parseRecord((0, import_node_fs5.readFileSync)(path, "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+function withoutProfileDerived(vars) {
+  const record = readRecord(vars[PROFILE_VARIABLE]);
+  if (record === void 0) return vars;
+  for (const [name, value] of record.derived) if (vars[name] === value) delete vars[name];
+  return vars;
+}
+
+// src/boot/dyno.ts
 var BINARY_ENV_FILE = "binary.env";
 var SET_ASIDE_PREFIX = "EXECPACK_INTERNAL_APP_";
 function dynoConfigVars(processEnv) {
@@ -1469,12 +1511,12 @@ function dynoConfigVars(processEnv) {
     vars[name.slice(SET_ASIDE_PREFIX.length)] = vars[name];
     delete vars[name];
   }
-  return vars;
+  return withoutProfileDerived(vars);
 }
 function readBinaryEnv(appDir) {
   const path = (0, import_node_path2.join)(appDir, BINARY_ENV_FILE);
   try {
-    return { text: (0, import_node_fs5.readFileSync)(path, "utf8"), path: BINARY_ENV_FILE };
+    return { text: (0, import_node_fs6.readFileSync)(path, "utf8"), path: BINARY_ENV_FILE };
   } catch (cause) {
     if (cause.code === "ENOENT") return void 0;
     throw new ExecpackError("env.binary-env-unreadable", "binary.env exists but cannot be read", {
@@ -1634,24 +1676,24 @@ function undefinedReference(name, line) {
 // src/ctl/smoke.ts
 var import_node_child_process2 = require("node:child_process");
 var import_node_events = require("node:events");
-var import_node_fs7 = require("node:fs");
+var import_node_fs8 = require("node:fs");
 var import_node_net2 = require("node:net");
 
 // src/ctl/local-heroku.ts
 var import_node_child_process = require("node:child_process");
-var import_node_fs6 = require("node:fs");
+var import_node_fs7 = require("node:fs");
 var import_node_crypto = require("node:crypto");
 var import_node_path3 = require("node:path");
 var NOT_ON_STACK = /* @__PURE__ */ new Set(["node", "nodejs", "npm", "npx", "corepack", "yarn", "pnpm"]);
 function makeStackPath(workDir, extraDirs = []) {
   const dir = (0, import_node_path3.join)(workDir, "stack-bin");
-  if (!(0, import_node_fs6.existsSync)(dir)) {
-    (0, import_node_fs6.mkdirSync)(dir, { recursive: true });
+  if (!(0, import_node_fs7.existsSync)(dir)) {
+    (0, import_node_fs7.mkdirSync)(dir, { recursive: true });
     for (const systemDir of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
-      if (!(0, import_node_fs6.existsSync)(systemDir)) continue;
-      for (const name of (0, import_node_fs6.readdirSync)(systemDir)) {
-        if (NOT_ON_STACK.has(name) || (0, import_node_fs6.existsSync)((0, import_node_path3.join)(dir, name))) continue;
-        (0, import_node_fs6.symlinkSync)((0, import_node_path3.join)(systemDir, name), (0, import_node_path3.join)(dir, name));
+      if (!(0, import_node_fs7.existsSync)(systemDir)) continue;
+      for (const name of (0, import_node_fs7.readdirSync)(systemDir)) {
+        if (NOT_ON_STACK.has(name) || (0, import_node_fs7.existsSync)((0, import_node_path3.join)(dir, name))) continue;
+        (0, import_node_fs7.symlinkSync)((0, import_node_path3.join)(systemDir, name), (0, import_node_path3.join)(dir, name));
       }
     }
   }
@@ -1659,17 +1701,17 @@ function makeStackPath(workDir, extraDirs = []) {
 }
 function nodeOnPath(workDir) {
   const dir = (0, import_node_path3.join)(workDir, "nodejs-bin");
-  if (!(0, import_node_fs6.existsSync)(dir)) {
-    (0, import_node_fs6.mkdirSync)(dir, { recursive: true });
-    (0, import_node_fs6.symlinkSync)(process.execPath, (0, import_node_path3.join)(dir, "node"));
+  if (!(0, import_node_fs7.existsSync)(dir)) {
+    (0, import_node_fs7.mkdirSync)(dir, { recursive: true });
+    (0, import_node_fs7.symlinkSync)(process.execPath, (0, import_node_path3.join)(dir, "node"));
     const npm = (0, import_node_child_process.spawnSync)("bash", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim();
-    if (npm) (0, import_node_fs6.symlinkSync)((0, import_node_fs6.realpathSync)(npm), (0, import_node_path3.join)(dir, "npm"));
+    if (npm) (0, import_node_fs7.symlinkSync)((0, import_node_fs7.realpathSync)(npm), (0, import_node_path3.join)(dir, "npm"));
   }
   return dir;
 }
 function writeEnvDir(envDir, vars) {
-  (0, import_node_fs6.mkdirSync)(envDir, { recursive: true });
-  for (const [name, value] of Object.entries(vars)) (0, import_node_fs6.writeFileSync)((0, import_node_path3.join)(envDir, name), value);
+  (0, import_node_fs7.mkdirSync)(envDir, { recursive: true });
+  for (const [name, value] of Object.entries(vars)) (0, import_node_fs7.writeFileSync)((0, import_node_path3.join)(envDir, name), value);
 }
 function runScript(file, args, env, onOutput, cwd) {
   return new Promise((resolve4, reject) => {
@@ -1693,8 +1735,8 @@ async function buildApp(options) {
   const buildDir = (0, import_node_path3.join)(options.workDir, `build_${id}`);
   const cacheDir = options.cacheDir ?? (0, import_node_path3.join)(options.workDir, "cache");
   const envDir = (0, import_node_path3.join)(options.workDir, `env_${id}`);
-  (0, import_node_fs6.cpSync)(options.appDir, buildDir, { recursive: true, filter: (source) => !source.endsWith("/.env") });
-  (0, import_node_fs6.mkdirSync)(cacheDir, { recursive: true });
+  (0, import_node_fs7.cpSync)(options.appDir, buildDir, { recursive: true, filter: (source) => !source.endsWith("/.env") });
+  (0, import_node_fs7.mkdirSync)(cacheDir, { recursive: true });
   writeEnvDir(envDir, options.configVars);
   const bin = (name) => (0, import_node_path3.join)(options.buildpackDir, "bin", name);
   const say = options.onOutput ?? (() => {
@@ -1715,12 +1757,12 @@ async function buildApp(options) {
        ${describeProcessTypes(buildDir, release.stdout)}
 `);
   const slugDir = (0, import_node_path3.join)(options.workDir, `app_${id}`);
-  (0, import_node_fs6.renameSync)(buildDir, slugDir);
+  (0, import_node_fs7.renameSync)(buildDir, slugDir);
   return { detect, compile, release, buildDir, slugDir, envDir };
 }
 function describeProcessTypes(appDir, releaseYaml) {
   const procfile = (0, import_node_path3.join)(appDir, "Procfile");
-  if ((0, import_node_fs6.existsSync)(procfile)) return `Procfile declares types -> ${processTypes((0, import_node_fs6.readFileSync)(procfile, "utf8")).join(", ")}`;
+  if ((0, import_node_fs7.existsSync)(procfile)) return `Procfile declares types -> ${processTypes((0, import_node_fs7.readFileSync)(procfile, "utf8")).join(", ")}`;
   return `Default types for buildpack -> ${processTypes(releaseYaml).join(", ")}`;
 }
 function processTypes(source) {
@@ -1728,7 +1770,7 @@ function processTypes(source) {
 }
 function processCommand(slugDir, releaseYaml, type = "web") {
   const procfile = (0, import_node_path3.join)(slugDir, "Procfile");
-  const source = (0, import_node_fs6.existsSync)(procfile) ? (0, import_node_fs6.readFileSync)(procfile, "utf8") : releaseYaml;
+  const source = (0, import_node_fs7.existsSync)(procfile) ? (0, import_node_fs7.readFileSync)(procfile, "utf8") : releaseYaml;
   for (const line of source.split("\n")) {
     const match = /^\s*([A-Za-z0-9_-]+):\s*(.+?)\s*$/.exec(line);
     if (match && match[1] === type) return match[2];
@@ -1851,14 +1893,14 @@ function describeExit(code, signal) {
 }
 function runningExecutable(pid) {
   try {
-    return (0, import_node_fs7.readlinkSync)(`/proc/${pid}/exe`);
+    return (0, import_node_fs8.readlinkSync)(`/proc/${pid}/exe`);
   } catch {
     return void 0;
   }
 }
 function sameFile(a, b) {
   try {
-    return (0, import_node_fs7.realpathSync)(a) === (0, import_node_fs7.realpathSync)(b);
+    return (0, import_node_fs8.realpathSync)(a) === (0, import_node_fs8.realpathSync)(b);
   } catch {
     return false;
   }
@@ -1921,13 +1963,13 @@ async function smokeCommand(command, port, options, settings, skip) {
 }
 
 // src/ctl/try.ts
-var import_node_fs8 = require("node:fs");
+var import_node_fs9 = require("node:fs");
 var import_node_os = require("node:os");
 var import_node_path4 = require("node:path");
 var import_dotenv = __toESM(require_dist(), 1);
 function readEnvFile(file) {
   try {
-    return (0, import_dotenv.parse)((0, import_node_fs8.readFileSync)(file, "utf8"));
+    return (0, import_dotenv.parse)((0, import_node_fs9.readFileSync)(file, "utf8"));
   } catch (cause) {
     throw new ExecpackError("ctl.env-file-unreadable", "The file of config vars cannot be read", {
       seen: [`file: ${file}`],
@@ -1938,7 +1980,7 @@ function readEnvFile(file) {
 }
 function configVarsFor(options) {
   const envFile = options.envFile ?? (0, import_node_path4.join)(options.appDir, ".env");
-  const read = options.envFile !== void 0 || (0, import_node_fs8.existsSync)(envFile);
+  const read = options.envFile !== void 0 || (0, import_node_fs9.existsSync)(envFile);
   const configVars2 = { ...read ? readEnvFile(envFile) : {}, ...options.extraConfigVars };
   if (!configVars2.BINARY_URL?.trim()) throw missingBinaryUrl2(envFile, read);
   return configVars2;
@@ -1955,12 +1997,12 @@ function npmSettings() {
 }
 async function tryApp(options) {
   const appDir = (0, import_node_path4.resolve)(options.appDir);
-  if (!(0, import_node_fs8.existsSync)(appDir)) {
+  if (!(0, import_node_fs9.existsSync)(appDir)) {
     throw new ExecpackError("ctl.app-not-found", "The app directory does not exist", { seen: [`directory: ${appDir}`], hint: "Pass the directory that holds the app's Procfile and binary.env." });
   }
   const configVars2 = configVarsFor({ ...options, appDir });
-  const workDir = (0, import_node_fs8.mkdtempSync)((0, import_node_path4.join)((0, import_node_os.tmpdir)(), "execpack-try-"));
-  const cleanup = () => (0, import_node_fs8.rmSync)(workDir, { recursive: true, force: true });
+  const workDir = (0, import_node_fs9.mkdtempSync)((0, import_node_path4.join)((0, import_node_os.tmpdir)(), "execpack-try-"));
+  const cleanup = () => (0, import_node_fs9.rmSync)(workDir, { recursive: true, force: true });
   try {
     step(`Building ${appDir} as Heroku would (in ${workDir})`);
     const path = makeStackPath(workDir);

@@ -7,6 +7,12 @@
 # BINARY_HOME names the release that execpack runs: with BINARY_FETCH=boot, the folder the boot fetches into,
 # named by the PID that the Procfile's shell hands to execpack by exec, under the dyno's temporary directory
 # and the user's id (src/boot/boot-fetch.ts, bootScratchRoot): boot-time fetches never write into the slug.
+#
+# Then, in bash (Heroku's dyno shell), the profile step (launchers/execpack-profile, src/boot/profile.ts) runs
+# the slug's Node.js once: it exports the variables derived from add-on URLs (DATABASE_HOST...), so a Procfile
+# line and `heroku run bash` see them, and leaves a record that lets `execpack` exec the binary without
+# starting Node.js again (launchers/execpack). It is a file of its own, sourced only by bash: the NUL-separated
+# reads it needs are bash's, and another shell must not even parse them.
 slug::write_profile() {
 	local build_dir="${1}"
 	mkdir -p "${build_dir}/.profile.d"
@@ -16,6 +22,9 @@ case "${BINARY_FETCH:-}" in
 [Bb][Oo][Oo][Tt]) export BINARY_HOME="${TMPDIR:-/tmp}/execpack-${UID:-$(id -u)}/boot-binary/$$/binary" ;;
 *) export BINARY_HOME="${HOME}/.execpack/binary" ;;
 esac
+if [ -n "${BASH_VERSION:-}" ] && [ -f "${HOME}/.execpack/libexec/execpack-profile" ]; then
+	. "${HOME}/.execpack/libexec/execpack-profile"
+fi
 PROFILE
 }
 

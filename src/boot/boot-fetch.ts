@@ -12,7 +12,6 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readBootFetchTimeoutSeconds } from "../common/config.js";
@@ -22,6 +21,7 @@ import { REPORT_URL } from "../common/main.js";
 import { maskUrl } from "../common/secrets.js";
 import { assertExecutable } from "../archive/runnable.js";
 import { binaryPath } from "../install/slug.js";
+import { bootScratchRoot } from "./scratch.js";
 import type { InstallManifest, SlugPaths } from "../install/slug.js";
 
 /** After the download's deadline the child may still be extracting; past this grace it is killed. */
@@ -35,16 +35,6 @@ const EXTRACT_GRACE_MS = 15_000;
 export function bootFetchPaths(paths: Pick<SlugPaths, "appDir" | "root">, id: string): SlugPaths {
   const dir = join(paths.root, "boot-binary", id);
   return { appDir: paths.appDir, root: paths.root, binaryDir: join(dir, "binary"), manifest: join(dir, "binary.json") };
-}
-
-/**
- * Where boot-time fetches write: a directory of this user's under $TMPDIR (else /tmp), never the install root.
- * On Heroku's Fir generation the install root is a launch layer, which the run image's user may not be able
- * to write (layers belong to the build's user and may be mounted read-only); /tmp is writable on every dyno,
- * Cedar and Fir alike, and as ephemeral as the dyno itself. The user id in the name keeps two users apart.
- */
-export function bootScratchRoot(): string {
-  return join(tmpdir(), `execpack-${process.getuid?.() ?? "user"}`);
 }
 
 function makeScratchRoot(): string {

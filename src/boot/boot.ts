@@ -3,62 +3,22 @@
  * change and credentials rotate without a rebuild), derive the add-on variables, apply binary.env, then
  * exec the binary in place. A bad config stops here, before the binary starts with wrong values.
  */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, statSync, symlinkSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { ExecpackError } from "../common/errors.js";
-import { bootFetchPaths, bootScratchRoot, fetchAtBoot } from "./boot-fetch.js";
+import { bootFetchPaths, fetchAtBoot } from "./boot-fetch.js";
+import { bootScratchRoot } from "./scratch.js";
 import { execInPlace } from "./exec.js";
 import { resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
 import { binaryPath, commandsDir, readManifest } from "../install/slug.js";
 import type { InstallManifest, SlugPaths } from "../install/slug.js";
+import { COMMAND_VARIABLE, fetchesAtBoot, libraryPath, readBinaryEnv, releaseRoot } from "./dyno.js";
 
-export const BINARY_ENV_FILE = "binary.env";
-
-/** The launchers set the app's NODE_* variables aside under this prefix while the bootstrapper's Node.js runs. */
-export const SET_ASIDE_PREFIX = "EXECPACK_INTERNAL_APP_";
-
-/**
- * The dyno's config vars, from the environment the launcher started Node with: a plain copy (every read of
- * process.env crosses into C++, and the boot reads each variable several times), with the app's NODE_*
- * variables back under their own names after the launcher kept them away from the bootstrapper's Node.js.
- */
-export function dynoConfigVars(processEnv: NodeJS.ProcessEnv): Record<string, string | undefined> {
-  const vars = { ...processEnv };
-  for (const name of Object.keys(vars)) {
-    if (!name.startsWith(SET_ASIDE_PREFIX)) continue;
-    vars[name.slice(SET_ASIDE_PREFIX.length)] = vars[name];
-    delete vars[name];
-  }
-  return vars;
-}
-
-/** binary.env at the app root, if the app has one. */
-export function readBinaryEnv(appDir: string): { text: string; path: string } | undefined {
-  const path = join(appDir, BINARY_ENV_FILE);
-  try {
-    return { text: readFileSync(path, "utf8"), path: BINARY_ENV_FILE };
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new ExecpackError("env.binary-env-unreadable", "binary.env exists but cannot be read", {
-      seen: [`file: ${path}`],
-      hint: "Check the file's permissions in the repository.",
-      cause,
-    });
-  }
-}
+export { BINARY_ENV_FILE, COMMAND_VARIABLE, SET_ASIDE_PREFIX, dynoConfigVars, readBinaryEnv } from "./dyno.js";
 
 export function bootEnvironment(paths: SlugPaths, configVars: NodeJS.ProcessEnv): ResolvedEnvironment {
   return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(paths.appDir), trackSecrets: false });
-}
-
-/**
- * The BINARY_FETCH config var as it is now decides, not as it was at build time: config vars change without a
- * rebuild. Anything but unset or "build" goes to the boot-time fetch, which validates it and falls back.
- */
-function fetchesAtBoot(configVars: NodeJS.ProcessEnv): boolean {
-  const mode = configVars.BINARY_FETCH?.trim().toLowerCase() ?? "";
-  return mode !== "" && mode !== "build";
 }
 
 export async function boot(paths: SlugPaths, args: readonly string[], configVars: NodeJS.ProcessEnv): Promise<never> {
@@ -78,23 +38,6 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
   env.BINARY_HOME = home;
   if (manifest.libraryPath?.length) env.LD_LIBRARY_PATH = libraryPath(home, manifest.libraryPath, env.LD_LIBRARY_PATH);
   return execInPlace(target, argv0, args, env);
-}
-
-/**
- * The release's own library folders, before any the app set: the loader finds what the release vendors
- * (checked at build, archive/libraries.ts). Only the program gets it; the dyno's shell never does.
- */
-function libraryPath(home: string, folders: readonly string[], current: string | undefined): string {
-  return [...folders.map((folder) => join(home, folder)), ...(current ? [current] : [])].join(":");
-}
-
-/** Set by the launcher when it runs as .execpack/commands/<name>: the release's program of that name. */
-export const COMMAND_VARIABLE = "EXECPACK_INTERNAL_COMMAND";
-
-/** The release root the binary was installed in: its path minus its path under the root. */
-function releaseRoot(file: string, manifest: InstallManifest): string {
-  const relative = manifest.path ?? manifest.name;
-  return file.slice(0, file.length - relative.length - 1);
 }
 
 function programToRun(home: string, binary: string, manifest: InstallManifest, command: string | undefined): string {

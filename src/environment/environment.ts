@@ -12,6 +12,7 @@
  * - A line that is not `NAME=VALUE`, a name that is not a shell name, an unclosed quote are errors, not skipped.
  */
 import { deriveVariables, whyNotConnectionUrl } from "./connection-url.js";
+import type { Derivation } from "./connection-url.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { SECRET_MASK, isSecretName, isSecretValue, maskUrlValue } from "../common/secrets.js";
 
@@ -53,6 +54,13 @@ export interface EnvironmentInput {
    * without a second report. The boot stops at the first failure (the default).
    */
   collectProblems?: boolean;
+  /** The derivation of `configVars`, when the caller needed it first (the profile step): not worked out twice. */
+  derivation?: Derivation;
+  /**
+   * Filled with every name a binary.env line looked up: the result depends on those variables, so the profile
+   * step records them for the launcher to check (boot/profile.ts).
+   */
+  references?: Set<string>;
 }
 
 /**
@@ -168,6 +176,7 @@ interface Scope {
   readonly undefinedReferences: UndefinedReference[];
   /** Names whose binary.env line failed (only when collecting problems): a use of one is no new problem. */
   readonly failed: ReadonlySet<string>;
+  readonly references: Set<string> | undefined;
   readonly path: string;
   readonly entry: Entry;
   /** Set once a secret value flows into this line's value. */
@@ -179,6 +188,7 @@ interface Scope {
  * a default must not quietly replace the database the add-on says to use (a JawsDB placeholder, for one).
  */
 function lookup(name: string, scope: Scope): string | undefined {
+  scope.references?.add(name);
   if (scope.failed.has(name)) throw new UsesFailedLine();
   const value = scope.values.get(name);
   if (value !== undefined) {
@@ -299,7 +309,7 @@ function define(state: State, name: string, value: string, origin: Origin, secre
   else state.secrets.delete(name);
 }
 
-function externalConfigVars(configVars: Readonly<Record<string, string | undefined>>): Record<string, string> {
+export function externalConfigVars(configVars: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const kept: [string, string][] = [];
   for (const [name, value] of Object.entries(configVars)) {
     if (value !== undefined && !name.startsWith(INTERNAL_PREFIX)) kept.push([name, value]);
@@ -315,7 +325,7 @@ function externalConfigVars(configVars: Readonly<Record<string, string | undefin
  */
 export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment {
   const config = externalConfigVars(input.configVars);
-  const derivation = deriveVariables(config);
+  const derivation = input.derivation ?? deriveVariables(config);
   const state: State = { values: new Map(), origins: new Map(), secrets: new Set(), trackSecrets: input.trackSecrets ?? true };
   for (const [name, value] of Object.entries(config)) define(state, name, value, { kind: "config" }, false);
   for (const [name, { value, source, secret }] of derivation.variables) {
@@ -333,7 +343,7 @@ export function resolveEnvironment(input: EnvironmentInput): ResolvedEnvironment
     } else if (Object.hasOwn(config, entry.name)) {
       skipped.push({ name: entry.name, line: entry.line, reason: "config-var-set" });
     } else {
-      const scope: Scope = { ...state, problems: derivation.problems, undefinedReferences, failed, path, entry, secret: false };
+      const scope: Scope = { ...state, problems: derivation.problems, undefinedReferences, failed, references: input.references, path, entry, secret: false };
       let value: string;
       try {
         value = entry.quote === "single" || entry.quote === "backtick" ? entry.raw : expand(entry.raw, entry.quote, scope);
