@@ -15,6 +15,8 @@ import type { StreamedFormat } from "./decompress.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import { finishRelease, installedMode, runsElsewhere } from "./release.js";
 import { isSharedLibraryFile } from "./runnable.js";
+import { isOldGnuSparse, sparseFromPax, unsupportedSparse } from "./sparse.js";
+import type { SparseEntry } from "./sparse.js";
 import { formatBytes } from "../common/output.js";
 
 const TAR_BLOCK = 512;
@@ -107,11 +109,26 @@ async function scanTar(chunks: AsyncIterable<Buffer>, job: Job, format: ArchiveF
     return false;
   };
   parser.on("error", fail);
-  parser.on("ignoredEntry", countEntry);
+  // A pax header announcing a GNU sparse file comes just before its entry (sparse.ts): node-tar would give the
+  // packed data as the file, and skips an old-GNU sparse entry, so either refuses the archive.
+  let sparseNext: SparseEntry | undefined;
+  parser.on("meta", (headerText: string) => {
+    sparseNext = sparseFromPax(headerText) ?? sparseNext;
+  });
+  parser.on("ignoredEntry", (entry: ReadEntry) => {
+    sparseNext = undefined;
+    if (countEntry() && isOldGnuSparse(entry.type)) fail(unsupportedSparse(entry.path, { name: undefined, format: "old GNU" }));
+  });
   // Entries of one path are written in archive order: the last one wins, as when tar extracts.
   let previous: Promise<unknown> = Promise.resolve();
   parser.on("entry", (entry: ReadEntry) => {
+    const sparse = sparseNext;
+    sparseNext = undefined;
     if (abort.signal.aborted || !countEntry()) return void entry.resume();
+    if (sparse) {
+      entry.resume();
+      return fail(unsupportedSparse(entry.path, sparse));
+    }
     reading.add(entry);
     const after = previous;
     const task = scanTarEntry(entry, job, after).finally(() => reading.delete(entry));
