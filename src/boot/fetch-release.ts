@@ -5,6 +5,7 @@
  * anything that goes wrong in it, up to a crash of the process, leaves the booting process untouched.
  */
 import { writeSync } from "node:fs";
+import { escapeControl } from "../common/output.js";
 import { join } from "node:path";
 import { readBinarySettings } from "../common/config.js";
 import { assertExecutable } from "../archive/runnable.js";
@@ -13,9 +14,12 @@ import { binaryPath } from "../install/slug.js";
 import type { InstallManifest } from "../install/slug.js";
 import { bootFetchPaths } from "./boot-fetch.js";
 
-/** Boot-time output goes to stderr: stdout belongs to the binary (and here carries the report). */
+/**
+ * Boot-time output goes to stderr: stdout belongs to the binary (and here carries the report). Each line may
+ * quote a name from outside (the archive's entry, the URL): escaped, as detail() does in the build log.
+ */
 function bootLog(line: string): void {
-  writeSync(2, `execpack: ${line}\n`);
+  writeSync(2, `execpack: ${escapeControl(line)}\n`);
 }
 
 export interface FetchRequest {

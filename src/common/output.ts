@@ -50,12 +50,17 @@ export function shellWord(value: string): string | undefined {
 const LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /**
- * Writes synchronously so nothing is left in a buffer when the process execs or exits. Our own text holds
- * no escape sequence, carriage return or other control character, so any that reaches this point came
- * from outside and is escaped here too, whichever message forgot to: the last line of defence for the log.
+ * Text of many lines with every control character escaped but the line breaks and tabs of its own layout.
+ * Our own text holds no escape sequence, carriage return or other control character, so any found here came
+ * from outside, whichever message forgot to escape it: the last line of defence for what reaches a terminal.
  */
+export function escapeLayout(text: string): string {
+  return LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text;
+}
+
+/** Writes synchronously so nothing is left in a buffer when the process execs or exits. */
 function write(fd: 1 | 2, text: string): void {
-  writeSync(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
+  writeSync(fd, escapeLayout(text));
 }
 
 /** A step header and a detail are one line each: a line break inside (from a crafted name) is shown escaped. */

@@ -6,7 +6,7 @@ import { binarySettingsProblems, readBinarySettings } from "../common/config.js"
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { formatEnvironment, resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
-import { formatError } from "../common/output.js";
+import { escapeLayout, formatError } from "../common/output.js";
 import { BINARY_ENV_FILE, readBinaryEnv } from "../boot/boot.js";
 import { describeRelease, parseReleaseName } from "../fetch/release-name.js";
 import type { InstallManifest } from "../install/slug.js";
@@ -20,7 +20,8 @@ function resolve(appDir: string, configVars: ConfigVars, collectProblems = false
 /** The environment in dotenv form, each line marked with its origin, secrets masked unless `reveal`. */
 export function showEnvironment(appDir: string, configVars: ConfigVars, options: { reveal: boolean; installed?: InstallManifest | undefined }): string {
   const release = installedRelease(options.installed);
-  return `${release ? `# installed: ${release}\n` : ""}${formatEnvironment(resolve(appDir, configVars), options)}`;
+  // Every name and value is escaped where it is formatted; this catches whatever a message forgot.
+  return escapeLayout(`${release ? `# installed: ${release}\n` : ""}${formatEnvironment(resolve(appDir, configVars), options)}`);
 }
 
 /** What a release name resolved to when the slug was built: `acme/widget v1.2.0: widget_1.2.0_linux_amd64.tar.gz (...)`. */
@@ -83,7 +84,8 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
   const lines = notes.map((note) => `ok     ${note}`);
   for (const problem of problems) lines.push(`FAIL   ${problem.code}`, indent(formatError(problem)));
   lines.push("", problems.length === 0 ? "All checks passed." : `${problems.length} problem(s) found.`);
-  return { ok: problems.length === 0, text: `${lines.join("\n")}\n` };
+  // Problems quote names and values from outside (binary.env lines, URLs): no control character reaches the terminal.
+  return { ok: problems.length === 0, text: escapeLayout(`${lines.join("\n")}\n`) };
 }
 
 function undefinedReference(name: string, line: number): ExecpackError {

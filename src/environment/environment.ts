@@ -15,6 +15,7 @@ import { deriveVariables, whyNotConnectionUrl } from "./connection-url.js";
 import type { Derivation } from "./connection-url.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { SECRET_MASK, isSecretName, isSecretValue, maskUrlValue } from "../common/secrets.js";
+import { escapeControl, escapeLayout, hasControl } from "../common/output.js";
 
 export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { kind: "binary.env"; line: number };
 
@@ -393,15 +394,17 @@ function escapedDoubleQuoted(value: string): string {
 /**
  * Quotes so that dotenv's `parse` gives the value back. Single and back quotes are literal in dotenv; double
  * quotes only turn `\n` and `\r` into line breaks; a raw CR becomes LF before parsing; and in every quote a
- * `\` before the closing quote escapes it, so a value ending in `\` goes unquoted when it can. A value with no
- * exact dotenv form (all three quote characters, a CR beside a `"`) gets `escapedDoubleQuoted`.
+ * `\` before the closing quote escapes it, so a value ending in `\` goes unquoted when it can. A line break is
+ * only ever written as `\n` or `\r` in double quotes, never raw: it would read as a line of its own. A value with
+ * no exact dotenv form (all three quote characters, a line break beside a `"`) gets `escapedDoubleQuoted`.
  */
 function quoteValue(value: string): string {
   if (value.endsWith("\\")) return /^[^'"`\s#][^#\r\n]*$/.test(value) ? value : escapedDoubleQuoted(value);
-  const hasCr = value.includes("\r");
-  if (!hasCr && !value.includes("'")) return `'${value}'`;
-  if (!hasCr && !value.includes("`")) return `\`${value}\``;
-  if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, "\\r")}"`;
+  // A line break inside quotes would start what reads as a line of its own: only `\n` and `\r` escapes carry it.
+  const breaks = /[\r\n]/.test(value);
+  if (!breaks && !value.includes("'")) return `'${value}'`;
+  if (!breaks && !value.includes("`")) return `\`${value}\``;
+  if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, "\\r").replace(/\n/g, "\\n")}"`;
   return escapedDoubleQuoted(value);
 }
 
@@ -446,13 +449,29 @@ function describeUnderivedUrls(resolved: ResolvedEnvironment): string[] {
   return lines;
 }
 
-/** The environment as dotenv lines, sorted by name, each with its origin; secrets masked unless `reveal`. */
+/**
+ * The environment as dotenv lines, sorted by name, each with its origin; secrets masked unless `reveal`. Names
+ * and values come from outside: a control character (an ANSI escape in a config var) is shown escaped, never
+ * sent to the terminal, and a line break inside a value never starts a line of its own.
+ */
 export function formatEnvironment(resolved: ResolvedEnvironment, options: { reveal: boolean }): string {
   const lines = Object.keys(resolved.env).sort().map((name) => {
     const value = resolved.env[name] ?? "";
     const shown = options.reveal ? value : maskedValue(name, value, resolved.secrets.has(name));
     const origin = resolved.origins.get(name);
-    return `${name}=${quoteValue(shown)}${origin === undefined ? "" : ` # ${describeOrigin(origin)}`}`;
+    const notes = [...(origin === undefined ? [] : [describeOrigin(origin)]), ...(hasTerminalControl(shown) ? ["control characters shown escaped"] : [])];
+    return `${escapeControl(name)}=${shownValue(shown)}${notes.length === 0 ? "" : ` # ${notes.join("; ")}`}`;
   });
-  return [...lines, ...resolved.skipped.map(describeSkipped), ...describeUnderivedUrls(resolved)].map((line) => `${line}\n`).join("");
+  const comments = [...resolved.skipped.map(describeSkipped), ...describeUnderivedUrls(resolved)].map(escapeControl);
+  return [...lines, ...comments].map((line) => `${line}\n`).join("");
+}
+
+/** A control character other than the line breaks and tabs that quoteValue's forms carry. */
+function hasTerminalControl(value: string): boolean {
+  return hasControl(value.replace(/[\r\n\t]/g, ""));
+}
+
+/** quoteValue's form, or, for a value no dotenv form can hold as text (ESC, BEL...), its escaped double-quoted form. */
+function shownValue(value: string): string {
+  return hasTerminalControl(value) ? escapeLayout(escapedDoubleQuoted(value)) : quoteValue(value);
 }

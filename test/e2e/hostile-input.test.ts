@@ -100,6 +100,22 @@ describe("hostile input, end to end", () => {
     noStackTrace(stderr);
     expect(stdout + stderr).not.toMatch(SECRETS);
   });
+
+  it("a boot-time fetch logs an entry name holding terminal escapes escaped, on the dyno's stderr", async () => {
+    const hostile = join(workDir, "hostile-name.tar.gz");
+    writeFileSync(hostile, tarGz([file("release/\u001b]0;pwned\u0007\u001b[31mred_linux_amd64", readFileSync(stdioProbeBinary()))]));
+    const dyno = startDyno({ slugDir: good.slugDir!, command: "execpack --env BINARY_FETCH", configVars: { BINARY_URL: pathToFileURL(hostile).href, BINARY_FETCH: "boot" }, path: buildEnv.PATH! });
+    let stdout = "";
+    let stderr = "";
+    dyno.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    dyno.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const [status] = (await once(dyno, "exit")) as [number | null];
+    expect(status, stderr).toBe(0);
+    expect(stdout).toBe("BINARY_FETCH=boot\n");
+    expect(stderr).not.toContain("installed at build time"); // the fetched binary ran, with that name
+    expect(stderr).toContain("Installed 'release/\\x1b]0;pwned\\x07\\x1b[31mred_linux_amd64'");
+    expect(stderr).not.toMatch(/[\u001b\u0007]/);
+  });
 });
 
 describe("names from a hostile archive", () => {

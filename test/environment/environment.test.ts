@@ -2,6 +2,7 @@ import { parse } from "dotenv";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ExecpackError } from "../../src/common/errors.js";
+import { hasControl } from "../../src/common/output.js";
 import { formatEnvironment, maskedValue, resolveEnvironment } from "../../src/environment/environment.js";
 import type { ResolvedEnvironment } from "../../src/environment/environment.js";
 
@@ -268,10 +269,13 @@ describe("formatEnvironment", () => {
   it("quotes any value so dotenv parses it back", () => {
     // Values with no exact dotenv form are left out. In dotenv, a `\` before a closing quote escapes it, so a
     // value ending in `\` must go unquoted; a raw CR becomes LF, so a CR needs the `\r` escape of double quotes;
-    // double quotes cannot hold `"` and turn a literal `\n` into a line break.
+    // double quotes cannot hold `"` and turn a literal `\n` into a line break. A line break is never written raw
+    // (it would read as a line of its own), so only double quotes can carry one.
+    // A value holding a character a terminal acts on (ESC, BEL, U+2028...) is shown escaped, not as itself.
     const hasDotenvForm = (v: string): boolean => {
+      if (hasControl(v.replace(/[\r\n\t]/g, ""))) return false;
       if (v.endsWith("\\")) return /^[^'"`\s#][^#\r\n]*$/.test(v);
-      if (!v.includes("\r") && (!v.includes("'") || !v.includes("`"))) return true;
+      if (!/[\r\n]/.test(v) && (!v.includes("'") || !v.includes("`"))) return true;
       return !v.includes('"') && !/\\[nr]/.test(v);
     };
     const tricky = fc.constantFrom("'", '"', "`", "\\", "\n", "\r", "#", " ", "$", "n", "r", "=", "\u2028");
