@@ -33001,6 +33001,63 @@ var import_node_fs19 = require("node:fs");
 
 // src/boot/fetch-release.ts
 var import_node_fs18 = require("node:fs");
+
+// src/common/output.ts
+var import_node_fs = require("node:fs");
+var INDENT = "       ";
+var ALERT = " !     ";
+var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
+function escapeControl(text) {
+  return text.replace(CONTROL, (char) => {
+    const named = NAMED[char];
+    if (named) return named;
+    const code = char.charCodeAt(0);
+    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+function hasControl(text) {
+  return text.search(CONTROL) !== -1;
+}
+function shellWord(value) {
+  if (hasControl(value)) return void 0;
+  if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, "'\\''")}'`;
+}
+var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+function escapeLayout(text) {
+  return LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text;
+}
+function write(fd, text) {
+  (0, import_node_fs.writeSync)(fd, escapeLayout(text));
+}
+function detail(message) {
+  write(1, `${INDENT}${escapeControl(message)}
+`);
+}
+function warn(message) {
+  write(2, message.split("\n").map((line) => `${ALERT}${line}
+`).join(""));
+}
+function formatError(error) {
+  const lines = [`${error.message} [${error.code}]`];
+  for (const seen of error.seen) lines.push(`  ${seen}`);
+  if (error.hint) lines.push("", error.hint);
+  return lines.join("\n");
+}
+function printError(error) {
+  warn(formatError(error));
+}
+function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+// src/boot/fetch-release.ts
 var import_node_path23 = require("node:path");
 
 // src/common/errors.ts
@@ -33206,7 +33263,7 @@ function readFetchMode(value) {
 }
 
 // src/archive/runnable.ts
-var import_node_fs = require("node:fs");
+var import_node_fs2 = require("node:fs");
 
 // src/archive/elf.ts
 var ELF_HEADER_BYTES = 64;
@@ -33374,7 +33431,7 @@ function isSharedLibraryElf(header3, program) {
 function assertExecutable(file) {
   let isFile = false;
   try {
-    isFile = (0, import_node_fs.statSync)(file).isFile();
+    isFile = (0, import_node_fs2.statSync)(file).isFile();
   } catch {
   }
   if (!isFile) {
@@ -33384,7 +33441,7 @@ function assertExecutable(file) {
     });
   }
   try {
-    (0, import_node_fs.accessSync)(file, import_node_fs.constants.X_OK);
+    (0, import_node_fs2.accessSync)(file, import_node_fs2.constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
       seen: [`file: ${file}`],
@@ -33397,7 +33454,7 @@ function assertExecutable(file) {
 function isSharedLibraryFile(file) {
   let fd;
   try {
-    fd = (0, import_node_fs.openSync)(file, "r");
+    fd = (0, import_node_fs2.openSync)(file, "r");
   } catch {
     return false;
   }
@@ -33405,16 +33462,16 @@ function isSharedLibraryFile(file) {
     const head = readAt(fd, 0, 64);
     const header3 = readElfHeader(head);
     if (!header3 || header3.type !== "shared" || header3.class !== 64 || header3.endianness !== "little") return false;
-    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
+    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs2.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
   } catch {
     return false;
   } finally {
-    (0, import_node_fs.closeSync)(fd);
+    (0, import_node_fs2.closeSync)(fd);
   }
 }
 function readAt(fd, position, length) {
   const buffer = Buffer.alloc(length);
-  return buffer.subarray(0, (0, import_node_fs.readSync)(fd, buffer, 0, length, position));
+  return buffer.subarray(0, (0, import_node_fs2.readSync)(fd, buffer, 0, length, position));
 }
 var DAMAGED = /* @__PURE__ */ new WeakSet();
 function isDamagedBinary(error) {
@@ -33431,7 +33488,7 @@ function wrongFormat(file, format, hint) {
   });
 }
 function assertRunnableFormat(file) {
-  const fd = (0, import_node_fs.openSync)(file, "r");
+  const fd = (0, import_node_fs2.openSync)(file, "r");
   try {
     const bytes = readAt(fd, 0, 256);
     if (bytes[0] === 35 && bytes[1] === 33) return assertInterpreter(file, scriptInterpreter(bytes), "script");
@@ -33439,7 +33496,7 @@ function assertRunnableFormat(file) {
     if (!header3 || !isRunnableOn(header3, dynoArchitecture())) {
       throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
     }
-    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
+    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs2.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
       throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
     }
@@ -33451,7 +33508,7 @@ function assertRunnableFormat(file) {
     if (isExecpackError(error)) throw error;
     throw damaged(wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again."));
   } finally {
-    (0, import_node_fs.closeSync)(fd);
+    (0, import_node_fs2.closeSync)(fd);
   }
 }
 function scriptInterpreter(bytes) {
@@ -33459,7 +33516,7 @@ function scriptInterpreter(bytes) {
   return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
 }
 function assertInterpreter(file, interpreter, kind) {
-  if (interpreter === void 0 || (0, import_node_fs.existsSync)(interpreter)) return;
+  if (interpreter === void 0 || (0, import_node_fs2.existsSync)(interpreter)) return;
   const shown = JSON.stringify(interpreter);
   throw wrongFormat(
     file,
@@ -33626,60 +33683,6 @@ function withAttempts(error, attempts) {
 
 // src/common/disk.ts
 var import_node_fs3 = require("node:fs");
-
-// src/common/output.ts
-var import_node_fs2 = require("node:fs");
-var INDENT = "       ";
-var ALERT = " !     ";
-var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
-function escapeControl(text) {
-  return text.replace(CONTROL, (char) => {
-    const named = NAMED[char];
-    if (named) return named;
-    const code = char.charCodeAt(0);
-    return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
-function hasControl(text) {
-  return text.search(CONTROL) !== -1;
-}
-function shellWord(value) {
-  if (hasControl(value)) return void 0;
-  if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, "'\\''")}'`;
-}
-var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-function write(fd, text) {
-  (0, import_node_fs2.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
-}
-function detail(message) {
-  write(1, `${INDENT}${escapeControl(message)}
-`);
-}
-function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
-}
-function formatError(error) {
-  const lines = [`${error.message} [${error.code}]`];
-  for (const seen of error.seen) lines.push(`  ${seen}`);
-  if (error.hint) lines.push("", error.hint);
-  return lines.join("\n");
-}
-function printError(error) {
-  warn(formatError(error));
-}
-function formatBytes(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
-
-// src/common/disk.ts
 var SPACE_HINT = "Make room: a Heroku build has limited disk, and a slug may be at most 500 MB. A release that large needs BINARY_FETCH=boot or a smaller asset; clear the build cache (heroku builds:cache:purge) if it is full of old files.";
 var PROBLEMS = {
   ENOSPC: { code: "install.disk-full", summary: "The disk is full", hint: SPACE_HINT },
@@ -38334,6 +38337,26 @@ function executables(runnable, links) {
   return found.sort();
 }
 
+// src/archive/sparse.ts
+var SPARSE_RECORD = /(?:^|\n)\d+ GNU\.sparse\.([a-z]+)=([^\n]*)/g;
+function sparseFromPax(headerText) {
+  const records = /* @__PURE__ */ new Map();
+  for (const [, key, value] of headerText.matchAll(SPARSE_RECORD)) records.set(key, value);
+  if (records.size === 0) return void 0;
+  const major = records.get("major");
+  const format = major !== void 0 ? `pax ${major}.${records.get("minor") ?? "0"}` : records.has("map") ? "pax 0.1" : "pax 0.0";
+  return { name: records.get("name"), format };
+}
+function isOldGnuSparse(type) {
+  return type === "SparseFile";
+}
+function unsupportedSparse(path, sparse) {
+  return new ExecpackError("archive.unsupported-entry", "The archive holds a sparse file, which execpack cannot rebuild", {
+    seen: [`entry: "${escapeControl(sparse.name ?? path)}" (GNU tar sparse file, ${sparse.format} format)`],
+    hint: "GNU tar's --sparse (-S) stores only the parts of a file that are not holes; installed as stored, the file would be wrong or missing, so nothing was installed. Use the project's zip, or ask it to pack the release without --sparse."
+  });
+}
+
 // src/archive/tar.ts
 var TAR_BLOCK = 512;
 function isTarHeader(bytes) {
@@ -38405,10 +38428,23 @@ async function scanTar(chunks, job, format) {
     return false;
   };
   parser.on("error", fail);
-  parser.on("ignoredEntry", countEntry);
+  let sparseNext;
+  parser.on("meta", (headerText) => {
+    sparseNext = sparseFromPax(headerText) ?? sparseNext;
+  });
+  parser.on("ignoredEntry", (entry) => {
+    sparseNext = void 0;
+    if (countEntry() && isOldGnuSparse(entry.type)) fail(unsupportedSparse(entry.path, { name: void 0, format: "old GNU" }));
+  });
   let previous = Promise.resolve();
   parser.on("entry", (entry) => {
+    const sparse = sparseNext;
+    sparseNext = void 0;
     if (abort.signal.aborted || !countEntry()) return void entry.resume();
+    if (sparse) {
+      entry.resume();
+      return fail(unsupportedSparse(entry.path, sparse));
+    }
     reading.add(entry);
     const after = previous;
     const task = scanTarEntry(entry, job, after).finally(() => reading.delete(entry));
@@ -39127,7 +39163,7 @@ function bootFetchPaths(paths, id) {
 
 // src/boot/fetch-release.ts
 function bootLog(line) {
-  (0, import_node_fs18.writeSync)(2, `execpack: ${line}
+  (0, import_node_fs18.writeSync)(2, `execpack: ${escapeControl(line)}
 `);
 }
 async function fetchRelease(request, configVars) {

@@ -33398,8 +33398,11 @@ function shellWord(value) {
   return `'${value.replace(/'/g, "'\\''")}'`;
 }
 var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+function escapeLayout(text) {
+  return LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text;
+}
 function write(fd, text) {
-  (0, import_node_fs2.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
+  (0, import_node_fs2.writeSync)(fd, escapeLayout(text));
 }
 function step(message) {
   write(1, `-----> ${escapeControl(message)}
@@ -38354,6 +38357,26 @@ function executables(runnable, links) {
   return found.sort();
 }
 
+// src/archive/sparse.ts
+var SPARSE_RECORD = /(?:^|\n)\d+ GNU\.sparse\.([a-z]+)=([^\n]*)/g;
+function sparseFromPax(headerText) {
+  const records = /* @__PURE__ */ new Map();
+  for (const [, key, value] of headerText.matchAll(SPARSE_RECORD)) records.set(key, value);
+  if (records.size === 0) return void 0;
+  const major = records.get("major");
+  const format = major !== void 0 ? `pax ${major}.${records.get("minor") ?? "0"}` : records.has("map") ? "pax 0.1" : "pax 0.0";
+  return { name: records.get("name"), format };
+}
+function isOldGnuSparse(type) {
+  return type === "SparseFile";
+}
+function unsupportedSparse(path, sparse) {
+  return new ExecpackError("archive.unsupported-entry", "The archive holds a sparse file, which execpack cannot rebuild", {
+    seen: [`entry: "${escapeControl(sparse.name ?? path)}" (GNU tar sparse file, ${sparse.format} format)`],
+    hint: "GNU tar's --sparse (-S) stores only the parts of a file that are not holes; installed as stored, the file would be wrong or missing, so nothing was installed. Use the project's zip, or ask it to pack the release without --sparse."
+  });
+}
+
 // src/archive/tar.ts
 var TAR_BLOCK = 512;
 function isTarHeader(bytes) {
@@ -38425,10 +38448,23 @@ async function scanTar(chunks, job, format) {
     return false;
   };
   parser.on("error", fail);
-  parser.on("ignoredEntry", countEntry);
+  let sparseNext;
+  parser.on("meta", (headerText) => {
+    sparseNext = sparseFromPax(headerText) ?? sparseNext;
+  });
+  parser.on("ignoredEntry", (entry) => {
+    sparseNext = void 0;
+    if (countEntry() && isOldGnuSparse(entry.type)) fail(unsupportedSparse(entry.path, { name: void 0, format: "old GNU" }));
+  });
   let previous = Promise.resolve();
   parser.on("entry", (entry) => {
+    const sparse = sparseNext;
+    sparseNext = void 0;
     if (abort.signal.aborted || !countEntry()) return void entry.resume();
+    if (sparse) {
+      entry.resume();
+      return fail(unsupportedSparse(entry.path, sparse));
+    }
     reading.add(entry);
     const after = previous;
     const task = scanTarEntry(entry, job, after).finally(() => reading.delete(entry));

@@ -507,9 +507,15 @@ function escapeControl(text) {
     return code <= 255 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
   });
 }
+function hasControl(text) {
+  return text.search(CONTROL) !== -1;
+}
 var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+function escapeLayout(text) {
+  return LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text;
+}
 function write(fd, text) {
-  (0, import_node_fs.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
+  (0, import_node_fs.writeSync)(fd, escapeLayout(text));
 }
 function step(message) {
   write(1, `-----> ${escapeControl(message)}
@@ -1407,10 +1413,10 @@ function escapedDoubleQuoted(value) {
 }
 function quoteValue(value) {
   if (value.endsWith("\\")) return /^[^'"`\s#][^#\r\n]*$/.test(value) ? value : escapedDoubleQuoted(value);
-  const hasCr = value.includes("\r");
-  if (!hasCr && !value.includes("'")) return `'${value}'`;
-  if (!hasCr && !value.includes("`")) return `\`${value}\``;
-  if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, "\\r")}"`;
+  const breaks = /[\r\n]/.test(value);
+  if (!breaks && !value.includes("'")) return `'${value}'`;
+  if (!breaks && !value.includes("`")) return `\`${value}\``;
+  if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, "\\r").replace(/\n/g, "\\n")}"`;
   return escapedDoubleQuoted(value);
 }
 function describeOrigin(origin) {
@@ -1450,10 +1456,18 @@ function formatEnvironment(resolved, options) {
     const value = resolved.env[name] ?? "";
     const shown = options.reveal ? value : maskedValue(name, value, resolved.secrets.has(name));
     const origin = resolved.origins.get(name);
-    return `${name}=${quoteValue(shown)}${origin === void 0 ? "" : ` # ${describeOrigin(origin)}`}`;
+    const notes = [...origin === void 0 ? [] : [describeOrigin(origin)], ...hasTerminalControl(shown) ? ["control characters shown escaped"] : []];
+    return `${escapeControl(name)}=${shownValue(shown)}${notes.length === 0 ? "" : ` # ${notes.join("; ")}`}`;
   });
-  return [...lines, ...resolved.skipped.map(describeSkipped), ...describeUnderivedUrls(resolved)].map((line) => `${line}
+  const comments = [...resolved.skipped.map(describeSkipped), ...describeUnderivedUrls(resolved)].map(escapeControl);
+  return [...lines, ...comments].map((line) => `${line}
 `).join("");
+}
+function hasTerminalControl(value) {
+  return hasControl(value.replace(/[\r\n\t]/g, ""));
+}
+function shownValue(value) {
+  return hasTerminalControl(value) ? escapeLayout(escapedDoubleQuoted(value)) : quoteValue(value);
 }
 
 // src/boot/dyno.ts
@@ -1614,8 +1628,8 @@ function resolve(appDir, configVars2, collectProblems = false) {
 }
 function showEnvironment(appDir, configVars2, options) {
   const release = installedRelease(options.installed);
-  return `${release ? `# installed: ${release}
-` : ""}${formatEnvironment(resolve(appDir, configVars2), options)}`;
+  return escapeLayout(`${release ? `# installed: ${release}
+` : ""}${formatEnvironment(resolve(appDir, configVars2), options)}`);
 }
 function installedRelease(manifest) {
   const release = manifest?.release;
@@ -1664,8 +1678,8 @@ function checkApp(appDir, configVars2, installed2) {
   const lines = notes.map((note) => `ok     ${note}`);
   for (const problem of problems) lines.push(`FAIL   ${problem.code}`, indent(formatError(problem)));
   lines.push("", problems.length === 0 ? "All checks passed." : `${problems.length} problem(s) found.`);
-  return { ok: problems.length === 0, text: `${lines.join("\n")}
-` };
+  return { ok: problems.length === 0, text: escapeLayout(`${lines.join("\n")}
+`) };
 }
 function undefinedReference(name, line) {
   return new ExecpackError("env.undefined-reference", `${BINARY_ENV_FILE} line ${line} uses \${${name}}, which is not set anywhere`, {
