@@ -41,8 +41,11 @@ function escapeControl(text) {
   });
 }
 var LAYOUT_SAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+function escapeLayout(text) {
+  return LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text;
+}
 function write(fd, text) {
-  (0, import_node_fs.writeSync)(fd, LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text);
+  (0, import_node_fs.writeSync)(fd, escapeLayout(text));
 }
 function warn(message) {
   write(2, message.split("\n").map((line) => `${ALERT}${line}
