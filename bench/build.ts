@@ -76,7 +76,8 @@ try {
   };
   const withCache = (seedDir: string | undefined, scratch: string) => {
     const cache = join(scratch, "cache");
-    if (seedDir) cpSync(seedDir, cache, { recursive: true });
+    // With the files' modification times, as a cache restored from storage between builds keeps them.
+    if (seedDir) cpSync(seedDir, cache, { recursive: true, preserveTimestamps: true });
     else mkdirSync(cache);
     return cache;
   };

@@ -33036,8 +33036,11 @@ function detail(message) {
 `);
 }
 function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
+  write(2, warningText(message));
+}
+function warningText(message) {
+  return message.split("\n").map((line) => `${ALERT}${line}
+`).join("");
 }
 function formatError(error) {
   const lines = [`${error.message} [${error.code}]`];
@@ -38977,8 +38980,9 @@ async function installOnce(options2) {
       ...libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}
     };
     installInPlace(extracted.root, paths, manifest);
-    if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path20.join)(paths.binaryDir, path));
-    if (options2.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
+    const warnUser = options2.warn ?? warn;
+    if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path20.join)(paths.binaryDir, path), warnUser);
+    if (options2.checkRunnable && libraries.missing.size > 0) warnUser(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
     log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     if (!singleFile) log(describeRelease2(extracted, manifest));
@@ -39081,7 +39085,7 @@ async function fetchArchive(options2, log) {
   log(`Downloading ${displayDownloadUrl(settings.url)}`);
   return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256 }) };
 }
-function warnIfNotRunnable(file) {
+function warnIfNotRunnable(file, warnUser) {
   try {
     assertExecutable(file);
   } catch (error) {
@@ -39089,7 +39093,7 @@ function warnIfNotRunnable(file) {
     if (isDamagedBinary(error)) {
       throw new ExecpackError("archive.corrupt", "The binary in the release is damaged: no machine can run it", { seen: error.seen, hint: error.hint, cause: error });
     }
-    warn(`${formatError(error)}
+    warnUser(`${formatError(error)}
 
 The build goes on, but on a dyno like this build machine the binary would not start.`);
   }

@@ -32997,6 +32997,7 @@ var require_yauzl = __commonJS({
 });
 
 // src/cli/compile.ts
+var import_node_fs20 = require("node:fs");
 var import_node_path24 = require("node:path");
 
 // src/common/config.ts
@@ -33416,8 +33417,11 @@ function detail(message) {
 `);
 }
 function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
+  write(2, warningText(message));
+}
+function warningText(message) {
+  return message.split("\n").map((line) => `${ALERT}${line}
+`).join("");
 }
 function formatError(error) {
   const lines = [`${error.message} [${error.code}]`];
@@ -38995,8 +38999,9 @@ async function installOnce(options2) {
       ...libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}
     };
     installInPlace(extracted.root, paths, manifest);
-    if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path21.join)(paths.binaryDir, path));
-    if (options2.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
+    const warnUser = options2.warn ?? warn;
+    if (options2.checkRunnable) warnIfNotRunnable((0, import_node_path21.join)(paths.binaryDir, path), warnUser);
+    if (options2.checkRunnable && libraries.missing.size > 0) warnUser(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
     log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     if (!singleFile) log(describeRelease2(extracted, manifest));
@@ -39099,7 +39104,7 @@ async function fetchArchive(options2, log) {
   log(`Downloading ${displayDownloadUrl(settings.url)}`);
   return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256 }) };
 }
-function warnIfNotRunnable(file) {
+function warnIfNotRunnable(file, warnUser) {
   try {
     assertExecutable(file);
   } catch (error) {
@@ -39107,7 +39112,7 @@ function warnIfNotRunnable(file) {
     if (isDamagedBinary(error)) {
       throw new ExecpackError("archive.corrupt", "The binary in the release is damaged: no machine can run it", { seen: error.seen, hint: error.hint, cause: error });
     }
-    warn(`${formatError(error)}
+    warnUser(`${formatError(error)}
 
 The build goes on, but on a dyno like this build machine the binary would not start.`);
   }
@@ -39216,13 +39221,19 @@ function describeSlug(paths, manifest) {
 
 // src/cli/compile.ts
 void runMain(async () => {
-  const [buildDir, cacheDir, envDir] = process.argv.slice(2);
+  const [buildDir, cacheDir, envDir, warningsFile] = process.argv.slice(2);
   if (!buildDir || !cacheDir || !envDir) throw new Error("usage: compile.js <build-dir> <cache-dir> <env-dir>");
   const settings = readBinarySettings(readEnvDir(envDir));
   const paths = slugPaths(buildDir);
   step("Installing the release");
   const deadline = Date.now() + settings.downloadTimeoutMs;
-  const manifest = await installRelease({ settings, paths, cacheDir: (0, import_node_path24.join)(cacheDir, "execpack"), checkRunnable: true, deadline });
+  const warnings = [];
+  const keepWarning = (message) => {
+    warn(message);
+    warnings.push(warningText(message));
+  };
+  const manifest = await installRelease({ settings, paths, cacheDir: (0, import_node_path24.join)(cacheDir, "execpack"), checkRunnable: true, deadline, warn: keepWarning });
+  if (warningsFile) (0, import_node_fs20.writeFileSync)(warningsFile, warnings.join(""));
   writeCommandLaunchers(paths, manifest);
   step("The slug");
   describeSlug(paths, manifest);

@@ -180,8 +180,11 @@ function write(fd, text) {
   (0, import_node_fs.writeSync)(fd, escapeLayout(text));
 }
 function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
+  write(2, warningText(message));
+}
+function warningText(message) {
+  return message.split("\n").map((line) => `${ALERT}${line}
+`).join("");
 }
 function formatError(error) {
   const lines = [`${error.message} [${error.code}]`];

@@ -522,8 +522,11 @@ function step(message) {
 `);
 }
 function warn(message) {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}
-`).join(""));
+  write(2, warningText(message));
+}
+function warningText(message) {
+  return message.split("\n").map((line) => `${ALERT}${line}
+`).join("");
 }
 function formatError(error) {
   const lines = [`${error.message} [${error.code}]`];

@@ -92,14 +92,20 @@ nodejs::install_pinned() {
 	local kept="${cache_dir}/node-v${NODEJS_VERSION}-${platform}"
 	mkdir -p "${cache_dir}" "${target}/bin"
 	if [[ -f "${kept}/bin/node" && -f "${kept}.sha256" ]]; then
+		if [[ -f "${kept}.stamp" && "$(nodejs::stamp "${kept}/bin/node")" == "$(<"${kept}.stamp")" ]]; then
+			output::indent "Using cached Node.js v${NODEJS_VERSION} (${platform}), unchanged since its SHA-256 was checked"
+			nodejs::place "${kept}/bin/node" "${target}/bin/node"
+			return 0
+		fi
 		if [[ "$(nodejs::sha256 "${kept}/bin/node")" == "$(<"${kept}.sha256")" ]]; then
 			output::indent "Using cached Node.js v${NODEJS_VERSION} (${platform}), checked against its recorded SHA-256"
+			nodejs::stamp "${kept}/bin/node" >"${kept}.stamp"
 			nodejs::place "${kept}/bin/node" "${target}/bin/node"
 			return 0
 		fi
 		output::indent "The cached Node.js v${NODEJS_VERSION} does not match its recorded SHA-256; downloading it again"
 	fi
-	rm -rf "${kept}" "${kept}.sha256"
+	rm -rf "${kept}" "${kept}.sha256" "${kept}.stamp"
 	nodejs::download "${kept}" "${mirror}" "${platform}"
 	nodejs::place "${kept}/bin/node" "${target}/bin/node"
 }
@@ -158,6 +164,21 @@ Check the network, or set the config var NODEJS_ORG_MIRROR to a mirror of the No
 	rm -f "${tarball}"
 	rm -rf "${kept}" && mv "${kept}.partial" "${kept}"
 	nodejs::sha256 "${kept}/bin/node" >"${kept}.sha256"
+	nodejs::stamp "${kept}/bin/node" >"${kept}.stamp"
+}
+
+# Prints a file's size and modification time (whole seconds): the stamp recorded beside the cached node once
+# its SHA-256 was checked. While the stamp is unchanged, a build reuses the node without hashing its 120 MB
+# again (0.14 s on an idle machine, up to 0.9 s on a busy one). Why that is enough: the SHA-256 recorded in
+# the cache sits beside the file it vouches for, so, like the stamp, it guards against accidents (a partial
+# write, a truncation, a file replaced), not against someone who can write the cache; every such accident
+# changes the size or the time, unless a writer sets the time back on purpose. Not the inode or the ctime:
+# hard-linking the node into the slug changes its ctime at every build, and a cache restored from storage
+# (as Heroku's is) gets new inodes and ctimes, but keeps sizes and modification times. A stamp that differs
+# sends the build through the full SHA-256 check, and a passed check records the new stamp.
+nodejs::stamp() {
+	local file="${1}"
+	stat --format '%s %Y' -- "${file}"
 }
 
 # NODEJS_ORG_MIRROR may carry credentials for a private mirror. They never go on curl's command line (every
@@ -239,7 +260,7 @@ nodejs::tidy_cache() {
 	for entry in "${cache_dir}"/node-v*; do
 		[[ -e "${entry}" ]] || continue
 		case "${entry##*/}" in
-			"${keep}" | "${keep}.sha256") ;;
+			"${keep}" | "${keep}.sha256" | "${keep}.stamp") ;;
 			*) rm -rf "${entry}" ;;
 		esac
 	done

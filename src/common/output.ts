@@ -73,7 +73,12 @@ export function detail(message: string): void {
 }
 
 export function warn(message: string): void {
-  write(2, message.split("\n").map((line) => `${ALERT}${line}\n`).join(""));
+  write(2, warningText(message));
+}
+
+/** A warning as `warn` prints it: every line behind ` !     `. */
+export function warningText(message: string): string {
+  return message.split("\n").map((line) => `${ALERT}${line}\n`).join("");
 }
 
 /** The whole user-facing text of an error, without the ` !     ` prefix. */

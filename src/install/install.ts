@@ -42,6 +42,8 @@ export interface InstallOptions {
   installedTag?: string | undefined;
   /** At build time: warn when the binary would not start on a dyno (the boot checks again either way). */
   checkRunnable?: boolean;
+  /** Where the install's warnings go (default: stderr). */
+  warn?: (message: string) => void;
 }
 
 export async function installRelease(options: InstallOptions): Promise<InstallManifest> {
@@ -113,8 +115,9 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
       ...(libraries.libraryPath.length > 0 ? { libraryPath: libraries.libraryPath } : {}),
     };
     installInPlace(extracted.root, paths, manifest);
-    if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, path));
-    if (options.checkRunnable && libraries.missing.size > 0) warn(formatError(missingLibraries(libraries.missing)));
+    const warnUser = options.warn ?? warn;
+    if (options.checkRunnable) warnIfNotRunnable(join(paths.binaryDir, path), warnUser);
+    if (options.checkRunnable && libraries.missing.size > 0) warnUser(formatError(missingLibraries(libraries.missing)));
     const from = singleFile ? `'${name}' (${extracted.format === "elf" ? "a bare binary" : `a ${extracted.format}-compressed binary`})` : `'${extracted.entry}' from the ${extracted.format} archive`;
     log(`Installed ${from} (${formatBytes(extracted.size)}, sha256 ${extracted.sha256})`);
     if (!singleFile) log(describeRelease(extracted, manifest));
@@ -257,7 +260,7 @@ async function fetchArchive(options: InstallOptions, log: (line: string) => void
  * A warning, not a failure: the build machine is not the dyno, and the boot checks again. A damaged file (cut
  * off) is the exception: no machine can run it, and a build that passed would only fail at every boot.
  */
-function warnIfNotRunnable(file: string): void {
+function warnIfNotRunnable(file: string, warnUser: (message: string) => void): void {
   try {
     assertExecutable(file);
   } catch (error) {
@@ -265,7 +268,7 @@ function warnIfNotRunnable(file: string): void {
     if (isDamagedBinary(error)) {
       throw new ExecpackError("archive.corrupt", "The binary in the release is damaged: no machine can run it", { seen: error.seen, hint: error.hint, cause: error });
     }
-    warn(`${formatError(error)}\n\nThe build goes on, but on a dyno like this build machine the binary would not start.`);
+    warnUser(`${formatError(error)}\n\nThe build goes on, but on a dyno like this build machine the binary would not start.`);
   }
 }
 

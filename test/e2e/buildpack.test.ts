@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -126,10 +126,14 @@ describe("classic buildpack, end to end", () => {
     // An earlier pin's tarball, left by a build before a Node.js bump, went with this build.
     expect(existsSync(join(cache, "node/node-v1.0.0-linux-x64.tar.gz"))).toBe(false);
     const kept = `node-v${pinnedNodeVersion()}-linux-x64`;
-    expect(readdirSync(join(cache, "node")).sort()).toEqual([kept, `${kept}.sha256`]);
+    expect(readdirSync(join(cache, "node")).sort()).toEqual([kept, `${kept}.sha256`, `${kept}.stamp`]);
     expect(readdirSync(join(cache, "node", kept), { recursive: true }).sort()).toEqual(["bin", "bin/node"]);
     expect(readFileSync(join(cache, "node", `${kept}.sha256`), "utf8").trim()).toBe(sha256(join(cache, "node", kept, "bin/node")));
     expect(existsSync(join(cache, "release.download"))).toBe(false);
+    // The pinned install, kept for a rebuild that changes nothing (its warnings file moved into it).
+    expect(readdirSync(join(cache, "installed")).sort()).toEqual(["key", "slug", "stamp", "warnings"]);
+    expect(readdirSync(join(cache, "installed/slug")).sort()).toEqual(["binary", "binary.json", "commands"]);
+    expect(existsSync(join(cache, "install-warnings.txt"))).toBe(false);
   });
 
   it("needs no npm, no registry and no esbuild: the bootstrapper comes from the buildpack's dist/", () => {
@@ -190,16 +194,34 @@ describe("classic buildpack, end to end", () => {
 
   it("rebuilds with every server stopped: the pinned release and Node.js come from the build cache, checked locally", async () => {
     await mirror.close(); // the release host is already down (above)
-    const rebuild = await build({
+    const settings = {
       BINARY_URL: `${releases.url.replace("http://", `http://deploy:${buildPassword}@`)}/probe_1.4.0.zip`,
       BINARY_SHA256: sha256(join(workDir, "probe_1.4.0.zip")),
       NODEJS_ORG_MIRROR: mirror.url,
-    });
-    expect(rebuild.compile?.status, rebuild.compile?.stderr).toBe(0);
-    expect(rebuild.compile!.stdout).toContain(`Using cached Node.js v${pinnedNodeVersion()} (linux-x64), checked against its recorded SHA-256`);
-    expect(rebuild.compile!.stdout).toContain("Using cached archive (BINARY_SHA256 matches; nothing was fetched)");
-    expect(rebuild.compile!.stdout).not.toContain("Downloading Node.js");
-    expect(sha256(join(rebuild.slugDir!, ".execpack/binary/probe"))).toBe(sha256(probe));
+    };
+    // Nothing changed: the install the last build made is copied from the cache, no Node.js step runs.
+    const reused = await build(settings);
+    expect(reused.compile?.status, reused.compile?.stderr).toBe(0);
+    expect(reused.compile!.stdout).toContain(`Using cached Node.js v${pinnedNodeVersion()} (linux-x64), unchanged since its SHA-256 was checked`);
+    expect(reused.compile!.stdout).toContain("Reusing the release the last build installed");
+    expect(reused.compile!.stdout).toContain(`Installed 'probe_1.4.0_linux_amd64/probe' (sha256 ${sha256(probe)})`);
+    expect(reused.compile!.stdout).not.toContain("Downloading");
+    expect(sha256(join(reused.slugDir!, ".execpack/binary/probe"))).toBe(sha256(probe));
+    expect(readdirSync(join(reused.slugDir!, ".execpack/commands"))).toContain("probe");
+
+    // A setting that changed (BINARY_NAME, even to the same choice) runs the install step: from the kept archive.
+    const renamed = await build({ ...settings, BINARY_NAME: "probe_1.4.0_linux_amd64/probe" });
+    expect(renamed.compile?.status, renamed.compile?.stderr).toBe(0);
+    expect(renamed.compile!.stdout).not.toContain("Reusing the release");
+    expect(renamed.compile!.stdout).toContain("Using cached archive (BINARY_SHA256 matches; nothing was fetched)");
+
+    // A kept install changed since it was recorded is not used: the install step checks the kept archive instead.
+    appendFileSync(join(workDir, "cache/execpack/installed/slug/binary/probe"), "damage");
+    const checked = await build({ ...settings, BINARY_NAME: "probe_1.4.0_linux_amd64/probe" });
+    expect(checked.compile?.status, checked.compile?.stderr).toBe(0);
+    expect(checked.compile!.stdout).not.toContain("Reusing the release");
+    expect(checked.compile!.stdout).toContain("Using cached archive (BINARY_SHA256 matches; nothing was fetched)");
+    expect(sha256(join(checked.slugDir!, ".execpack/binary/probe"))).toBe(sha256(probe));
   });
 
   it("leaves no Node.js process between bash and the binary when bash forks for execpack", async () => {

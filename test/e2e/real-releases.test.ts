@@ -6,6 +6,7 @@
  * and started like a dyno: .profile.d sourced, a clean environment with no Node.js on PATH.
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -238,6 +239,12 @@ describe("real releases, built from Debian's packages in their upstream layout",
     expect(bare.compile!.stderr).toContain("liblzo2.so.2, needed by bin/lzop");
     expect(bare.compile!.stderr).toContain("heroku-buildpack-apt");
     expect(bare.compile!.stderr).toMatch(/guessed from the libraries': liblzo2-2\)/);
+    // Pinned, a rebuild that changes nothing reuses the install without the install step, and warns again.
+    const pinned = { BINARY_SHA256: createHash("sha256").update(readFileSync(join(workDir, "site/lzop-1.04.linux-amd64.tar.gz"))).digest("hex") };
+    await build("lzop-1.04.linux-amd64.tar.gz", { "binary.env": "" }, pinned);
+    const rebuilt = await build("lzop-1.04.linux-amd64.tar.gz", { "binary.env": "" }, pinned);
+    expect(rebuilt.compile!.stdout).toContain("Reusing the release the last build installed");
+    expect(rebuilt.compile!.stderr).toContain("liblzo2.so.2, needed by bin/lzop");
 
     const vendored = await build("lzop-vendored-1.04.linux-amd64.tar.gz", { "binary.env": "" });
     expect(vendored.compile!.stderr).not.toContain("install.missing-libraries");

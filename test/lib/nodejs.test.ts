@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,9 +73,17 @@ describe("nodejs::install_pinned", () => {
       expect(digest(join(work, "slug-1/bin/node"))).toBe(digest(process.execPath));
       expect(existsSync(join(kept, "lib"))).toBe(false); // bin/node alone was unpacked
 
+      // Unchanged since the check (size and time as stamped): reused without hashing it again.
       const second = await install(join(work, "slug-2"));
       expect(second.status, second.stderr).toBe(0);
-      expect(second.stdout).toContain(`Using cached Node.js v${version} (linux-x64), checked against its recorded SHA-256`);
+      expect(second.stdout).toContain(`Using cached Node.js v${version} (linux-x64), unchanged since its SHA-256 was checked`);
+      expect(mirror.requests).toHaveLength(2);
+
+      // A stamp that no longer fits (a cache restored with other times) sends it through the full check once.
+      utimesSync(join(kept, "bin/node"), new Date(2020, 0, 1), new Date(2020, 0, 1));
+      const restored = await install(join(work, "slug-restored"));
+      expect(restored.stdout).toContain(`Using cached Node.js v${version} (linux-x64), checked against its recorded SHA-256`);
+      expect((await install(join(work, "slug-restamped"))).stdout).toContain("unchanged since its SHA-256 was checked");
       expect(mirror.requests).toHaveLength(2);
 
       appendFileSync(join(kept, "bin/node"), "bit rot");
