@@ -2,7 +2,8 @@
  * What a download is given and returns (download.ts re-exports both), and the session: everything one
  * download over the network needs, resolved once from the options with their defaults.
  */
-import type { Dispatcher, request } from "undici";
+import { loadHttpClient } from "./http-client.js";
+import type { HttpClient } from "./http-client.js";
 
 export interface DownloadOptions {
   url: string;
@@ -61,28 +62,22 @@ export interface Session {
   onProgress: DownloadOptions["onProgress"];
 }
 
-/** Resolves the options of one download over the network; `url` and `pin` are already checked. */
-export interface HttpClient {
-  request: typeof request;
-  agent: Dispatcher;
-}
+export type { HttpClient } from "./http-client.js";
 
+/** Resolves the options of one download over the network; `url` and `pin` are already checked. */
 export function createSession(options: DownloadOptions, url: URL, pin: string | undefined): Session {
   const stops = [options.signal, options.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadline - Date.now()))];
   let client: Promise<HttpClient> | undefined;
   const loadClient = (): Promise<HttpClient> =>
-    (client ??= import("undici").then((undici) => ({
-      request: undici.request,
+    (client ??= loadHttpClient({
+      connectTimeout: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
       // Our own timers watch headers and body; undici's run on a coarse ~1 s clock and would race them.
-      agent: new undici.Agent({
-        connectTimeout: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        // Certificates are always verified: NODE_TLS_REJECT_UNAUTHORIZED=0, which Node apps on Heroku set for their
-        // database, must not switch it off for the binary execpack downloads at every boot.
-        connect: { rejectUnauthorized: true },
-      }),
-    })));
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      // Certificates are always verified: NODE_TLS_REJECT_UNAUTHORIZED=0, which Node apps on Heroku set for their
+      // database, must not switch it off for the binary execpack downloads at every boot.
+      connect: { rejectUnauthorized: true },
+    }));
   return {
     url, pin, token: options.token || undefined, accept: options.accept, destination: options.destination,
     timeouts: {
