@@ -11,8 +11,16 @@ readonly NODEJS_DEFAULT_MIRROR="https://nodejs.org/dist"
 # client, needs it) with process.execve (22.15+) for the hand-off.
 nodejs::is_capable() {
 	local node="${1}"
+	nodejs::probe "${node}" >/dev/null
+}
+
+# Prints "<arch> <version>" of the given node (`x64 v24.21.0`) when it can run the bootstrapper; fails
+# otherwise. One start of that node answers both questions (some 40 ms each on a build machine).
+nodejs::probe() {
+	local node="${1}"
 	"${node}" -e 'const [major, minor] = process.versions.node.split(".").map(Number);
-process.exit((major > 22 || (major === 22 && minor >= 19)) && typeof process.execve === "function" ? 0 : 1)' 2>/dev/null
+if (!((major > 22 || (major === 22 && minor >= 19)) && typeof process.execve === "function")) process.exit(1);
+console.log(process.arch, process.version)' 2>/dev/null
 }
 
 # Prints the architecture name Node.js uses in its release file names, for an architecture as `uname -m`
@@ -52,19 +60,19 @@ nodejs::provision() {
 	local target="${1}"
 	local cache_dir="${2}"
 	local mirror="${3:-${NODEJS_DEFAULT_MIRROR}}"
-	local platform here found=""
+	local platform here found="" probe=""
 	platform="$(nodejs::target_platform)"
 	here="$(nodejs::platform)"
 	mkdir -p "${target}/bin"
-	if found="$(command -v node)" && nodejs::is_capable "${found}"; then
+	if found="$(command -v node)" && probe="$(nodejs::probe "${found}")"; then
 		found="$(readlink -f "${found}")"
 	else
 		found=""
 	fi
 	NODEJS_BUILD_NODE="${target}/bin/node"
-	if [[ -n "${found}" && "$(nodejs::platform_of "${found}")" == "${platform}" ]]; then
-		output::indent "Using Node.js $("${found}" --version) found on PATH"
-		cp "${found}" "${target}/bin/node"
+	if [[ -n "${found}" && "$(nodejs::platform "${probe%% *}")" == "${platform}" ]]; then
+		output::indent "Using Node.js ${probe#* } found on PATH"
+		nodejs::place "${found}" "${target}/bin/node"
 		return 0
 	fi
 	nodejs::install_pinned "${target}" "${cache_dir}" "${mirror%/}" "${platform}"
@@ -110,9 +118,11 @@ nodejs::install_pinned() {
 	nodejs::place "${kept}/bin/node" "${target}/bin/node"
 }
 
-# Puts the cached node into the slug: a hard link where the cache and the build share a file system (no
-# 120 MB copy), else a copy. Sharing the inode is safe: neither side is ever written in place (the cache
-# replaces its entry by rm and mv, and the slug's node is only read).
+# Puts a node into the slug: a hard link where it and the build share a file system (no 120 MB copy), else
+# a copy. Sharing the inode is safe: neither side is written in place. The cache replaces its entry by rm and
+# mv, the slug's node is only read, and a node found on PATH (heroku/nodejs's, in the build directory) is
+# replaced by an install that unpacks a new file (GNU tar unlinks before it writes, unless told --overwrite).
+# A node the build may not link to (another owner's, with protected_hardlinks) is copied.
 nodejs::place() {
 	local source="${1}"
 	local target="${2}"
