@@ -136,7 +136,7 @@ function listEntries(entries: readonly ArchiveEntry[]): string[] {
   const files = entries.filter((entry) => entry.kind !== "directory");
   if (files.length === 0) return ["(no files in the archive)"];
   // Entry names come from the archive: control characters in them are shown escaped, never acted on.
-  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${escapeControl(entry.path)}" (${entry.description})`);
+  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${escapeControl(entry.path)}" (${escapeControl(entry.description)})`);
   if (files.length > LISTED_ENTRIES) lines.push(`... and ${files.length - LISTED_ENTRIES} more`);
   return lines;
 }

@@ -281,7 +281,7 @@ async function writeAll(handle: import("node:fs/promises").FileHandle, chunk: Ui
 
 function unsafeLink(path: string, target: string): ExecpackError {
   return new ExecpackError("archive.unsafe-entry", "The archive holds a link that points outside the release", {
-    seen: [`entry: "${path}" -> "${target}"`],
+    seen: [`entry: "${escapeControl(path)}" -> "${escapeControl(target)}"`],
     hint:
       "execpack keeps links between files of the release (busybox applets, libfoo.so -> libfoo.so.1) and refuses " +
       "any that points outside it. Use the archive the project publishes for Linux, or report it to the project.",
@@ -290,14 +290,14 @@ function unsafeLink(path: string, target: string): ExecpackError {
 
 function badHardLink(path: string, target: string): ExecpackError {
   return new ExecpackError("archive.unsafe-entry", "The archive holds a hard link to no file of the release", {
-    seen: [`entry: "${path}" => "${target}"`],
+    seen: [`entry: "${escapeControl(path)}" => "${escapeControl(target)}"`],
     hint: "A hard link must name a regular file earlier in the same archive. The release is malformed or hostile.",
   });
 }
 
 function conflicting(path: string): ExecpackError {
   return new ExecpackError("archive.unsafe-entry", "The archive holds a path that is both a folder and a file or link", {
-    seen: [`entry: "${path}"`],
+    seen: [`entry: "${escapeControl(path)}"`],
     hint: "The release is malformed (or made to overwrite one entry through another). Report it to the project.",
   });
 }
@@ -310,7 +310,7 @@ function isSystemError(error: unknown): error is NodeJS.ErrnoException & { code:
 export function installFailed(destination: string, cause: unknown): ExecpackError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new ExecpackError("archive.install-failed", `Could not write the release to "${destination}"`, {
-    seen: [`error: "${reason}"`],
+    seen: [`error: "${escapeControl(reason)}"`],
     // Disk errors (full, read-only, permission) have codes of their own (#writeFailed); this is what is left.
     hint:
       isSystemError(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE")

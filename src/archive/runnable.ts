@@ -5,6 +5,7 @@
  */
 import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
+import { escapeControl } from "../common/output.js";
 import { describeFile, dynoArchitecture, isRunnableOn, isSharedLibraryElf, readElfHeader, readProgramHeaders } from "./elf.js";
 
 export function assertExecutable(file: string): void {
@@ -16,7 +17,7 @@ export function assertExecutable(file: string): void {
   }
   if (!isFile) {
     throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
-      seen: [`expected: ${file}`],
+      seen: [`expected: ${escapeControl(file)}`],
       hint: "The slug holds no installed binary. Check the build log of the last release, then push again.",
     });
   }
@@ -24,7 +25,7 @@ export function assertExecutable(file: string): void {
     accessSync(file, constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
-      seen: [`file: ${file}`],
+      seen: [`file: ${escapeControl(file)}`],
       hint: "Rebuild the app; execpack installs the binary with mode 0755.",
       cause,
     });
@@ -77,7 +78,8 @@ function damaged(error: ExecpackError): ExecpackError {
 
 function wrongFormat(file: string, format: string, hint: string): ExecpackError {
   return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
-    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
+    // The file's path holds the archive's entry name, from outside: a line break in it must not start a line.
+    seen: [`file: ${escapeControl(file)}`, `format: ${escapeControl(format)}`, `dyno: ${dynoArchitecture()}`],
     hint,
   });
 }

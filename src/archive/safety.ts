@@ -5,7 +5,7 @@
  */
 import type { Job } from "./types.js";
 import { ExecpackError } from "../common/errors.js";
-import { formatBytes } from "../common/output.js";
+import { escapeControl, formatBytes } from "../common/output.js";
 
 /** Absolute paths and ".." segments: a zip-slip attempt or a broken packer, refused wherever they appear. */
 export function refuseUnsafePath(path: string): void {
@@ -15,7 +15,7 @@ export function refuseUnsafePath(path: string): void {
   else return;
   const summary = `The archive holds an entry with ${reason}, which could escape its directory`;
   throw new ExecpackError("archive.unsafe-entry", summary, {
-    seen: [`entry: "${path}"`],
+    seen: [`entry: "${escapeControl(path)}"`],
     hint:
       "execpack refuses archives whose entries point outside their directory (a zip-slip attack or a broken " +
       "release tool). Use the archive the project publishes for Linux, or report it to the project.",
@@ -69,7 +69,7 @@ export function isSystemError(error: unknown): error is SystemError {
 export function asArchiveError(error: unknown, format: string): unknown {
   if (error instanceof ExecpackError || isSystemError(error) || !(error instanceof Error)) return error;
   return new ExecpackError("archive.corrupt", `The ${format} archive is damaged and cannot be read`, {
-    seen: [`reason: "${error.message}"`],
+    seen: [`reason: "${escapeControl(error.message)}"`],
     hint:
       "The download is probably truncated or not the release asset. " +
       "Check BINARY_URL (and BINARY_SHA256 if set) and build again.",
