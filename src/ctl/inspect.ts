@@ -9,6 +9,7 @@ import type { ResolvedEnvironment } from "../environment/environment.js";
 import { escapeLayout, formatError } from "../common/output.js";
 import { BINARY_ENV_FILE, readBinaryEnv } from "../boot/boot.js";
 import { describeRelease, parseReleaseName } from "../fetch/release-name.js";
+import { parseSourceUrl } from "../fetch/url-policy.js";
 import type { InstallManifest } from "../install/slug.js";
 
 type ConfigVars = Readonly<Record<string, string | undefined>>;
@@ -60,6 +61,8 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
     const settings = readBinarySettings(configVars);
     notes.push(`BINARY_URL is set (fetch at ${settings.fetch}${settings.sha256 ? ", checksum pinned" : ""})`);
     const name = parseReleaseName(settings.url, settings.githubApiUrl);
+    // The build's own parsing: a URL it would refuse (credentials that read as a host) fails here too, masked.
+    if (!name) parseSourceUrl(settings.url);
     if (name) notes.push(`BINARY_URL names the GitHub release ${describeRelease(name)}${settings.asset ? `, asset ${JSON.stringify(settings.asset)}` : ""}`);
     else if (settings.asset) notes.push("BINARY_ASSET is ignored: it chooses among a release's assets, and BINARY_URL names one file");
   });

@@ -84,6 +84,19 @@ describe("execpackctl check", () => {
     expect(failures(report.text)).toEqual(["env.invalid-url"]);
   });
 
+  it.each([
+    ["a token with a raw /", "https://Ab3xTOKPART1/TOKPART2@release.example.org/app.tar.gz", "download.ambiguous-credentials"],
+    ["a token with a raw ?", "https://TOKPART1?TOKPART2@release.example.org/app.tar.gz", "download.ambiguous-credentials"],
+    ["a token with a raw #", "https://TOKPART1#TOKPART2@release.example.org/app.tar.gz", "download.ambiguous-credentials"],
+    ["a password with a raw ? (its first part reads as a port)", "https://deploy:TOKPART1?TOKPART2@release.example.org/app.tar.gz", "download.invalid-url"],
+  ])("refuses a BINARY_URL the build would refuse (%s), masked", (_case, url, code) => {
+    const report = checkApp(withBinaryEnv(["A=1"]), { BINARY_URL: url });
+    expect(report.ok).toBe(false);
+    expect(failures(report.text)).toEqual([code]);
+    expect(report.text).not.toMatch(/TOKPART/);
+    expect(showEnvironment(appDir, { BINARY_URL: url }, { reveal: false })).not.toMatch(/TOKPART/);
+  });
+
   it("passes a configuration without problems", () => {
     const report = checkApp(withBinaryEnv(["A=${DATABASE_HOST}"]), { BINARY_URL, DATABASE_URL: "postgres://u:p@db.internal/app" });
     expect(report).toMatchObject({ ok: true });
