@@ -15954,7 +15954,7 @@ function assertExecutable(file) {
   }
   if (!isFile) {
     throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
-      seen: [`expected: ${file}`],
+      seen: [`expected: ${escapeControl(file)}`],
       hint: "The slug holds no installed binary. Check the build log of the last release, then push again."
     });
   }
@@ -15962,7 +15962,7 @@ function assertExecutable(file) {
     (0, import_node_fs2.accessSync)(file, import_node_fs2.constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
-      seen: [`file: ${file}`],
+      seen: [`file: ${escapeControl(file)}`],
       hint: "Rebuild the app; execpack installs the binary with mode 0755.",
       cause
     });
@@ -16001,7 +16001,8 @@ function damaged(error) {
 }
 function wrongFormat(file, format, hint) {
   return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
-    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
+    // The file's path holds the archive's entry name, from outside: a line break in it must not start a line.
+    seen: [`file: ${escapeControl(file)}`, `format: ${escapeControl(format)}`, `dyno: ${dynoArchitecture()}`],
     hint
   });
 }
@@ -17329,7 +17330,7 @@ function refuseUnsafePath(path) {
   else return;
   const summary = `The archive holds an entry with ${reason}, which could escape its directory`;
   throw new ExecpackError("archive.unsafe-entry", summary, {
-    seen: [`entry: "${path}"`],
+    seen: [`entry: "${escapeControl(path)}"`],
     hint: "execpack refuses archives whose entries point outside their directory (a zip-slip attack or a broken release tool). Use the archive the project publishes for Linux, or report it to the project."
   });
 }
@@ -17359,7 +17360,7 @@ function isSystemError(error) {
 function asArchiveError(error, format) {
   if (error instanceof ExecpackError || isSystemError(error) || !(error instanceof Error)) return error;
   return new ExecpackError("archive.corrupt", `The ${format} archive is damaged and cannot be read`, {
-    seen: [`reason: "${error.message}"`],
+    seen: [`reason: "${escapeControl(error.message)}"`],
     hint: "The download is probably truncated or not the release asset. Check BINARY_URL (and BINARY_SHA256 if set) and build again.",
     cause: error
   });
@@ -17490,7 +17491,7 @@ function assetLabel(architecture) {
 function listEntries(entries) {
   const files = entries.filter((entry) => entry.kind !== "directory");
   if (files.length === 0) return ["(no files in the archive)"];
-  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${escapeControl(entry.path)}" (${entry.description})`);
+  const lines = files.slice(0, LISTED_ENTRIES).map((entry) => `"${escapeControl(entry.path)}" (${escapeControl(entry.description)})`);
   if (files.length > LISTED_ENTRIES) lines.push(`... and ${files.length - LISTED_ENTRIES} more`);
   return lines;
 }
@@ -17758,19 +17759,19 @@ async function writeAll(handle, chunk) {
 }
 function unsafeLink(path, target) {
   return new ExecpackError("archive.unsafe-entry", "The archive holds a link that points outside the release", {
-    seen: [`entry: "${path}" -> "${target}"`],
+    seen: [`entry: "${escapeControl(path)}" -> "${escapeControl(target)}"`],
     hint: "execpack keeps links between files of the release (busybox applets, libfoo.so -> libfoo.so.1) and refuses any that points outside it. Use the archive the project publishes for Linux, or report it to the project."
   });
 }
 function badHardLink(path, target) {
   return new ExecpackError("archive.unsafe-entry", "The archive holds a hard link to no file of the release", {
-    seen: [`entry: "${path}" => "${target}"`],
+    seen: [`entry: "${escapeControl(path)}" => "${escapeControl(target)}"`],
     hint: "A hard link must name a regular file earlier in the same archive. The release is malformed or hostile."
   });
 }
 function conflicting(path) {
   return new ExecpackError("archive.unsafe-entry", "The archive holds a path that is both a folder and a file or link", {
-    seen: [`entry: "${path}"`],
+    seen: [`entry: "${escapeControl(path)}"`],
     hint: "The release is malformed (or made to overwrite one entry through another). Report it to the project."
   });
 }
@@ -17780,7 +17781,7 @@ function isSystemError2(error) {
 function installFailed(destination, cause) {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new ExecpackError("archive.install-failed", `Could not write the release to "${destination}"`, {
-    seen: [`error: "${reason}"`],
+    seen: [`error: "${escapeControl(reason)}"`],
     // Disk errors (full, read-only, permission) have codes of their own (#writeFailed); this is what is left.
     hint: isSystemError2(cause) && (cause.code === "EMFILE" || cause.code === "ENFILE") ? "Too many files were open at once; report this to execpack." : "Check that the build directory is writable and has free space.",
     cause

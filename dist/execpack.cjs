@@ -400,7 +400,7 @@ function assertExecutable(file) {
   }
   if (!isFile) {
     throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
-      seen: [`expected: ${file}`],
+      seen: [`expected: ${escapeControl(file)}`],
       hint: "The slug holds no installed binary. Check the build log of the last release, then push again."
     });
   }
@@ -408,7 +408,7 @@ function assertExecutable(file) {
     (0, import_node_fs2.accessSync)(file, import_node_fs2.constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
-      seen: [`file: ${file}`],
+      seen: [`file: ${escapeControl(file)}`],
       hint: "Rebuild the app; execpack installs the binary with mode 0755.",
       cause
     });
@@ -426,7 +426,8 @@ function damaged(error) {
 }
 function wrongFormat(file, format, hint) {
   return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
-    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
+    // The file's path holds the archive's entry name, from outside: a line break in it must not start a line.
+    seen: [`file: ${escapeControl(file)}`, `format: ${escapeControl(format)}`, `dyno: ${dynoArchitecture()}`],
     hint
   });
 }

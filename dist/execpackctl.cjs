@@ -375,6 +375,9 @@ function displayUrl(raw) {
   if (SCHEME_PREFIX.test(value)) return maskOne(value, true);
   return value.replace(/#.*$/s, "").replace(/\?.*$/s, "?...").replace(/^.*@/s, `${MASK}@`);
 }
+function displayDownloadUrl(raw) {
+  return displayUrl(raw).replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*:\*{5}@/i, `$1${MASK}@`);
+}
 
 // src/common/config.ts
 var DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 600;
@@ -742,7 +745,7 @@ function assertExecutable(file) {
   }
   if (!isFile) {
     throw new ExecpackError("boot.binary-missing", "The binary to start does not exist", {
-      seen: [`expected: ${file}`],
+      seen: [`expected: ${escapeControl(file)}`],
       hint: "The slug holds no installed binary. Check the build log of the last release, then push again."
     });
   }
@@ -750,7 +753,7 @@ function assertExecutable(file) {
     (0, import_node_fs2.accessSync)(file, import_node_fs2.constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
-      seen: [`file: ${file}`],
+      seen: [`file: ${escapeControl(file)}`],
       hint: "Rebuild the app; execpack installs the binary with mode 0755.",
       cause
     });
@@ -768,7 +771,8 @@ function damaged(error) {
 }
 function wrongFormat(file, format, hint) {
   return new ExecpackError("boot.binary-wrong-format", "The binary cannot run on this dyno", {
-    seen: [`file: ${file}`, `format: ${format}`, `dyno: ${dynoArchitecture()}`],
+    // The file's path holds the archive's entry name, from outside: a line break in it must not start a line.
+    seen: [`file: ${escapeControl(file)}`, `format: ${escapeControl(format)}`, `dyno: ${dynoArchitecture()}`],
     hint
   });
 }
@@ -1546,11 +1550,56 @@ function readBinaryEnv(appDir) {
 
 // src/fetch/url-policy.ts
 var import_node_net = require("node:net");
+function parseSourceUrl(raw) {
+  const seen = [`BINARY_URL: ${showRawUrl(raw.trim())}`];
+  const hint = "Set BINARY_URL to the download address of the release, e.g. https://github.com/OWNER/REPO/releases/download/v1.2.3/app_linux_amd64.tar.gz";
+  if (!URL.canParse(raw.trim())) throw new ExecpackError("download.invalid-url", "BINARY_URL is not a URL", { seen, hint });
+  const url = new URL(raw.trim());
+  if (!["https:", "http:", "file:"].includes(url.protocol)) {
+    throw new ExecpackError("download.invalid-url", `BINARY_URL must be an https:// URL, not ${quote(url.protocol)}`, { seen, hint });
+  }
+  if (url.protocol === "file:" && url.host !== "" && url.hostname !== "localhost") {
+    throw new ExecpackError("download.invalid-url", "A file:// BINARY_URL must name a local path (file:///path)", { seen, hint });
+  }
+  if (url.protocol !== "file:") assertCredentialsReadable("BINARY_URL", raw.trim(), url);
+  return url;
+}
+function hasStrayAt(raw) {
+  const start = raw.indexOf("://");
+  if (start === -1) return false;
+  const rest = raw.slice(start + 3);
+  const tail = rest.slice(rest.search(/[/?#\\]|$/));
+  const at = tail.lastIndexOf("@");
+  if (at <= 0 || tail[at - 1] === "/") return false;
+  return !/[=&]/.test(tail.slice(0, at));
+}
+function assertCredentialsReadable(variable, raw, url) {
+  const seen = [`${variable}: ${showRawUrl(raw)}`];
+  if (hasStrayAt(raw)) {
+    throw new ExecpackError("download.ambiguous-credentials", `${variable} has an "@" after its host part: it reads as credentials holding an unencoded "/", "?" or "#"`, {
+      seen,
+      hint: `Percent-encode the user and password in ${variable} ("/" as %2F, "?" as %3F, "#" as %23, "@" as %40), or put a token in BINARY_TOKEN and leave it out of the URL. An "@" that belongs to the path is written %40. Nothing was looked up or sent.`
+    });
+  }
+  for (const part of [url.username, url.password]) {
+    try {
+      decodeURIComponent(part);
+    } catch {
+      throw new ExecpackError("download.invalid-url", `The credentials in ${variable} hold a "%" that starts no percent-escape`, {
+        seen,
+        hint: `Write a literal "%" in a user or password as %25, and other special characters percent-encoded too.`
+      });
+    }
+  }
+}
 function isLoopbackHost(hostname) {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   if (host === "localhost") return true;
   if ((0, import_node_net.isIP)(host) === 4) return host.startsWith("127.");
   return host === "::1";
+}
+function showRawUrl(raw) {
+  return quote(displayDownloadUrl(raw));
 }
 function quote(text) {
   return JSON.stringify(text);
@@ -1660,6 +1709,7 @@ function checkApp(appDir, configVars2, installed2) {
     const settings = readBinarySettings(configVars2);
     notes.push(`BINARY_URL is set (fetch at ${settings.fetch}${settings.sha256 ? ", checksum pinned" : ""})`);
     const name = parseReleaseName(settings.url, settings.githubApiUrl);
+    if (!name) parseSourceUrl(settings.url);
     if (name) notes.push(`BINARY_URL names the GitHub release ${describeRelease(name)}${settings.asset ? `, asset ${JSON.stringify(settings.asset)}` : ""}`);
     else if (settings.asset) notes.push("BINARY_ASSET is ignored: it chooses among a release's assets, and BINARY_URL names one file");
   });
