@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,7 +17,9 @@ import { makeStackPath, nodeOnPath, runScript } from "../../src/ctl/local-heroku
 import { applyEnvDirectory, launch, launchEnvironment } from "./helpers/cnb-launcher.js";
 import { CnbLifecycle, parseToml } from "./helpers/cnb-lifecycle.js";
 import type { CnbBuildResult } from "./helpers/cnb-lifecycle.js";
-import { pinnedNodeVersion, nodeMirror } from "./helpers/node-mirror.js";
+import { pinnedNodeVersion, nodeMirror, nodeMirrorWithArm64 } from "./helpers/node-mirror.js";
+import { officialArm64Node } from "./helpers/npm-packages.js";
+import { aarch64BinfmtUnavailable, arm64Sysroot, viaAarch64Binfmt } from "./helpers/arm64-runtime.js";
 import { probeBinary, readProbeReport } from "../helpers/probe.js";
 import { arm64Executable, CROSS_COMPILER, QEMU_AARCH64 } from "../helpers/arm64.js";
 import { readElfHeader } from "../../src/archive/elf.js";
@@ -461,9 +463,13 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
   const onAmd64 = process.arch === "x64";
   const skipped = onAmd64 ? "" : " (skipped: this cross-build test runs on amd64 machines)";
   const qemu = QEMU_AARCH64 !== undefined && CROSS_COMPILER !== undefined;
+  const noQemu = qemu ? "" : " (skipped: no qemu-aarch64-static or aarch64 cross compiler here; .ci/run installs both)";
+  // Decided once, before the tests are named: the boot test says in its name why it cannot run.
+  const noBinfmt = onAmd64 && qemu ? aarch64BinfmtUnavailable() : "not tried";
   let workDir: string;
   let releases: StaticServer;
   let mirror: StaticServer;
+  let mirrorRoot: string;
   let cnb: CnbLifecycle;
   let built: CnbBuildResult;
   let buildEnv: NodeJS.ProcessEnv;
@@ -495,7 +501,8 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
     ]);
     writeFileSync(join(releaseDir, "probe_multiarch.zip"), archive);
     releases = await serveDirectory(releaseDir);
-    mirror = await serveDirectory(nodeMirror());
+    mirrorRoot = nodeMirrorWithArm64();
+    mirror = await serveDirectory(mirrorRoot);
     // No Node.js on PATH: the build fetches the arm64 release for the image and this machine's for its tools.
     buildEnv = { PATH: makeStackPath(workDir), HOME: join(workDir, "home"), ...offlineNpm() };
     cnb = new CnbLifecycle({ buildpackDir: REPO, workDir, buildEnv, targetArch: "arm64" });
@@ -510,13 +517,14 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it.skipIf(!onAmd64)(`provisions linux-arm64 Node.js for the image, verified against SHASUMS256.txt, and this machine's for the build${skipped}`, () => {
+  it.skipIf(!onAmd64)(`provisions the official linux-arm64 Node.js for the image, verified against SHASUMS256.txt, and this machine's for the build${skipped}`, () => {
     expect(built.status, built.stderr).toBe(0);
     expect(built.stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()} (linux-arm64)`);
     expect(built.stdout).toContain("The image is linux-arm64; the build's own steps run on this linux-x64 machine's Node.js");
     expect(built.stdout).toContain(`Downloading Node.js v${pinnedNodeVersion()} (linux-x64)`);
     expect(cnb.layerToml("node")?.metadata).toEqual({ version: `v${pinnedNodeVersion()}`, platform: "linux-arm64" });
     expect(elfMachines(join(cnb.layersDir, "node"))).toEqual({ "node/bin/node": "aarch64" });
+    expect(sha256(readFileSync(join(cnb.layersDir, "node/node/bin/node")))).toBe(sha256(readFileSync(join(officialArm64Node(), "bin/node"))));
     expect(existsSync(join(cnb.layersDir, "execpack/shell-handoff"))).toBe(false);
   });
 
@@ -531,11 +539,15 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
   });
 
   it.skipIf(!onAmd64)(`refuses an arm64 Node.js that does not match its SHASUMS256.txt line, installing nothing${skipped}`, async () => {
-    const badMirror = join(workDir, "bad-mirror");
-    execFileSync("cp", ["-a", nodeMirror(), badMirror]);
-    const sums = join(badMirror, `v${pinnedNodeVersion()}`, "SHASUMS256.txt");
-    writeFileSync(sums, readFileSync(sums, "utf8").replace(/^[0-9a-f]{64}(?=  node-v[\d.]+-linux-arm64)/m, "1".repeat(64)));
-    const served = await serveDirectory(badMirror);
+    const version = `v${pinnedNodeVersion()}`;
+    const badMirror = join(workDir, "bad-mirror", version);
+    mkdirSync(badMirror, { recursive: true });
+    for (const name of readdirSync(join(mirrorRoot, version)).filter((entry) => entry.endsWith(".tar.gz"))) {
+      symlinkSync(join(mirrorRoot, version, name), join(badMirror, name));
+    }
+    const sums = readFileSync(join(mirrorRoot, version, "SHASUMS256.txt"), "utf8");
+    writeFileSync(join(badMirror, "SHASUMS256.txt"), sums.replace(/^[0-9a-f]{64}(?=  node-v[\d.]+-linux-arm64)/m, "1".repeat(64)));
+    const served = await serveDirectory(join(workDir, "bad-mirror"));
     try {
       const other = new CnbLifecycle({ buildpackDir: REPO, workDir: join(workDir, "bad"), buildEnv, targetArch: "arm64" });
       other.useApp(FIXTURE_APP);
@@ -549,15 +561,73 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
     }
   });
 
+  it.skipIf(!onAmd64 || !qemu)(`runs the image's arm64 Node.js and the installed arm64 binary under qemu-aarch64-static${noQemu}${skipped}`, () => {
+    const binary = join(cnb.layersDir, "binary/binary/probe_linux_arm64/probe");
+    const run = spawnSync(QEMU_AARCH64!, [binary, "migrate", "--exit", "7"], { encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(7);
+    expect(spawnSync(binary, ["--exit", "7"]).error ?? spawnSync(binary, ["--exit", "7"]).status).not.toBe(7); // not runnable natively
+    const node = spawnSync(QEMU_AARCH64!, ["-L", arm64Sysroot(), join(cnb.layersDir, "node/node/bin/node"), "-p", "`${process.version} ${process.arch}`"], {
+      encoding: "utf8",
+    });
+    expect(node.stdout.trim(), node.stderr).toBe(`v${pinnedNodeVersion()} arm64`);
+  });
+
+  /** The image's processes as the launcher starts them: the runtime config vars, PORT, no Node.js on PATH. */
+  function arm64Launch(options: { command?: string[]; args?: string[] }, extra: Record<string, string>) {
+    const child = launch({
+      buildpackLayers: [cnb.layersDir],
+      processes: cnb.processes(),
+      appDir: cnb.appDir,
+      env: { PATH: buildEnv.PATH, HOME: join(workDir, "home"), CNB_APP_DIR: cnb.appDir, PORT: "5123", DYNO: "web.1", ...RUNTIME_CONFIG, ...extra },
+      via: viaAarch64Binfmt(),
+      ...options,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const exited = once(child, "exit") as Promise<[number | null, string | null]>;
+    return { child, exited, output: () => ({ stdout, stderr }) };
+  }
+
   it.skipIf(!onAmd64 || !qemu)(
-    `runs the installed arm64 binary under qemu-user${qemu ? "" : " (skipped: no qemu-aarch64-static or aarch64 cross compiler here)"}; execpack itself boots on amd64 only here, the mirror's arm64 Node.js being a stand-in${skipped}`,
+    `runs execpackctl on the image's arm64 Node.js, started explicitly under qemu-aarch64-static: the add-on variables and binary.env resolved${noQemu}${skipped}`,
     () => {
-      const binary = join(cnb.layersDir, "binary/binary/probe_linux_arm64/probe");
-      const run = spawnSync(QEMU_AARCH64!, [binary, "migrate", "--exit", "7"], { encoding: "utf8" });
-      expect(run.status, run.stderr).toBe(7);
-      expect(spawnSync(binary, ["--exit", "7"]).error ?? spawnSync(binary, ["--exit", "7"]).status).not.toBe(7); // not runnable natively
-      const node = spawnSync(QEMU_AARCH64!, [join(cnb.layersDir, "node/node/bin/node"), "--version"], { encoding: "utf8" });
-      expect(node.stdout.trim()).toBe(`v${pinnedNodeVersion()}`);
+      const root = join(cnb.layersDir, "execpack");
+      const env = launchEnvironment([cnb.layersDir], { PATH: buildEnv.PATH, CNB_APP_DIR: cnb.appDir, PORT: "5123", ...RUNTIME_CONFIG }, "web");
+      const ctl = spawnSync(QEMU_AARCH64!, ["-L", arm64Sysroot(), join(root, "node/bin/node"), join(root, "bootstrapper/execpackctl.cjs"), "env"], {
+        encoding: "utf8",
+        env,
+        cwd: cnb.appDir,
+      });
+      expect(ctl.status, ctl.stderr).toBe(0);
+      expect(ctl.stdout).toContain("APP_DB_HOST='db.internal' # binary.env");
+      expect(ctl.stdout).toContain("APP_LISTEN='0.0.0.0:5123' # binary.env");
+      expect(ctl.stdout).not.toContain("p@ss:w/rd");
+    },
+  );
+
+  it.skipIf(!onAmd64 || !qemu || noBinfmt !== undefined)(
+    `boots execpack on arm64: the launcher, the arm64 Node.js and the arm64 binary exec'd in place (one PID) under qemu-user through a binfmt_misc of its own${noQemu || (noBinfmt ? ` (skipped: ${noBinfmt})` : "")}${skipped}`,
+    async () => {
+      const report = join(workDir, "arm64-web-report");
+      const { child, exited, output } = arm64Launch({ args: ["serve", "--wait"] }, { PROBE_REPORT: report });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on("data", () => output().stdout.includes("ready") && resolve());
+        void exited.then(() => reject(new Error(`exited before ready: ${output().stderr}`)));
+      });
+      // The kernel started qemu for the arm64 probe in the launcher's own process: same PID, the probe's path in argv.
+      const binary = join(cnb.layersDir, "execpack/binary/probe_linux_arm64/probe");
+      expect(readlinkSync(`/proc/${child.pid}/exe`)).toBe(realpathSync(QEMU_AARCH64!));
+      expect(readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0")).toEqual(expect.arrayContaining([binary, "serve", "--wait"]));
+      const probeReport = readProbeReport(report);
+      expect(probeReport.pid).toBe(child.pid);
+      expect(probeReport.argv).toEqual(["probe", "serve", "--wait"]); // argv[0] as a PATH lookup gives it, kept through qemu
+      expect(probeReport.env).toMatchObject({ ...RUNTIME_ENV_EXPECTED, BINARY_HOME: join(cnb.layersDir, "execpack/binary") });
+      child.kill("SIGTERM");
+      const [code] = await exited;
+      expect(code).toBe(42);
+      expect(output().stdout).toBe("ready\nsigterm\n");
     },
   );
 });

@@ -42,6 +42,11 @@ export interface LaunchOptions {
   args?: readonly string[];
   /** The run image's user, when it is not the one running the tests (the launcher runs as the image's user). */
   user?: { uid: number; gid: number };
+  /**
+   * A command that sets up the container's surroundings (arm64-runtime.ts: qemu for an arm64 image), given
+   * `<argv0> <file> <args...>` after its own arguments; it must exec the file in place, keeping the PID.
+   */
+  via?: readonly string[];
 }
 
 function subdirectories(dir: string): string[] {
@@ -139,5 +144,10 @@ export function launch(options: LaunchOptions): ChildProcess {
   const env = launchEnvironment(options.buildpackLayers, options.env, processType);
   const [command, ...args] = argv;
   if (!command) throw new Error("launcher: empty command");
-  return spawn(lookPath(command, env.PATH), args, { argv0: command, cwd, env, stdio: "pipe", ...options.user });
+  const file = lookPath(command, env.PATH);
+  if (options.via) {
+    const [via, ...viaArgs] = options.via;
+    return spawn(via!, [...viaArgs, command, file, ...args], { cwd, env, stdio: "pipe", ...options.user });
+  }
+  return spawn(file, args, { argv0: command, cwd, env, stdio: "pipe", ...options.user });
 }

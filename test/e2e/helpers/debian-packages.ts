@@ -14,6 +14,9 @@ const CACHE = join(tmpdir(), "execpack-debian-packages");
 /** The packages the real-release tests use. */
 export const TEST_PACKAGES = ["prometheus", "busybox", "postgresql-client-15", "lzop", "liblzo2-2"] as const;
 
+/** The arm64 C runtime that the official arm64 Node.js needs under qemu-user (arm64-runtime.ts): Debian's cross packages, for any host. */
+export const ARM64_RUNTIME_PACKAGES = ["libc6-arm64-cross", "libstdc++6-arm64-cross", "libgcc-s1-arm64-cross"] as const;
+
 function run(command: string, args: readonly string[], cwd: string): { ok: boolean; output: string } {
   const result = spawnSync(command, args, { cwd, encoding: "utf8" });
   return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ? String(result.error) : ""}` };
@@ -54,5 +57,5 @@ export function debianVersion(name: string): string {
 }
 
 if (process.argv[1]?.endsWith("debian-packages.ts")) {
-  for (const name of process.argv.length > 2 ? process.argv.slice(2) : TEST_PACKAGES) console.log(`${name}: ${debianPackage(name)}`);
+  for (const name of process.argv.length > 2 ? process.argv.slice(2) : [...TEST_PACKAGES, ...ARM64_RUNTIME_PACKAGES]) console.log(`${name}: ${debianPackage(name)}`);
 }
