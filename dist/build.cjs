@@ -17545,10 +17545,10 @@ var ReleaseTree = class {
     const root = topFolder === "" ? this.staging : this.#absolute(topFolder);
     await (0, import_promises8.mkdir)(root, { recursive: true });
     const created = /* @__PURE__ */ new Map();
-    const relative = (path) => topFolder === "" ? path : path.slice(topFolder.length + 1);
+    const relative2 = (path) => topFolder === "" ? path : path.slice(topFolder.length + 1);
     const symlinks = [];
     for (const pending of this.#links.values()) {
-      const path = relative(pending.path);
+      const path = relative2(pending.path);
       const at2 = this.#absolute(pending.path);
       if (pending.kind === "symlink") {
         refuseEscapingSymlink(path, pending.target);
@@ -21382,17 +21382,17 @@ function checkLibraries(root, programs, stackFolders = stackLibraryFolders()) {
 }
 function libraryFolders(root) {
   const found = [];
-  const walk = (relative, depth) => {
+  const walk = (relative2, depth) => {
     let names;
     try {
-      names = (0, import_node_fs17.readdirSync)(import_node_path20.posix.join(root, relative));
+      names = (0, import_node_fs17.readdirSync)(import_node_path20.posix.join(root, relative2));
     } catch {
       return;
     }
-    if (relative !== "" && names.some((name) => /\.so(\.\d+)*$/.test(name))) found.push(relative);
+    if (relative2 !== "" && names.some((name) => /\.so(\.\d+)*$/.test(name))) found.push(relative2);
     if (depth >= 4) return;
     for (const name of names.sort()) {
-      const path = relative === "" ? name : `${relative}/${name}`;
+      const path = relative2 === "" ? name : `${relative2}/${name}`;
       try {
         if ((0, import_node_fs17.statSync)(import_node_path20.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
       } catch {
@@ -21702,12 +21702,28 @@ var SLUG_DIR_NAME = ".execpack";
 function slugPaths(appDir, root = (0, import_node_path22.join)(appDir, SLUG_DIR_NAME)) {
   return { appDir, root, binaryDir: (0, import_node_path22.join)(root, "binary"), manifest: (0, import_node_path22.join)(root, "binary.json") };
 }
+function commandsDir(paths) {
+  return (0, import_node_path22.join)(paths.root, "commands");
+}
+
+// src/install/commands.ts
+var import_node_fs19 = require("node:fs");
+var import_node_path23 = require("node:path");
+function writeCommandLaunchers(paths, manifest) {
+  const folder = commandsDir(paths);
+  onDisk({ directory: paths.root, what: "the command launchers" }, () => {
+    (0, import_node_fs19.rmSync)(folder, { recursive: true, force: true });
+    (0, import_node_fs19.mkdirSync)(folder, { recursive: true });
+    const launcher = (0, import_node_path23.relative)(folder, (0, import_node_path23.join)(paths.root, "bin", "execpack"));
+    for (const name of Object.keys(manifest.commands ?? { [manifest.name]: manifest.name })) (0, import_node_fs19.symlinkSync)(launcher, (0, import_node_path23.join)(folder, name));
+  });
+}
 
 // src/cli/build.ts
 void runMain(async () => {
-  const [appDir, envDir, binaryLayer, cacheDir] = process.argv.slice(2);
-  if (!appDir || !envDir || !binaryLayer || !cacheDir) {
-    throw new Error("usage: build.cjs <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir>");
+  const [appDir, envDir, binaryLayer, cacheDir, execpackLayer] = process.argv.slice(2);
+  if (!appDir || !envDir || !binaryLayer || !cacheDir || !execpackLayer) {
+    throw new Error("usage: build.cjs <app-dir> <env-dir> <binary-layer-dir> <download-cache-dir> <execpack-layer-dir>");
   }
   const settings = readBinarySettings(readEnvDir(envDir));
   const here = dynoArchitecture();
@@ -21716,5 +21732,6 @@ void runMain(async () => {
   step("Installing the release binary");
   if (target !== here) detail(`Building for ${target} on ${here}: the ${target} binary of the release is installed`);
   const deadline = Date.now() + settings.downloadTimeoutMs;
-  await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: target === here, deadline });
+  const manifest = await installRelease({ settings, paths: slugPaths(appDir, binaryLayer), cacheDir, checkRunnable: target === here, deadline });
+  writeCommandLaunchers(slugPaths(appDir, execpackLayer), manifest);
 });

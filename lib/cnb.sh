@@ -7,18 +7,24 @@
 # path, and the execpack layer, which is the root the launchers and the bootstrapper expect, links the
 # other slices in (layers keep their absolute paths in the image, so relative links between them hold):
 #
-#   <layers>/node/node/bin/node             Node.js                 (launch, cache; metadata: version)
-#   <layers>/execpack/bin/execpack[ctl]     launchers, on PATH      (launch, cache; metadata: bootstrapper)
+#   <layers>/node/node/bin/node             Node.js                 (launch, build, cache; metadata: version)
+#   <layers>/execpack/bin/execpack[ctl]     launchers, on PATH      (launch, build, cache; metadata: bootstrapper)
+#   <layers>/execpack/commands/<name>       a launcher per program of the release, on PATH after the image's
+#   <layers>/execpack/env/                  PATH.append (commands/), BINARY_HOME.override (binary/)
 #   <layers>/execpack/bootstrapper/*.cjs    the bootstrapper
 #   <layers>/execpack/app-dir               the app directory's path (CNB_APP_DIR): binary.env is there
 #   <layers>/execpack/node -> ../node/node
 #   <layers>/execpack/binary -> ../binary/binary
 #   <layers>/execpack/binary.json -> ../binary/binary.json
-#   <layers>/binary/binary/<name>           the released binary     (launch; metadata: key)
+#   <layers>/binary/binary/<name>           the released binary     (launch, build, cache; metadata: key)
 #   <layers>/binary/binary.json             what was installed
 #   <layers>/cache/…                        downloads kept between builds (cache only)
 #
 # Node.js and the binary have layers of their own so that a new release re-exports only the binary layer.
+# All three are build layers: buildpacks that run after execpack get `execpack`, `execpackctl` and the
+# release's programs on PATH and BINARY_HOME during their own builds, as the classic `export` file gives them.
+# A build layer is restored for the next build only from the cache (never from the image), so each of them is
+# a cache layer too: a rebuild that changes nothing finds them all in place and downloads nothing.
 
 # Succeeds when a CNB lifecycle runs this buildpack: it passes the platform directory and plan paths as
 # environment variables (API 0.8+), classic Heroku passes positional arguments.
@@ -135,6 +141,18 @@ cnb::link_layers() {
 	ln -sfn ../binary/binary "${root}/binary"
 	ln -sfn ../binary/binary.json "${root}/binary.json"
 	printf '%s\n' "${app_dir}" >"${root}/app-dir"
+}
+
+# Writes the execpack layer's env/ files, which the lifecycle applies for later buildpacks' builds and the
+# launcher at launch: the release's programs (commands/, made by the bootstrapper's build step) after the
+# image's own PATH, so that they never shadow one of its commands, and BINARY_HOME naming the installed
+# release. With BINARY_FETCH=boot the binary itself gets the release it fetched as its BINARY_HOME.
+cnb::write_layer_env() {
+	local root="${1}"
+	mkdir -p "${root}/env"
+	printf '%s' "${root}/commands" >"${root}/env/PATH.append"
+	printf '%s' ":" >"${root}/env/PATH.delim"
+	printf '%s' "${root}/binary" >"${root}/env/BINARY_HOME.override"
 }
 
 # Removes what an earlier pin or an earlier cache layout left in the cache layer's Node.js cache; the verified

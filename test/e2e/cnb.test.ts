@@ -207,14 +207,14 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       expect(stdout + stderr).not.toContain(buildPassword);
     });
 
-    it("writes launch layers for Node.js, the bootstrapper and the binary, a cache-only layer for downloads", () => {
+    it("writes layers for Node.js, the bootstrapper and the binary, for launch and later buildpacks' builds and cached, a cache-only layer for downloads", () => {
       expect(cnb.layerToml("node")).toEqual({
-        types: { launch: true, build: false, cache: true },
+        types: { launch: true, build: true, cache: true },
         metadata: { version: `v${pinnedNodeVersion()}`, platform: process.arch === "arm64" ? "linux-arm64" : "linux-x64" },
       });
-      expect(cnb.layerToml("execpack")).toMatchObject({ types: { launch: true, build: false, cache: true } });
+      expect(cnb.layerToml("execpack")).toMatchObject({ types: { launch: true, build: true, cache: true } });
       expect(cnb.layerToml("execpack")!.metadata.bootstrapper).toMatch(/^[0-9a-f]{64}$/);
-      expect(cnb.layerToml("binary")).toMatchObject({ types: { launch: true, build: false, cache: false } });
+      expect(cnb.layerToml("binary")).toMatchObject({ types: { launch: true, build: true, cache: true } });
       expect(cnb.layerToml("cache")).toMatchObject({ types: { launch: false, build: false, cache: true } });
       expect(JSON.stringify([cnb.layerToml("binary"), cnb.layerToml("execpack")])).not.toContain(buildPassword);
     });
@@ -330,6 +330,18 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       expect(readProbeReport(report).env.APP_DB_PASSWORD).toBe("p@ss:w/rd");
     });
 
+    it("runs the release's programs by their own names (after the image's PATH) through the same boot, and gives the shell BINARY_HOME", async () => {
+      const report = join(workDir, "command-report");
+      const { child, exited, output } = start({ command: ["bash", "-c", 'echo "${BINARY_HOME}"; exec probe migrate --exit 5'] }, { PROBE_REPORT: report });
+      const [code] = await exited;
+      expect(code, output().stderr).toBe(5);
+      expect(output().stdout).toBe(`${join(cnb.layersDir, "execpack/binary")}\n`);
+      const probeReport = readProbeReport(report);
+      expect(probeReport).toMatchObject({ pid: child.pid, argv: ["probe", "migrate", "--exit", "5"] });
+      expect(probeReport.env).toMatchObject({ APP_DB_PASSWORD: "p@ss:w/rd", BINARY_HOME: join(cnb.layersDir, "execpack/binary") });
+      expect(probeReport.env.PATH!.split(":").at(-1)).toBe(join(cnb.layersDir, "execpack/commands"));
+    });
+
     it("finds the app's binary.env from any working directory (heroku run bash, then cd)", async () => {
       const report = join(workDir, "elsewhere-report");
       const { exited } = start({ command: ["bash", "-c", "cd / && exec execpack migrate --exit 0"] }, { PROBE_REPORT: report });
@@ -419,8 +431,8 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       const mirrorRequests = mirror.requests.length;
       const again = await cnb.build();
       expect(again.status, again.stderr).toBe(0);
-      expect(again.restoredFromCache).toEqual(expect.arrayContaining(["node", "execpack", "cache"]));
-      expect(again.reusedFromImage).toEqual(["binary"]);
+      expect(again.restoredFromCache).toEqual(expect.arrayContaining(["node", "execpack", "binary", "cache"]));
+      expect(again.reusedFromImage).toEqual([]);
       expect(again.stdout).toContain(`Reusing Node.js v${pinnedNodeVersion()} from the last build`);
       expect(again.stdout).toContain("Reusing the bootstrapper from the last build");
       expect(again.stdout).toContain("Reusing the binary from the last build");

@@ -2,18 +2,23 @@
  * A small stand-in for the Cloud Native Buildpacks lifecycle (buildpack API 0.10), enough to run this buildpack
  * the way Heroku's Fir generation does. Detect and build run the real bin/detect and bin/build in the app
  * directory with the CNB_* variables, the config vars as <platform>/env files and nothing of them in the
- * environment (buildpack.toml has clear-env). Export then does what each <layer>.toml asks: launch layers go
- * into the image (a launch layer left without a directory is taken from the previous image), cache layers into
- * the cache. Before a rebuild the restore follows the spec: the metadata of launch layers comes back from the
- * image and cached layers come back from the cache, both re-encoded without their [types] table, so the
- * buildpack has to opt into every reuse again. As in an image, layers and the app keep their absolute paths
- * from build to launch: after each build the image's layers are laid out in the layers directory again.
+ * environment (buildpack.toml has clear-env). Buildpacks of the group that come after this one (test-made ones,
+ * `laterBuildpacks`) then build in the environment its build layers give them: each build layer's bin/ first on
+ * PATH, lib/ first on LD_LIBRARY_PATH and LIBRARY_PATH, then its env/ and env.build/ files. Export then does
+ * what each <layer>.toml asks: launch layers go into the image (a launch layer left without a directory is
+ * taken from the previous image), cache layers into the cache. Before a rebuild the restore follows the spec:
+ * the metadata of a launch layer that is neither build nor cache comes back from the image, cached layers come
+ * back from the cache, both re-encoded without their [types] table, and a build layer that is not cached does
+ * not come back at all, so the buildpack has to opt into every reuse again. As in an image, layers and the app
+ * keep their absolute paths from build to launch: after each build the image's layers are laid out in the
+ * layers directory again.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runScript } from "../../../src/ctl/local-heroku.js";
 import type { ScriptResult } from "../../../src/ctl/local-heroku.js";
+import { applyEnvDirectory } from "./cnb-launcher.js";
 import type { LaunchProcess } from "./cnb-launcher.js";
 
 export interface LayerToml {
@@ -91,6 +96,35 @@ export interface CnbBuildResult extends ScriptResult {
   reusedFromImage: string[];
   /** Layers whose directory came back from the cache before the build. */
   restoredFromCache: string[];
+  /** What each later buildpack's bin/build did, in group order (none when this buildpack failed). */
+  later: ScriptResult[];
+}
+
+/**
+ * The environment a later buildpack builds in, after the buildpacks whose layers directories are given (in
+ * group order): their build layers' bin/ and lib/ prepended (later buildpacks' first, a buildpack's layers in
+ * name order), then each build layer's env/ and env.build/ files.
+ */
+export function buildEnvironment(buildpackLayers: readonly string[], base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  const buildLayers = (layers: string) =>
+    layerNames(layers)
+      .filter((name) => parseLayerToml(readFileSync(join(layers, `${name}.toml`), "utf8")).types.build && existsSync(join(layers, name)))
+      .map((name) => join(layers, name));
+  for (const [variable, subdir] of [["PATH", "bin"], ["LD_LIBRARY_PATH", "lib"], ["LIBRARY_PATH", "lib"]] as const) {
+    const dirs = [...buildpackLayers]
+      .reverse()
+      .flatMap((layers) => buildLayers(layers).map((layer) => join(layer, subdir)))
+      .filter((dir) => existsSync(dir));
+    if (dirs.length > 0) env[variable] = [...dirs, ...(env[variable] ? [env[variable]] : [])].join(":");
+  }
+  for (const layers of buildpackLayers) {
+    for (const layer of buildLayers(layers)) {
+      applyEnvDirectory(env, join(layer, "env"));
+      applyEnvDirectory(env, join(layer, "env.build"));
+    }
+  }
+  return env;
 }
 
 export interface CnbLifecycleOptions {
@@ -101,6 +135,8 @@ export interface CnbLifecycleOptions {
   buildEnv: NodeJS.ProcessEnv;
   /** The image's architecture (CNB_TARGET_ARCH); default: this machine's. */
   targetArch?: "amd64" | "arm64";
+  /** Directories of buildpacks that build after this one, in group order (their bin/build only). */
+  laterBuildpacks?: readonly string[];
 }
 
 export class CnbLifecycle {
@@ -170,10 +206,30 @@ export class CnbLifecycle {
     writeFileSync(planPath, "");
     const env = this.phaseEnv({ CNB_LAYERS_DIR: this.layersDir, CNB_BP_PLAN_PATH: planPath });
     const result = await runPhase(join(this.options.buildpackDir, "bin/build"), env, this.appDir, onOutput);
-    if (result.status !== 0) return { ...result, reusedFromImage: [], restoredFromCache };
+    if (result.status !== 0) return { ...result, reusedFromImage: [], restoredFromCache, later: [] };
+    const later: ScriptResult[] = [];
+    for (const buildpack of this.options.laterBuildpacks ?? []) later.push(await this.buildLater(buildpack, onOutput));
     const reusedFromImage = this.export();
     this.layOutImage();
-    return { ...result, reusedFromImage, restoredFromCache };
+    return { ...result, reusedFromImage, restoredFromCache, later };
+  }
+
+  /** The layers directory of a later buildpack, <layers>/<escaped id>. */
+  layersDirOf(buildpackDir: string): string {
+    const id = /^id\s*=\s*"([^"]+)"/m.exec(readFileSync(join(buildpackDir, "buildpack.toml"), "utf8"))?.[1];
+    if (!id) throw new Error(`${buildpackDir}/buildpack.toml has no [buildpack] id`);
+    return join(this.layersRoot, id.replaceAll("/", "_"));
+  }
+
+  /** A later buildpack's bin/build, in the environment this buildpack's build layers give it. */
+  private buildLater(buildpackDir: string, onOutput?: (chunk: string) => void): Promise<ScriptResult> {
+    const layersDir = this.layersDirOf(buildpackDir);
+    rmSync(layersDir, { recursive: true, force: true });
+    mkdirSync(layersDir, { recursive: true });
+    const planPath = join(this.options.workDir, "later-plan.toml");
+    writeFileSync(planPath, "");
+    const env = buildEnvironment([this.layersDir], this.phaseEnv({ CNB_BUILDPACK_DIR: buildpackDir, CNB_LAYERS_DIR: layersDir, CNB_BP_PLAN_PATH: planPath }));
+    return runPhase(join(buildpackDir, "bin/build"), env, this.appDir, onOutput);
   }
 
   /** The processes of the image: launch.toml of this (only) buildpack. */
@@ -195,7 +251,9 @@ export class CnbLifecycle {
     rmSync(this.layersDir, { recursive: true, force: true });
     mkdirSync(this.layersDir, { recursive: true });
     for (const name of layerNames(this.imageDir)) {
-      writeFileSync(join(this.layersDir, `${name}.toml`), restoredToml(parseLayerToml(readFileSync(join(this.imageDir, `${name}.toml`), "utf8"))));
+      const layer = parseLayerToml(readFileSync(join(this.imageDir, `${name}.toml`), "utf8"));
+      // From the image only a launch layer's that is neither build nor cache; a cached one's comes with it below.
+      if (!layer.types.build && !layer.types.cache) writeFileSync(join(this.layersDir, `${name}.toml`), restoredToml(layer));
     }
     const restored: string[] = [];
     for (const name of layerNames(this.cacheDir)) {
