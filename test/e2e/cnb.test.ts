@@ -4,6 +4,8 @@
  * app, a release zip with a real ELF (the probe) served from loopback, Node.js from a loopback mirror, then the
  * image's processes started by a stand-in launcher (test/helpers/cnb-launcher.ts) in a clean environment whose
  * PATH has no Node.js. Rebuilds check that unchanged layers are reused and a changed BINARY_URL is fetched.
+ * An arm64 image is built on this amd64 machine with the official arm64 Node.js and booted under qemu-user
+ * (helpers/arm64-runtime.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { once } from "node:events";
