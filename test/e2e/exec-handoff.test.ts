@@ -34,7 +34,9 @@ describe("the exec hand-off, end to end", () => {
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "execpack-handoff-"));
     const release = join(workDir, "stdio-probe_linux_amd64.tar.gz");
-    writeFileSync(release, tarGz([file("stdio-probe_linux_amd64/stdio-probe", readFileSync(stdioProbeBinary()))]));
+    // A second program of the release is a companion command: `companion` on the dyno's PATH.
+    const probeBytes = readFileSync(stdioProbeBinary());
+    writeFileSync(release, tarGz([file("stdio-probe_linux_amd64/stdio-probe", probeBytes), file("stdio-probe_linux_amd64/companion", probeBytes)]));
     mirror = await serveDirectory(nodeMirror());
     stackPath = makeStackPath(workDir);
     built = await buildApp({
@@ -71,8 +73,9 @@ describe("the exec hand-off, end to end", () => {
   it.each([
     ["the web process", "web"],
     ["the release phase", "release"],
+    ["a companion command", "companion"],
   ])("hands %s fds 0-2 in blocking mode, exactly as bash's exec does, and no other fd", async (_, type) => {
-    const command = processCommand(built.slugDir!, built.release!.stdout, type)!;
+    const command = type === "companion" ? "companion --fds" : processCommand(built.slugDir!, built.release!.stdout, type)!;
     // Pipes on both sides, as Heroku's log router gives a dyno: the output goes through `| cat`.
     const viaBash = await run(`: | (exec ${probe()} --fds) | cat`);
     const viaExecpack = await run(`: | (${command}) | cat`);
