@@ -15,8 +15,8 @@ import type { StreamedFormat } from "./decompress.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import { finishRelease, installedMode, runsElsewhere } from "./release.js";
 import { isSharedLibraryFile } from "./runnable.js";
-import { isOldGnuSparse, sparseFromPax, unsupportedSparse } from "./sparse.js";
-import type { SparseEntry } from "./sparse.js";
+import { isContinuation, isOldGnuSparse, sparseFromPax, unsupportedContinuation, unsupportedSparse } from "./unsupported-entries.js";
+import type { SparseEntry } from "./unsupported-entries.js";
 import { formatBytes } from "../common/output.js";
 
 const TAR_BLOCK = 512;
@@ -109,15 +109,18 @@ async function scanTar(chunks: AsyncIterable<Buffer>, job: Job, format: ArchiveF
     return false;
   };
   parser.on("error", fail);
-  // A pax header announcing a GNU sparse file comes just before its entry (sparse.ts): node-tar would give the
-  // packed data as the file, and skips an old-GNU sparse entry, so either refuses the archive.
+  // A pax header announcing a GNU sparse file comes just before its entry (unsupported-entries.ts): node-tar
+  // would give the packed data as the file, and skips an old-GNU sparse entry and a multi-volume continuation,
+  // so each refuses the archive.
   let sparseNext: SparseEntry | undefined;
   parser.on("meta", (headerText: string) => {
     sparseNext = sparseFromPax(headerText) ?? sparseNext;
   });
   parser.on("ignoredEntry", (entry: ReadEntry) => {
     sparseNext = undefined;
-    if (countEntry() && isOldGnuSparse(entry.type)) fail(unsupportedSparse(entry.path, { name: undefined, format: "old GNU" }));
+    if (!countEntry()) return;
+    if (isOldGnuSparse(entry.type)) fail(unsupportedSparse(entry.path, { name: undefined, format: "old GNU" }));
+    else if (isContinuation(entry.type)) fail(unsupportedContinuation(entry.path));
   });
   // Entries of one path are written in archive order: the last one wins, as when tar extracts.
   let previous: Promise<unknown> = Promise.resolve();

@@ -1,10 +1,11 @@
 /**
- * GNU tar's sparse files (`tar --sparse`, `-S`): only the parts of a file that are not holes are stored, with a
- * map saying where they go. node-tar does not rebuild them: an old-GNU sparse entry (type `S`) is skipped as an
- * unknown type, and a pax one (formats 0.0, 0.1 and 1.0) reads as a regular file holding the packed data (and,
- * in 1.0, the map), under a `GNUSparseFile.<pid>/` name. Either would install a wrong or missing file without
- * a word, so an archive holding one is refused with its own code. Recognised here from what the parser shows:
- * the entry's type, and the raw text of the pax header before it.
+ * Tar entries node-tar cannot give back as the file they stand for, which would be installed wrong or not at
+ * all without a word, so an archive holding one is refused with its own code:
+ * - GNU tar's sparse files (`tar --sparse`, `-S`): only the parts of a file that are not holes are stored, with
+ *   a map saying where they go. An old-GNU sparse entry (type `S`) is skipped as an unknown type, and a pax one
+ *   (formats 0.0, 0.1 and 1.0) reads as a regular file holding the packed data (and, in 1.0, the map), under a
+ *   `GNUSparseFile.<pid>/` name. Recognised from the entry's type and the raw text of the pax header before it.
+ * - The rest of a file begun in another volume of a multi-volume tar (type `M`), skipped as unknown too.
  */
 import { ExecpackError } from "../common/errors.js";
 import { escapeControl } from "../common/output.js";
@@ -41,5 +42,17 @@ export function unsupportedSparse(path: string, sparse: SparseEntry): ExecpackEr
       "GNU tar's --sparse (-S) stores only the parts of a file that are not holes; installed as stored, the file " +
       "would be wrong or missing, so nothing was installed. Use the project's zip, or ask it to pack the release " +
       "without --sparse.",
+  });
+}
+
+/** node-tar's type for the rest of a file begun in another volume (`tar --multi-volume`), which it skips. */
+export function isContinuation(type: string): boolean {
+  return type === "ContinuationFile";
+}
+
+export function unsupportedContinuation(path: string): ExecpackError {
+  return new ExecpackError("archive.unsupported-entry", "The archive is one volume of a multi-volume tar: a file in it is only a part", {
+    seen: [`entry: "${escapeControl(path)}" (continued from another volume)`],
+    hint: "A release is one archive, not a volume of several (tar --multi-volume). Point BINARY_URL at the whole release.",
   });
 }

@@ -1,9 +1,9 @@
 /**
- * GNU tar's sparse files, packed by the real GNU tar from a file with holes (`truncate -s` and a few written
- * bytes), in every format it writes them: old GNU (with and without extension headers for a long map) and
- * pax 0.0, 0.1 and 1.0. node-tar cannot rebuild them, so the archive is refused with archive.unsupported-entry
- * naming the file, never installed with the file empty, missing or holding the packed data. The same tree
- * packed without --sparse installs byte for byte.
+ * Tar entries node-tar cannot give back as their file, packed by the real GNU tar: sparse files from a file
+ * with holes (`truncate -s` and a few written bytes) in every format GNU tar writes them, old GNU (with and
+ * without extension headers for a long map) and pax 0.0, 0.1 and 1.0, and the second volume of a multi-volume
+ * tar. Each refuses the archive with archive.unsupported-entry naming the file, never installed with the file
+ * empty, missing or holding the packed data. The same tree packed without --sparse installs byte for byte.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
@@ -86,5 +86,25 @@ describe.skipIf(!GNU_TAR)("a GNU-sparse tar, packed by GNU tar (skipped where ta
     const result = await extractRelease({ archivePath, staging: join(work, `plain-staging-${name}`), architecture: HOST_ARCHITECTURE });
     expect(readFileSync(join(result.root, "data.bin")).equals(readFileSync(join(work, "few", "rel", "data.bin")))).toBe(true);
     expect(result.entry).toBe("rel/app");
+  });
+});
+
+describe.skipIf(!GNU_TAR)("a volume of a multi-volume tar, packed by GNU tar (skipped where tar is not GNU tar)", () => {
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), "execpack-multi-volume-"));
+    const rel = join(work, "rel");
+    mkdirSync(rel);
+    writeFileSync(join(rel, "data.bin"), Buffer.alloc(300_000, 7));
+    writeFileSync(join(rel, "app"), compiledElf("pie")!, { mode: 0o755 });
+    // 200 KiB volumes: data.bin begins in the first and ends in the second, which then holds app whole.
+    execFileSync("tar", ["-c", "--multi-volume", "--tape-length=200", "-f", join(work, "v1.tar"), "-f", join(work, "v2.tar"), "-C", work, "rel"]);
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it("the second volume: refused with archive.unsupported-entry, not installed without the file begun in the first", async () => {
+    const error = await refusal(join(work, "v2.tar"));
+    const text = formatError(error);
+    expect(error.code, text).toBe("archive.unsupported-entry");
+    expect(text).toContain('entry: "rel/data.bin" (continued from another volume)');
   });
 });
