@@ -10123,7 +10123,7 @@ var require_client_h1 = __commonJS({
        */
       onHeaderValue(buf) {
         let len = this.headers.length;
-        const isContinuation = (len & 1) === 0;
+        const isContinuation2 = (len & 1) === 0;
         if ((len & 1) === 1) {
           this.headers.push(buf);
           len += 1;
@@ -10134,9 +10134,9 @@ var require_client_h1 = __commonJS({
         if (key.length === 10) {
           const headerName = util.bufferToLowerCasedHeaderName(key);
           if (headerName === "keep-alive") {
-            this.keepAlive += (isContinuation || this.keepAlive.length === 0 ? "" : ",") + buf.toString();
+            this.keepAlive += (isContinuation2 || this.keepAlive.length === 0 ? "" : ",") + buf.toString();
           } else if (headerName === "connection") {
-            this.connection += (isContinuation || this.connection.length === 0 ? "" : ",") + buf.toString();
+            this.connection += (isContinuation2 || this.connection.length === 0 ? "" : ",") + buf.toString();
           }
         } else if (key.length === 14 && util.bufferToLowerCasedHeaderName(key) === "content-length") {
           if (this.contentLength === -1) {
@@ -20885,7 +20885,7 @@ function executables(runnable, links) {
   return found.sort();
 }
 
-// src/archive/sparse.ts
+// src/archive/unsupported-entries.ts
 var SPARSE_RECORD = /(?:^|\n)\d+ GNU\.sparse\.([a-z]+)=([^\n]*)/g;
 function sparseFromPax(headerText) {
   const records = /* @__PURE__ */ new Map();
@@ -20902,6 +20902,15 @@ function unsupportedSparse(path, sparse) {
   return new ExecpackError("archive.unsupported-entry", "The archive holds a sparse file, which execpack cannot rebuild", {
     seen: [`entry: "${escapeControl(sparse.name ?? path)}" (GNU tar sparse file, ${sparse.format} format)`],
     hint: "GNU tar's --sparse (-S) stores only the parts of a file that are not holes; installed as stored, the file would be wrong or missing, so nothing was installed. Use the project's zip, or ask it to pack the release without --sparse."
+  });
+}
+function isContinuation(type) {
+  return type === "ContinuationFile";
+}
+function unsupportedContinuation(path) {
+  return new ExecpackError("archive.unsupported-entry", "The archive is one volume of a multi-volume tar: a file in it is only a part", {
+    seen: [`entry: "${escapeControl(path)}" (continued from another volume)`],
+    hint: "A release is one archive, not a volume of several (tar --multi-volume). Point BINARY_URL at the whole release."
   });
 }
 
@@ -20982,7 +20991,9 @@ async function scanTar(chunks, job, format) {
   });
   parser.on("ignoredEntry", (entry) => {
     sparseNext = void 0;
-    if (countEntry() && isOldGnuSparse(entry.type)) fail(unsupportedSparse(entry.path, { name: void 0, format: "old GNU" }));
+    if (!countEntry()) return;
+    if (isOldGnuSparse(entry.type)) fail(unsupportedSparse(entry.path, { name: void 0, format: "old GNU" }));
+    else if (isContinuation(entry.type)) fail(unsupportedContinuation(entry.path));
   });
   let previous = Promise.resolve();
   parser.on("entry", (entry) => {
