@@ -1,12 +1,14 @@
 /**
- * What `execpack` adds before the binary starts. Builds a slug the way Heroku would (bin/compile with a
- * release zip holding /usr/bin/true, served from loopback), then times, from the same slug's Node.js:
+ * What execpack adds to a dyno's start, from the dyno shell's start to the binary's first instruction. Builds a
+ * slug the way Heroku would (bin/compile with a release zip holding /usr/bin/true, served from loopback), then
+ * times, with 0, 5 and 50 add-on URLs among the config vars, from the same slug's Node.js:
  *   node -e 0                       bare Node.js start-up: the baseline
- *   execpack (binary.env + URLs)   the launcher, the bootstrapper, the environment, the exec into `true`
- *   true                           the binary alone
- * and prints medians and ratios against bare Node: the raw one, and the one the target is about, what
- * execpack adds before the binary starts ((execpack → true) − (true alone), over node -e 0).
- * Run: npm run bench:boot [-- RUNS]
+ *   dyno → true                     what Heroku runs for `web: execpack`: bash sourcing .profile.d (the profile
+ *                                   step), then `exec execpack` (the launcher's fast path, or Node.js), into `true`
+ *   true alone                      the binary alone, started the same way
+ * and prints medians and the ratio the targets are about: (dyno → true) − (true alone), over node -e 0.
+ * Every case runs in the same clean environment (the config vars, HOME, a PATH without Node.js), interleaved.
+ * Run: npm run bench:boot [-- RUNS]; BENCH_BUILDPACK=<checkout> measures another checkout (the code before a change).
  */
 import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
@@ -20,6 +22,7 @@ import { serveDirectory } from "../test/helpers/static-server.js";
 import { offlineNpm } from "../test/e2e/helpers/build-env.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
+const BUILDPACK = process.env.BENCH_BUILDPACK ?? REPO;
 const RUNS = Number(process.argv[2] ?? 40);
 
 function median(values: number[]): number {
@@ -48,7 +51,7 @@ try {
   await once(zip.outputStream.pipe(createWriteStream(join(workDir, "release.zip"))), "close");
   const server = await serveDirectory(workDir);
   const build = await buildApp({
-    buildpackDir: REPO,
+    buildpackDir: BUILDPACK,
     appDir,
     workDir,
     configVars: { BINARY_URL: `${server.url}/release.zip` },
@@ -58,33 +61,35 @@ try {
   if (!build.slugDir) throw new Error(`build failed:\n${build.compile?.stdout}\n${build.compile?.stderr}`);
 
   const slug = build.slugDir;
-  const env = {
-    HOME: slug,
-    PATH: `${slug}/.execpack/bin:/usr/bin:/bin`,
-    PORT: "5000",
-    DATABASE_URL: "postgres://user:secret@db.internal:5432/app",
-    REDIS_URL: "redis://h:secret@cache.internal:6379",
-  };
   const node = join(slug, ".execpack/node/bin/node");
-  const execpack = join(slug, ".execpack/bin/execpack");
-  const cases: Array<[string, () => number]> = [
-    ["node -e 0 (baseline)", () => time(node, ["-e", "0"], env, slug)],
-    ["execpack → true", () => time(execpack, [], env, slug)],
-    ["true alone", () => time("/usr/bin/true", [], env, slug)],
-  ];
-  for (const [, run] of cases) run(); // warm the page cache
-  const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
-  for (let i = 0; i < RUNS; i += 1) for (const [name, run] of cases) samples.get(name)!.push(run());
-
-  const baseline = median(samples.get("node -e 0 (baseline)")!);
-  console.log(`boot overhead, ${RUNS} runs each, Node ${spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()}\n`);
-  console.log(`${"case".padEnd(28)}${"median ms".padStart(11)}${"vs node -e 0".padStart(15)}`);
-  for (const [name] of cases) {
-    const value = median(samples.get(name)!);
-    console.log(`${name.padEnd(28)}${value.toFixed(1).padStart(11)}${`${(value / baseline).toFixed(2)}x`.padStart(15)}`);
+  const dyno = 'for f in "${HOME}"/.profile.d/*.sh; do [ -r "${f}" ] && . "${f}"; done; exec execpack';
+  const schemes = ["mysql://u:p%40ss@mysql.internal:3306/db", "redis://h:secret@cache.internal:6379", "amqp://u:p@mq.internal/vhost", "mongodb://u:p@m1.internal,m2.internal/db"];
+  const envWith = (urls: number): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { HOME: slug, PATH: makeStackPath(workDir), PORT: "5000", DYNO: "web.1", LANG: "en_US.UTF-8" };
+    for (let i = 0; i < urls; i += 1) {
+      const name = i === 0 ? "DATABASE_URL" : i === 1 ? "REDIS_URL" : `ADDON${i}_URL`;
+      env[name] = i === 0 ? "postgres://user:secret@db.internal:5432/app" : schemes[i % schemes.length];
+    }
+    return env;
+  };
+  console.log(`boot overhead, ${RUNS} runs each, Node ${spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()}, ${BUILDPACK === REPO ? "this checkout" : BUILDPACK}\n`);
+  console.log(`${"add-on URLs".padEnd(13)}${"node -e 0".padStart(11)}${"dyno → true".padStart(13)}${"true alone".padStart(12)}${"added".padStart(9)}${"ratio".padStart(8)}${"target".padStart(9)}`);
+  for (const [urls, target] of [[0, ""], [5, "≤ 1.15x"], [50, "≤ 1.25x"]] as const) {
+    const env = envWith(urls);
+    const cases: Array<[string, () => number]> = [
+      ["node", () => time(node, ["-e", "0"], env, slug)],
+      ["dyno", () => time("bash", ["-c", dyno], env, slug)],
+      ["true", () => time("/usr/bin/true", [], env, slug)],
+    ];
+    for (const [, run] of cases) run(); // warm the page cache
+    const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+    for (let i = 0; i < RUNS; i += 1) for (const [name, run] of cases) samples.get(name)!.push(run());
+    const [baseline, started, alone] = ["node", "dyno", "true"].map((name) => median(samples.get(name)!)) as [number, number, number];
+    const added = started - alone;
+    const ms = (value: number, width: number) => `${value.toFixed(1)} ms`.padStart(width);
+    console.log(`${String(urls).padEnd(13)}${ms(baseline, 11)}${ms(started, 13)}${ms(alone, 12)}${ms(added, 9)}${`${(added / baseline).toFixed(2)}x`.padStart(8)}${target.padStart(9)}`);
   }
-  const added = median(samples.get("execpack → true")!) - median(samples.get("true alone")!);
-  console.log(`\nexecpack before the binary starts: ${added.toFixed(1)} ms = ${(added / baseline).toFixed(2)}x node -e 0 (target ≤ 1.30x)`);
 } finally {
-  rmSync(workDir, { recursive: true, force: true });
+  if (!process.env.BENCH_KEEP) rmSync(workDir, { recursive: true, force: true });
+  else console.log(workDir);
 }

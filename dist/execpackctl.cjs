@@ -985,6 +985,12 @@ function portText(hostPort) {
 function parseHostPort(text, rule, report) {
   if (text === "" || text.startsWith(":")) throw report.placeholder("it has no host");
   const port = parsePort(portText(text), rule, report);
+  const colon = text.indexOf(":");
+  const plain = colon === -1 ? text : text.slice(0, colon);
+  if (ASCII_HOST_NAME.test(plain)) {
+    report.host ??= plain;
+    return { host: plain, port };
+  }
   let url;
   try {
     url = new URL(`${report.scheme ?? "x"}://${text}`);
@@ -1398,7 +1404,8 @@ function resolveEnvironment(input) {
     }
   }
   problems.sort((a, b) => a.line - b.line);
-  const env = Object.fromEntries(state.values);
+  const env = /* @__PURE__ */ Object.create(null);
+  for (const [name, value] of state.values) env[name] = value;
   return {
     env,
     origins: state.origins,

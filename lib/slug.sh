@@ -26,6 +26,26 @@ if [ -n "${BASH_VERSION:-}" ] && [ -f "${HOME}/.execpack/libexec/execpack-profil
 	. "${HOME}/.execpack/libexec/execpack-profile"
 fi
 PROFILE
+	slug::warm_profile "${build_dir}"
+}
+
+# Runs the profile step once, in a clean environment, to write V8's code cache of its compiled functions
+# (src/cli/profile-loader.ts): every dyno start then skips compiling them. A URL of every scheme, a malformed
+# and a placeholder one, and the app's own binary.env make the code a boot runs compiled. A failure only costs
+# the cache.
+slug::warm_profile() {
+	local build_dir="${1}"
+	local scratch
+	scratch="$(mktemp -d)"
+	env -i HOME="${build_dir}" PATH="/usr/bin:/bin" PORT=5000 \
+		DATABASE_URL="postgres://u:p%40ss@db.internal:5432/db?sslmode=require" JAWSDB_URL="mysql://u:p@mysql.internal:3306/db" \
+		CLEARDB_DATABASE_URL="mysql://u:p@cleardb.internal/heroku_db?reconnect=true" REDIS_URL="redis://h:p@cache.internal:6379" \
+		REDIS_TLS_URL="rediss://:p@cache.internal:6380" CLOUDAMQP_URL="amqp://u:p@mq.internal/vhost" \
+		MONGODB_URI="mongodb://u:p@m1.internal,m2.internal:27018/db" MONGO_SRV_URL="mongodb+srv://u:p@cluster.internal/db" \
+		IPV6_DATABASE_URL="postgresql://u:p@[::1]:5432/db" BROKEN_URL="postgres://u:p@db.internal:port/db" \
+		PENDING_URL="mysql://u:p@changeme:3306/db" \
+		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache >/dev/null 2>&1 || true
+	rm -rf "${scratch}"
 }
 
 # Writes the export file that buildpacks running after this one source (multi-buildpack apps): they can run
