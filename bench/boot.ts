@@ -90,6 +90,5 @@ try {
     console.log(`${String(urls).padEnd(13)}${ms(baseline, 11)}${ms(started, 13)}${ms(alone, 12)}${ms(added, 9)}${`${(added / baseline).toFixed(2)}x`.padStart(8)}${target.padStart(9)}`);
   }
 } finally {
-  if (!process.env.BENCH_KEEP) rmSync(workDir, { recursive: true, force: true });
-  else console.log(workDir);
+  rmSync(workDir, { recursive: true, force: true });
 }

@@ -895,6 +895,7 @@ function libraryPath(home, folders, current) {
 // src/boot/profile.ts
 var SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 var URL_NAME = /_(URL|URI)$/;
+var SMALLEST_ARG_SPACE = 1e5;
 function profile(paths, processEnv, recordPath) {
   const vars = dynoConfigVars(processEnv);
   const config = externalConfigVars(vars);
@@ -942,6 +943,10 @@ function profile(paths, processEnv, recordPath) {
     if (!isExecpackError(error)) throw error;
     fast = false;
   }
+  let bytes = 0;
+  for (const [name, value] of Object.entries(vars)) bytes += name.length + (value?.length ?? 0) + 2;
+  for (const [name, value] of [...derived, ...results]) bytes += name.length + value.length + 2;
+  if (bytes > SMALLEST_ARG_SPACE) fast = false;
   const record = { fast, root: paths.root, home, libraryPrefix, main, commandsDir: commandsDir(paths), urlCount, inputs, results, commands, derived };
   return { warnings, record, written: writeRecord(record, recordPath) };
 }

@@ -28,6 +28,8 @@ import type { ProfileRecord } from "./profile-record.js";
 /** A name bash can hold and export; the shell checks it again before `export`. */
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const URL_NAME = /_(URL|URI)$/;
+/** What execve accepts on any system (boot/exec.ts, MIN_ARG_SPACE), in UTF-16 units: a cheap, safe bound. */
+const SMALLEST_ARG_SPACE = 100_000;
 
 export interface ProfileOutput {
   /** One line each, for stderr: a URL that derived nothing, by its variable's name. */
@@ -101,6 +103,13 @@ export function profile(paths: SlugPaths, processEnv: NodeJS.ProcessEnv, recordP
     if (!isExecpackError(error)) throw error;
     fast = false;
   }
+
+  // An environment near what execve accepts goes to the Node.js path, which names the largest variables when it
+  // does not fit (boot.environment-too-large), rather than to a failed exec in bash and its message first.
+  let bytes = 0;
+  for (const [name, value] of Object.entries(vars)) bytes += name.length + (value?.length ?? 0) + 2;
+  for (const [name, value] of [...derived, ...results]) bytes += name.length + value.length + 2;
+  if (bytes > SMALLEST_ARG_SPACE) fast = false;
 
   const record: ProfileRecord = { fast, root: paths.root, home, libraryPrefix, main, commandsDir: commandsDir(paths), urlCount, inputs, results, commands, derived };
   return { warnings, record, written: writeRecord(record, recordPath) };
