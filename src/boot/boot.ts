@@ -55,6 +55,7 @@ function programToRun(home: string, binary: string, manifest: InstallManifest, c
  * (where the command launchers were, after the stack's own commands), and argv[0] is the bare name when a PATH
  * lookup of that name finds this very file, else its absolute path. Programs that find themselves through
  * argv[0] and PATH (PostgreSQL's tools, multi-call binaries such as busybox) then find the release's file.
+ * launchers/execpack's fast path does the same in bash (with bash's own `hash` as the lookup): change both.
  */
 export function asAShellWouldRun(
   file: string,
