@@ -137,6 +137,14 @@ describe(".profile.d: derived variables in the dyno's shell, and one Node.js sta
     expect(run.stdout).toBe(`db.internal 5432 cache.internal:6380 ${join(slug, ".execpack/binary")} []\n`);
   }, 60_000);
 
+  it("`heroku run execpackctl env` shows the shell's derived variables as derived, and derives them again from a changed URL", async () => {
+    const run = await dyno("execpackctl env; DATABASE_URL=postgres://u:pw@replica.internal/app execpackctl env", config());
+    expect(run.status, run.stderr).toBe(0);
+    const [before, after] = run.stdout.split(/^(?=DATABASE_ADDRESS=)/m).slice(1);
+    expect(before).toMatch(/^DATABASE_HOST='db\.internal' # derived from DATABASE_URL$/m);
+    expect(after).toMatch(/^DATABASE_HOST='replica\.internal' # derived from DATABASE_URL$/m);
+  }, 60_000);
+
   it.each([
     ["a malformed DATABASE_URL", { DATABASE_URL: "postgres://app:pa ss@db.internal:5432/app" }, "DATABASE_URL", "[env.invalid-url]"],
     ["a JawsDB placeholder", { JAWSDB_URL: "mysql://user:jaws-secret@changeme:3306/db" }, "JAWSDB_URL", "[env.url-placeholder]"],
