@@ -76,8 +76,9 @@ try {
   };
   const withCache = (seedDir: string | undefined, scratch: string) => {
     const cache = join(scratch, "cache");
-    // With the files' modification times, as a cache restored from storage between builds keeps them.
-    if (seedDir) cpSync(seedDir, cache, { recursive: true, preserveTimestamps: true });
+    // With the files' modification times and links as they are, as a cache restored from storage between
+    // builds keeps them (cpSync would otherwise make relative link targets absolute).
+    if (seedDir) cpSync(seedDir, cache, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     else mkdirSync(cache);
     return cache;
   };

@@ -11,8 +11,8 @@
  * relatives (as GNU time on bin/compile would report). The install process runs the slug's own copy of
  * Node.js from an absolute path, so a `node` shim on PATH would not see it; NODE_OPTIONS does.
  *
- * Each run uses a new BINARY_URL (a ?run= query the server ignores), so every build downloads for real while
- * the build cache keeps the bundler's npm dependencies warm, as on a redeploy after a new release.
+ * Each run uses a new BINARY_URL (a ?run= query the server ignores), so every build downloads for real, as on a
+ * redeploy after a new release.
  *
  * COMPILE_BENCH_NODE_FLAGS="--max-semi-space-size=1" adds rows for the same builds with those V8 flags in
  * NODE_OPTIONS (every Node.js process of the compile gets them), to try a flag before putting it in bin/compile.
@@ -29,7 +29,7 @@ import { serveDirectory } from "../test/helpers/static-server.js";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 3);
 const BINARY_MIB = Number(process.env.COMPILE_BENCH_MIB ?? 576);
-const TARGET_BYTES = 150 * 1000 ** 2;
+const TARGET_BYTES = 80 * 1000 ** 2; // issue 9: <= 80 MB for a 500 MB archive
 const EXTRA_FLAGS = process.env.COMPILE_BENCH_NODE_FLAGS?.trim() ?? "";
 
 interface ProcessRecord {
@@ -138,7 +138,7 @@ try {
     );
   }
   const worst = Math.max(...formats.filter((format) => !format.flags).flatMap((format) => install.get(format.name)!.map((record) => record.maxRssKiB)));
-  console.log(`\ntarget: < 150 MB (${mib(TARGET_BYTES)}): worst run as bin/compile runs it ${mib(worst * 1024)} (${mb(worst)}), ${worst * 1024 < TARGET_BYTES ? "within" : "OVER"} the target`);
+  console.log(`\ntarget: <= 80 MB (${mib(TARGET_BYTES)}): worst run as bin/compile runs it ${mib(worst * 1024)} (${mb(worst)}), ${worst * 1024 < TARGET_BYTES ? "within" : "OVER"} the target`);
   console.log("\"other node max\": the largest other Node.js process of the compile (npm, the bundler), for context");
 } finally {
   await server.close();
