@@ -5,7 +5,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { execFileSync } from "node:child_process";
@@ -143,11 +143,27 @@ describe("bin/compile on bad input", () => {
     const first = await build();
     expect(first.compile?.status, first.compile?.stderr).toBe(0);
     const before = server.conditions.length;
+    // bin/compile asks with curl, and on the 304 copies the kept install: no Node.js step.
     const second = await build();
     expect(second.compile?.status, second.compile?.stderr).toBe(0);
-    expect(second.compile?.stdout).toContain("Using cached archive (304 Not Modified)");
+    expect(second.compile?.stdout).toContain("Reusing the release the last build installed: BINARY_URL answered 304 Not Modified");
     expect(server.conditions.slice(before)).toEqual([expect.stringMatching(/^".+"$/)]);
     expect(readFileSync(join(second.slugDir!, ".execpack/binary/probe"))).toEqual(readFileSync(join(first.slugDir!, ".execpack/binary/probe")));
+
+    // A kept install changed since it was kept is not used: the install step asks and reuses the kept archive.
+    writeFileSync(join(workDir, "rebuild-cache/execpack/installed/slug/binary/probe"), "damaged");
+    const third = await build();
+    expect(third.compile?.status, third.compile?.stderr).toBe(0);
+    expect(third.compile?.stdout).toContain("Using cached archive (304 Not Modified)");
+    expect(readFileSync(join(third.slugDir!, ".execpack/binary/probe"))).toEqual(readFileSync(join(first.slugDir!, ".execpack/binary/probe")));
+
+    // A release changed upstream answers 200 to curl: the install step downloads it.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(workDir, "good.zip"), later, later);
+    const fourth = await build();
+    expect(fourth.compile?.status, fourth.compile?.stderr).toBe(0);
+    expect(fourth.compile?.stdout).not.toContain("Reusing the release");
+    expect(fourth.compile?.stdout).toMatch(/Release: .*\(downloaded\)/);
   });
 
   it("says internal error with the report link, and installs nothing, when the install step dies mid-download", async () => {
@@ -212,7 +228,7 @@ describe("bin/compile on bad input", () => {
       expect(conditions).toEqual(["", ""]); // the second build trusted nothing from the first
       const third = await build();
       expect(third.compile?.status, third.compile?.stderr).toBe(0);
-      expect(third.compile?.stdout).toContain("Using cached archive (304 Not Modified)");
+      expect(third.compile?.stdout).toContain("BINARY_URL answered 304 Not Modified");
       expect(conditions).toEqual(["", "", '"v1"']);
     } finally {
       origin.closeAllConnections();
