@@ -130,8 +130,8 @@ describe("classic buildpack, end to end", () => {
     expect(readdirSync(join(cache, "node", kept), { recursive: true }).sort()).toEqual(["bin", "bin/node"]);
     expect(readFileSync(join(cache, "node", `${kept}.sha256`), "utf8").trim()).toBe(sha256(join(cache, "node", kept, "bin/node")));
     expect(existsSync(join(cache, "release.download"))).toBe(false);
-    // The pinned install, kept for a rebuild that changes nothing (its warnings file moved into it).
-    expect(readdirSync(join(cache, "installed")).sort()).toEqual(["key", "slug", "stamp", "warnings"]);
+    // The install, kept for a rebuild that changes nothing (its warnings file moved into it, the download's validators copied).
+    expect(readdirSync(join(cache, "installed")).sort()).toEqual(["archive.json", "key", "slug", "stamp", "warnings"]);
     expect(readdirSync(join(cache, "installed/slug")).sort()).toEqual(["binary", "binary.json", "commands"]);
     expect(existsSync(join(cache, "install-warnings.txt"))).toBe(false);
   });
