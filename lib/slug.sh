@@ -13,6 +13,7 @@
 # line and `heroku run bash` see them, and leaves a record that lets `execpack` exec the binary without
 # starting Node.js again (launchers/execpack). It is a file of its own, sourced only by bash: the NUL-separated
 # reads it needs are bash's, and another shell must not even parse them.
+# With a <cache-dir>, the code cache comes from the build cache when nothing that makes it changed.
 slug::write_profile() {
 	local build_dir="${1}"
 	mkdir -p "${build_dir}/.profile.d"
@@ -26,16 +27,31 @@ if [ -n "${BASH_VERSION:-}" ] && [ -f "${HOME}/.execpack/libexec/execpack-profil
 	. "${HOME}/.execpack/libexec/execpack-profile"
 fi
 PROFILE
-	slug::warm_profile "${build_dir}"
+	slug::warm_profile "${build_dir}" "${2:-}"
 }
 
 # Runs the profile step once, in a clean environment, to write V8's code cache of its compiled functions
 # (src/cli/profile-loader.ts): every dyno start then skips compiling them. A URL of every scheme, a malformed
 # and a placeholder one, and the app's own binary.env make the code a boot runs compiled. A failure only costs
-# the cache.
+# the cache. With a <cache-dir>, the build cache keeps the code cache under a key of what makes it (the
+# bundles, the app's binary.env, the Node.js, this function), and a build with the same key copies it instead
+# of starting Node.js (lib/release_reuse.sh's rebuilds start none). A stale one would only be rejected by V8.
 slug::warm_profile() {
 	local build_dir="${1}"
-	local scratch
+	local cache_dir="${2:-}"
+	local scratch key=""
+	if [[ -n "${cache_dir}" ]]; then
+		key="$({
+			"${build_dir}/.execpack/node/bin/node" --version
+			declare -f slug::warm_profile
+			cd "${build_dir}" && sha256sum -- .execpack/bootstrapper/profile.cjs .execpack/bootstrapper/profile-loader.cjs
+			[[ ! -f "${build_dir}/binary.env" ]] || cat "${build_dir}/binary.env"
+		} | sha256sum)" || key=""
+		if [[ -n "${key}" && -f "${cache_dir}/key" && "$(<"${cache_dir}/key")" == "${key}" ]] &&
+			cp "${cache_dir}/profile-code-cache" "${build_dir}/.execpack/profile-code-cache" 2>/dev/null; then
+			return 0
+		fi
+	fi
 	scratch="$(mktemp -d)"
 	env -i HOME="${build_dir}" PATH="/usr/bin:/bin" PORT=5000 \
 		DATABASE_URL="postgres://u:p%40ss@db.internal:5432/db?sslmode=require" JAWSDB_URL="mysql://u:p@mysql.internal:3306/db" \
@@ -46,6 +62,14 @@ slug::warm_profile() {
 		PENDING_URL="mysql://u:p@changeme:3306/db" \
 		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache >/dev/null 2>&1 || true
 	rm -rf "${scratch}"
+	if [[ -n "${key}" && -f "${build_dir}/.execpack/profile-code-cache" ]]; then
+		# Key last, so a half-written entry is never used; a failure only costs the next build a Node.js start.
+		rm -rf "${cache_dir}"
+		if ! { mkdir -p "${cache_dir}" && cp "${build_dir}/.execpack/profile-code-cache" "${cache_dir}/" &&
+			printf '%s\n' "${key}" >"${cache_dir}/key"; }; then
+			rm -rf "${cache_dir}"
+		fi
+	fi
 }
 
 # Writes the export file that buildpacks running after this one source (multi-buildpack apps): they can run

@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { execFileSync, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -200,6 +200,8 @@ describe("classic buildpack, end to end", () => {
       NODEJS_ORG_MIRROR: mirror.url,
     };
     // Nothing changed: the install the last build made is copied from the cache, no Node.js step runs.
+    const codeCache = join(workDir, "cache/execpack/profile-code-cache/profile-code-cache");
+    const codeCacheTime = statSync(codeCache).mtimeMs;
     const reused = await build(settings);
     expect(reused.compile?.status, reused.compile?.stderr).toBe(0);
     expect(reused.compile!.stdout).toContain(`Using cached Node.js v${pinnedNodeVersion()} (linux-x64), unchanged since its SHA-256 was checked`);
@@ -208,6 +210,9 @@ describe("classic buildpack, end to end", () => {
     expect(reused.compile!.stdout).not.toContain("Downloading");
     expect(sha256(join(reused.slugDir!, ".execpack/binary/probe"))).toBe(sha256(probe));
     expect(readdirSync(join(reused.slugDir!, ".execpack/commands"))).toContain("probe");
+    // The profile step's V8 code cache comes from the build cache too (nothing that makes it changed): not made again.
+    expect(readFileSync(join(reused.slugDir!, ".execpack/profile-code-cache"))).toEqual(readFileSync(codeCache));
+    expect(statSync(codeCache).mtimeMs).toBe(codeCacheTime);
 
     // A setting that changed (BINARY_NAME, even to the same choice) runs the install step: from the kept archive.
     const renamed = await build({ ...settings, BINARY_NAME: "probe_1.4.0_linux_amd64/probe" });
