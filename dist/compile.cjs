@@ -17285,8 +17285,8 @@ function asArchiveError(error, format) {
 
 // src/archive/byte-stream.ts
 var import_promises7 = require("node:stream/promises");
-var READ_CHUNK = 64 * 1024;
-var INFLATE_CHUNK = 64 * 1024;
+var READ_CHUNK = 256 * 1024;
+var INFLATE_CHUNK = 256 * 1024;
 async function peek(source2, length) {
   const iterator = source2[Symbol.asyncIterator]();
   const chunks = [];

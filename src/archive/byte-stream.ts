@@ -7,12 +7,13 @@ import { pipeline } from "node:stream/promises";
  * binary into some 13,000 chunks, each a hash update, a write and a trip through the stream machinery:
  * that overhead, not zlib, made extraction take half again as long as `unzip` (bench/fetch.ts). Larger
  * chunks cost memory: spent chunks are freed only by a garbage collection, which the few JavaScript objects
- * of a large chunk rarely bring about, and chunks above glibc's 128 KiB mmap threshold come back to the
- * system late. 64 KiB both ways keeps inflated output at a quarter of the chunks of 16 KiB; 256 KiB chunks
- * added some 15 MB to the peak RSS (100 MB against 69 MB for a bare gunzip to a file), 1 MiB chunks some 40.
+ * of a large chunk rarely bring about. Measured against each other (bench/fetch.ts, 200 MiB, one machine,
+ * interleaved): 64 KiB both ways took extraction from 1.0-1.6 s to 1.8-2.2 s (0.91-0.98x of curl + unzip
+ * became 1.33-1.37x) to save some 10 MB of peak RSS at 500 MB (bench/compile-memory.ts); 1 MiB chunks
+ * added some 40 MB. 256 KiB it stays.
  */
-export const READ_CHUNK = 64 * 1024;
-export const INFLATE_CHUNK = 64 * 1024;
+export const READ_CHUNK = 256 * 1024;
+export const INFLATE_CHUNK = 256 * 1024;
 
 /**
  * Reads until `length` bytes (or the end). `all` then yields everything, the head included, exactly once;
