@@ -1345,8 +1345,8 @@ function fetchesAtBoot(configVars) {
   return mode !== "" && mode !== "build";
 }
 function releaseRoot(file, manifest) {
-  const relative2 = manifest.path ?? manifest.name;
-  return file.slice(0, file.length - relative2.length - 1);
+  const relative = manifest.path ?? manifest.name;
+  return file.slice(0, file.length - relative.length - 1);
 }
 function libraryPath(home, folders, current) {
   return [...folders.map((folder) => (0, import_node_path4.join)(home, folder)), ...current ? [current] : []].join(":");
@@ -1363,9 +1363,9 @@ async function boot(paths, args, configVars) {
     const fetched = fetchAtBoot(paths, manifest, configVars);
     manifest = fetched.manifest;
     file = fetched.file;
-    pointBootHomeAt(bootFetchPaths({ appDir: paths.appDir, root: bootScratchRoot() }, String(process.pid)).binaryDir, paths.binaryDir);
   }
   const home = releaseRoot(file, manifest);
+  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars.BINARY_HOME, home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
@@ -1402,12 +1402,20 @@ function lookUp(name, path) {
   }
   return void 0;
 }
-function pointBootHomeAt(bootHome, buildHome) {
-  if ((0, import_node_fs8.existsSync)(bootHome)) return;
+function pointShellHomeAt(shellHome, home) {
+  const folders = (0, import_node_path5.join)(bootScratchRoot(), "boot-binary");
+  if (shellHome === void 0 || shellHome === home || (0, import_node_path5.basename)(shellHome) !== "binary" || (0, import_node_path5.dirname)((0, import_node_path5.dirname)(shellHome)) !== folders) return;
+  const link = `${shellHome}.${process.pid}.link`;
   try {
-    (0, import_node_fs8.mkdirSync)((0, import_node_path5.dirname)(bootHome), { recursive: true });
-    (0, import_node_fs8.symlinkSync)((0, import_node_path5.relative)((0, import_node_path5.dirname)(bootHome), buildHome), bootHome);
+    (0, import_node_fs8.mkdirSync)((0, import_node_path5.dirname)(shellHome), { recursive: true });
+    (0, import_node_fs8.rmSync)(link, { force: true });
+    (0, import_node_fs8.symlinkSync)(home, link);
+    (0, import_node_fs8.renameSync)(link, shellHome);
   } catch {
+    try {
+      (0, import_node_fs8.rmSync)(link, { force: true });
+    } catch {
+    }
   }
 }
 

@@ -3,10 +3,10 @@
  * change and credentials rotate without a rebuild), derive the add-on variables, apply binary.env, then
  * exec the binary in place. A bad config stops here, before the binary starts with wrong values.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync, symlinkSync } from "node:fs";
-import { basename, dirname, join, relative } from "node:path";
+import { accessSync, constants, mkdirSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { ExecpackError } from "../common/errors.js";
-import { bootFetchPaths, fetchAtBoot } from "./boot-fetch.js";
+import { fetchAtBoot } from "./boot-fetch.js";
 import { bootScratchRoot } from "./scratch.js";
 import { execInPlace } from "./exec.js";
 import { resolveEnvironment } from "../environment/environment.js";
@@ -29,9 +29,9 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
     const fetched = fetchAtBoot(paths, manifest, configVars);
     manifest = fetched.manifest;
     file = fetched.file;
-    pointBootHomeAt(bootFetchPaths({ appDir: paths.appDir, root: bootScratchRoot() }, String(process.pid)).binaryDir, paths.binaryDir);
   }
   const home = releaseRoot(file, manifest);
+  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars.BINARY_HOME, home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
@@ -86,16 +86,29 @@ function lookUp(name: string, path: readonly string[]): string | undefined {
 }
 
 /**
- * With BINARY_FETCH=boot, .profile.d sets BINARY_HOME to the folder this boot fetches into (named by the PID,
- * which the Procfile's shell hands on by exec) before any fetch ran. When the fetch fell back to the build-time
- * release, that folder becomes a link to it, so $BINARY_HOME in a Procfile line names what runs.
+ * With BINARY_FETCH=boot, .profile.d sets the shell's BINARY_HOME before any fetch ran, to a folder named by the
+ * shell's PID: the folder this boot fetches into when the shell hands its PID on by exec (`web: execpack`).
+ * When it did not (a line of several commands, `execpack migrate && execpack serve`, forks), or the fetch
+ * fell back to the build-time release, that name becomes a link to the release that runs, replaced at once
+ * (a rename) by each later start, so `$BINARY_HOME` in the Procfile line names what runs: a path expanded
+ * before the start is only opened after it. A real folder there is a fetch's own and is left alone.
  */
-function pointBootHomeAt(bootHome: string, buildHome: string): void {
-  if (existsSync(bootHome)) return;
+function pointShellHomeAt(shellHome: string | undefined, home: string): void {
+  const folders = join(bootScratchRoot(), "boot-binary");
+  if (shellHome === undefined || shellHome === home || basename(shellHome) !== "binary" || dirname(dirname(shellHome)) !== folders) return;
+  const link = `${shellHome}.${process.pid}.link`;
   try {
-    mkdirSync(dirname(bootHome), { recursive: true });
-    symlinkSync(relative(dirname(bootHome), buildHome), bootHome);
+    mkdirSync(dirname(shellHome), { recursive: true });
+    rmSync(link, { force: true });
+    symlinkSync(home, link);
+    renameSync(link, shellHome);
   } catch {
-    // A read-only slug or a fetch racing this one: the binary's own BINARY_HOME is right either way.
+    // A fetch's own folder by that name (rename refuses to replace a folder) or an unwritable scratch: the
+    // binary's own BINARY_HOME, set below, is right either way.
+    try {
+      rmSync(link, { force: true });
+    } catch {
+      // Nothing was made, or the scratch folder went unwritable: nothing to tidy that could be tidied.
+    }
   }
 }

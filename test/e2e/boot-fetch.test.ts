@@ -295,4 +295,31 @@ describe("BINARY_FETCH=boot, end to end", () => {
       }
     }
   });
+
+  it.each([
+    ["fetched", (url: string) => url, "boot-binary/PID/binary/probe-next"],
+    ["fallen back to the build's", () => "ftp://127.0.0.1/down.zip", "SLUG/.execpack/binary/probe"],
+  ])("$BINARY_HOME in a Procfile line of several commands (the shell forks, another PID) names the release that ran: %s", async (_, url, expected) => {
+    dynoCount += 1;
+    const slugDir = join(workDir, `dyno-${dynoCount}`);
+    cpSync(build.slugDir!, slugDir, { recursive: true });
+    const tmp = join(workDir, `dyno-${dynoCount}-tmp`);
+    mkdirSync(tmp);
+    const report = join(workDir, `report-${dynoCount}`);
+    // $BINARY_HOME is expanded before execpack runs, as in `release: promtool check config $BINARY_HOME/x.yml && ...`.
+    const dyno = startDyno({
+      slugDir,
+      command: 'execpack --exit 0 "$BINARY_HOME" && readlink -f "$BINARY_HOME"/probe*',
+      configVars: { BINARY_URL: url(server.url(RELEASE)), BINARY_FETCH: "boot", BINARY_FETCH_TIMEOUT: "5", PROBE_REPORT: report, TMPDIR: tmp },
+      path: stackPath,
+    });
+    const watched = watchDyno(dyno);
+    const [code] = await watched.exited;
+    expect(code, watched.output().stderr).toBe(0);
+    const probe = readProbeReport(report);
+    expect(probe.pid).not.toBe(dyno.pid); // the shell forked: the release went into the folder of execpack's own PID
+    expect(probe.argv[probe.argv.length - 1]).toBe(join(tmp, `execpack-${process.getuid!()}/boot-binary/${dyno.pid}/binary`));
+    const where = expected.replace("PID", String(probe.pid)).replace("SLUG", slugDir);
+    expect(watched.output().stdout.trim()).toBe(where.startsWith("/") ? where : join(tmp, `execpack-${process.getuid!()}`, where));
+  });
 });
