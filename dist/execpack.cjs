@@ -1365,7 +1365,7 @@ async function boot(paths, args, configVars) {
     file = fetched.file;
   }
   const home = releaseRoot(file, manifest);
-  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars.BINARY_HOME, home);
+  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars["BINARY_HOME"], home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));

@@ -31,7 +31,8 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
     file = fetched.file;
   }
   const home = releaseRoot(file, manifest);
-  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars.BINARY_HOME, home);
+  // The dyno var .profile.d set for the shell (a config var of that name is overridden there), read as such.
+  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars["BINARY_HOME"], home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
