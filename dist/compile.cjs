@@ -15764,6 +15764,7 @@ var import_node_net = require("node:net");
 function parseSourceUrl(raw) {
   const seen = [`BINARY_URL: ${showRawUrl(raw.trim())}`];
   const hint = "Set BINARY_URL to the download address of the release, e.g. https://github.com/OWNER/REPO/releases/download/v1.2.3/app_linux_amd64.tar.gz";
+  if (!/^\s*file:/i.test(raw)) assertNoStrayAt("BINARY_URL", raw.trim());
   if (!URL.canParse(raw.trim())) throw new ExecpackError("download.invalid-url", "BINARY_URL is not a URL", { seen, hint });
   const url = new URL(raw.trim());
   if (!["https:", "http:", "file:"].includes(url.protocol)) {
@@ -15785,13 +15786,8 @@ function hasStrayAt(raw) {
   return !/[=&]/.test(tail.slice(0, at2));
 }
 function assertCredentialsReadable(variable, raw, url) {
+  assertNoStrayAt(variable, raw);
   const seen = [`${variable}: ${showRawUrl(raw)}`];
-  if (hasStrayAt(raw)) {
-    throw new ExecpackError("download.ambiguous-credentials", `${variable} has an "@" after its host part: it reads as credentials holding an unencoded "/", "?" or "#"`, {
-      seen,
-      hint: `Percent-encode the user and password in ${variable} ("/" as %2F, "?" as %3F, "#" as %23, "@" as %40), or put a token in BINARY_TOKEN and leave it out of the URL. An "@" that belongs to the path is written %40. Nothing was looked up or sent.`
-    });
-  }
   for (const part of [url.username, url.password]) {
     try {
       decodeURIComponent(part);
@@ -15801,6 +15797,15 @@ function assertCredentialsReadable(variable, raw, url) {
         hint: `Write a literal "%" in a user or password as %25, and other special characters percent-encoded too.`
       });
     }
+  }
+}
+function assertNoStrayAt(variable, raw) {
+  if (hasStrayAt(raw)) {
+    const seen = [`${variable}: ${showRawUrl(raw)}`];
+    throw new ExecpackError("download.ambiguous-credentials", `${variable} has an "@" after its host part: it reads as credentials holding an unencoded "/", "?" or "#"`, {
+      seen,
+      hint: `Percent-encode the user and password in ${variable} ("/" as %2F, "?" as %3F, "#" as %23, "@" as %40), or put a token in BINARY_TOKEN and leave it out of the URL. An "@" that belongs to the path is written %40. Nothing was looked up or sent.`
+    });
   }
 }
 function normalizeToken(token) {

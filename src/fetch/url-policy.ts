@@ -9,6 +9,9 @@ import { displayDownloadUrl } from "../common/secrets.js";
 export function parseSourceUrl(raw: string): URL {
   const seen = [`BINARY_URL: ${showRawUrl(raw.trim())}`];
   const hint = "Set BINARY_URL to the download address of the release, e.g. https://github.com/OWNER/REPO/releases/download/v1.2.3/app_linux_amd64.tar.gz";
+  // Before parsing: `https://user:tok3n/SECRET@host/x` does not even parse (the token's first part reads as a
+  // port), and "not a URL" would send the user hunting for a typo in what is a credential to encode.
+  if (!/^\s*file:/i.test(raw)) assertNoStrayAt("BINARY_URL", raw.trim());
   if (!URL.canParse(raw.trim())) throw new ExecpackError("download.invalid-url", "BINARY_URL is not a URL", { seen, hint });
   const url = new URL(raw.trim());
   if (!["https:", "http:", "file:"].includes(url.protocol)) {
@@ -43,15 +46,8 @@ export function hasStrayAt(raw: string): boolean {
  * URL masked. `variable` names the config var in the message (BINARY_URL, or the mirror's).
  */
 export function assertCredentialsReadable(variable: string, raw: string, url: URL): void {
+  assertNoStrayAt(variable, raw);
   const seen = [`${variable}: ${showRawUrl(raw)}`];
-  if (hasStrayAt(raw)) {
-    throw new ExecpackError("download.ambiguous-credentials", `${variable} has an "@" after its host part: it reads as credentials holding an unencoded "/", "?" or "#"`, {
-      seen,
-      hint:
-        `Percent-encode the user and password in ${variable} ("/" as %2F, "?" as %3F, "#" as %23, "@" as %40), or put a token in ` +
-        "BINARY_TOKEN and leave it out of the URL. An \"@\" that belongs to the path is written %40. Nothing was looked up or sent.",
-    });
-  }
   for (const part of [url.username, url.password]) {
     try {
       decodeURIComponent(part);
@@ -61,6 +57,18 @@ export function assertCredentialsReadable(variable: string, raw: string, url: UR
         hint: `Write a literal "%" in a user or password as %25, and other special characters percent-encoded too.`,
       });
     }
+  }
+}
+
+function assertNoStrayAt(variable: string, raw: string): void {
+  if (hasStrayAt(raw)) {
+    const seen = [`${variable}: ${showRawUrl(raw)}`];
+    throw new ExecpackError("download.ambiguous-credentials", `${variable} has an "@" after its host part: it reads as credentials holding an unencoded "/", "?" or "#"`, {
+      seen,
+      hint:
+        `Percent-encode the user and password in ${variable} ("/" as %2F, "?" as %3F, "#" as %23, "@" as %40), or put a token in ` +
+        "BINARY_TOKEN and leave it out of the URL. An \"@\" that belongs to the path is written %40. Nothing was looked up or sent.",
+    });
   }
 }
 

@@ -75,10 +75,15 @@ describe("hasStrayAt", () => {
     expect(hasStrayAt(url)).toBe(stray);
   });
 
-  it("refuses the issue's URL before any lookup, showing it masked", () => {
+  it.each([
+    "https://Ab3xTOKPART1/TOKPART2@host/x",
+    // With a user, the token's first part reads as a port and the URL does not parse at all: still these words.
+    "https://user:tokpart1/TOKPART2@127.0.0.1:18431/nope.tar.gz",
+    "https://user:tokpart1?TOKPART2@127.0.0.1:18431/nope.tar.gz",
+  ])("refuses %s before any lookup, as credentials to encode, showing it masked", (url) => {
     const error = (() => {
       try {
-        parseSourceUrl("https://Ab3xTOKPART1/TOKPART2@host/x");
+        parseSourceUrl(url);
       } catch (caught) {
         return caught;
       }
