@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -137,6 +137,9 @@ describe("execpackctl try", () => {
       expect(probe.pid).toBe(run.dyno.pid);
       expect(probe.argv).toEqual(["probe", "serve", "--wait"]);
       expect(probe.env).toMatchObject({ APP_DB_HOST: "db.internal", APP_LISTEN: "0.0.0.0:5321", HOME: run.slugDir });
+      // The dyno's temporary files (the profile step's record holds the derived password) stay in try's directory.
+      expect(probe.env.TMPDIR).toBe(join(run.slugDir, "..", "dyno-tmp"));
+      expect(readdirSync(join(probe.env.TMPDIR!, `execpack-${process.getuid!()}`)).some((name) => name.startsWith("profile"))).toBe(true);
       expect(run.slugDir).not.toContain("build_");
       run.dyno.kill("SIGTERM");
       const [code] = await once(run.dyno, "exit");
