@@ -2103,10 +2103,12 @@ async function tryApp(options) {
     }
     const port = options.port ?? 5e3;
     step(`Slug moved to ${build.slugDir}; starting ${processType}: ${command} (PORT=${port})`);
+    const dynoTmp = (0, import_node_path4.join)(workDir, "dyno-tmp");
+    (0, import_node_fs9.mkdirSync)(dynoTmp);
     const dyno = startDyno({
       slugDir: build.slugDir,
       command,
-      configVars: configVars2,
+      configVars: { TMPDIR: dynoTmp, ...configVars2 },
       path,
       port,
       stdio: options.stdio ?? "inherit",
