@@ -2123,6 +2123,20 @@ async function tryApp(options) {
 function webExitedWarning(status) {
   return `The web process exited by itself with status ${status}. On Heroku that is a crash ("State changed from up to crashed"): a web process must keep running and answer on $PORT. Check the Procfile's web command and the binary's arguments.`;
 }
+var BOOT_TIMEOUT_SECONDS = 60;
+async function watchWebBoot(run, timeoutMs) {
+  let ended = run.dyno.exitCode !== null || run.dyno.signalCode !== null;
+  run.dyno.once("exit", () => ended = true);
+  const deadline = Date.now() + timeoutMs;
+  while (!ended && Date.now() < deadline) {
+    if (await canConnect(run.port)) return true;
+    await new Promise((resolve4) => setTimeout(resolve4, 200));
+  }
+  return ended ? void 0 : false;
+}
+function bootTimeoutWarning(port, seconds) {
+  return `The web process has not bound PORT=${port} within ${seconds} s. On Heroku the dyno would be stopped now: "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 60 seconds of launch". Make the binary listen on $PORT (a flag or a binary.env line such as LISTEN=0.0.0.0:\${PORT}).`;
+}
 
 // src/cli/execpackctl.ts
 var USAGE = `Usage: execpackctl <command> [options]
@@ -2130,7 +2144,7 @@ var USAGE = `Usage: execpackctl <command> [options]
 Commands:
   env [--app DIR] [--env-file FILE] [--reveal]   print the environment the binary would get (secrets masked)
   check [--app DIR] [--env-file FILE]            validate binary.env and every add-on URL
-  try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
+  try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE] [--boot-timeout SECONDS]
                                                  build and boot an app locally the way Heroku would
   smoke [--app DIR] [--env-file FILE]            start the built app's web process (or BINARY_TEST_COMMAND) and
                                                  check it, as TAP: what bin/test runs on Heroku CI`;
@@ -2155,7 +2169,8 @@ var OPTIONS = {
   "env-file": { type: "string" },
   reveal: { type: "boolean", default: false },
   port: { type: "string" },
-  process: { type: "string" }
+  process: { type: "string" },
+  "boot-timeout": { type: "string" }
 };
 function parseOptions(command, args) {
   try {
@@ -2166,6 +2181,14 @@ function parseOptions(command, args) {
     throw error;
   }
 }
+function parseSeconds(option, value, fallback) {
+  if (value === void 0) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw usageError(`--${option} must be a whole number of seconds, not '${value}'`);
+  return Number(value);
+}
+function fromCaller(path) {
+  return (0, import_node_path5.resolve)(process.env.INIT_CWD ?? ".", path);
+}
 function parsePort2(port) {
   if (port === void 0) return void 0;
   const value = Number(port);
@@ -2175,20 +2198,21 @@ function parsePort2(port) {
 async function main(argv) {
   const [command, ...rest] = argv;
   const { values, positionals } = parseOptions(command, rest);
-  const appDir = (0, import_node_path5.resolve)(values.app ?? installed?.appDir ?? ".");
+  const appDir = values.app !== void 0 ? fromCaller(values.app) : (0, import_node_path5.resolve)(installed?.appDir ?? fromCaller("."));
+  const envFile = values["env-file"] === void 0 ? void 0 : fromCaller(values["env-file"]);
   switch (command) {
     case "env":
-      process.stdout.write(showEnvironment(appDir, configVars(appDir, values["env-file"]), { reveal: values.reveal ?? false, installed: installedManifest(appDir) }));
+      process.stdout.write(showEnvironment(appDir, configVars(appDir, envFile), { reveal: values.reveal ?? false, installed: installedManifest(appDir) }));
       return 0;
     case "check": {
-      const report = checkApp(appDir, configVars(appDir, values["env-file"]), installedManifest(appDir));
+      const report = checkApp(appDir, configVars(appDir, envFile), installedManifest(appDir));
       process.stdout.write(report.text);
       return report.ok ? 0 : 1;
     }
     case "smoke":
-      return runSmoke(appDir, values["env-file"]);
+      return runSmoke(appDir, envFile);
     case "try":
-      return runTry(positionals[0] ?? ".", values["env-file"], values.port, values.process);
+      return runTry(fromCaller(positionals[0] ?? "."), envFile, values.port, values.process, parseSeconds("boot-timeout", values["boot-timeout"], BOOT_TIMEOUT_SECONDS));
     case void 0:
     case "help":
     case "--help":
@@ -2215,7 +2239,7 @@ async function runSmoke(appDir, envFile) {
   });
   return passed ? 0 : 1;
 }
-async function runTry(appDir, envFile, port, processType) {
+async function runTry(appDir, envFile, port, processType, bootTimeoutSeconds) {
   if (inDyno) throw usageError("'execpackctl try' builds an app locally; run it from a checkout of the buildpack, not in a dyno");
   const run = await tryApp({
     buildpackDir: (0, import_node_url2.fileURLToPath)(new URL("../..", __execpack_module_url)),
@@ -2229,6 +2253,11 @@ async function runTry(appDir, envFile, port, processType) {
     process.on(signal, () => {
       stopped = true;
       run.dyno.kill(signal);
+    });
+  }
+  if (run.processType === "web") {
+    void watchWebBoot(run, bootTimeoutSeconds * 1e3).then((bound) => {
+      if (bound === false) warn(bootTimeoutWarning(run.port, bootTimeoutSeconds));
     });
   }
   const status = await new Promise(

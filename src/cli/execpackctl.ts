@@ -19,14 +19,14 @@ import { warn } from "../common/output.js";
 import { installedSlugPaths, readManifest, slugPaths } from "../install/slug.js";
 import type { InstallManifest } from "../install/slug.js";
 import { runSmokeTest } from "../ctl/smoke.js";
-import { readEnvFile, tryApp, webExitedWarning } from "../ctl/try.js";
+import { BOOT_TIMEOUT_SECONDS, bootTimeoutWarning, readEnvFile, tryApp, watchWebBoot, webExitedWarning } from "../ctl/try.js";
 
 const USAGE = `Usage: execpackctl <command> [options]
 
 Commands:
   env [--app DIR] [--env-file FILE] [--reveal]   print the environment the binary would get (secrets masked)
   check [--app DIR] [--env-file FILE]            validate binary.env and every add-on URL
-  try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE]
+  try [APP_DIR] [--env-file FILE] [--port N] [--process TYPE] [--boot-timeout SECONDS]
                                                  build and boot an app locally the way Heroku would
   smoke [--app DIR] [--env-file FILE]            start the built app's web process (or BINARY_TEST_COMMAND) and
                                                  check it, as TAP: what bin/test runs on Heroku CI`;
@@ -59,6 +59,7 @@ const OPTIONS = {
   reveal: { type: "boolean", default: false },
   port: { type: "string" },
   process: { type: "string" },
+  "boot-timeout": { type: "string" },
 } as const;
 
 /** Node's parseArgs throws TypeErrors for an unknown option or a stray argument: those are usage errors. */
@@ -72,6 +73,20 @@ function parseOptions(command: string | undefined, args: string[]) {
   }
 }
 
+function parseSeconds(option: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw usageError(`--${option} must be a whole number of seconds, not '${value}'`);
+  return Number(value);
+}
+
+/**
+ * A relative path given on the command line is the user's, from where they ran `npm run execpackctl`: npm runs
+ * the script in the package's folder and names the caller's in INIT_CWD.
+ */
+function fromCaller(path: string): string {
+  return resolve(process.env.INIT_CWD ?? ".", path);
+}
+
 function parsePort(port: string | undefined): number | undefined {
   if (port === undefined) return undefined;
   const value = Number(port);
@@ -82,20 +97,21 @@ function parsePort(port: string | undefined): number | undefined {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseOptions(command, rest);
-  const appDir = resolve(values.app ?? installed?.appDir ?? ".");
+  const appDir = values.app !== undefined ? fromCaller(values.app) : resolve(installed?.appDir ?? fromCaller("."));
+  const envFile = values["env-file"] === undefined ? undefined : fromCaller(values["env-file"]);
   switch (command) {
     case "env":
-      process.stdout.write(showEnvironment(appDir, configVars(appDir, values["env-file"]), { reveal: values.reveal ?? false, installed: installedManifest(appDir) }));
+      process.stdout.write(showEnvironment(appDir, configVars(appDir, envFile), { reveal: values.reveal ?? false, installed: installedManifest(appDir) }));
       return 0;
     case "check": {
-      const report = checkApp(appDir, configVars(appDir, values["env-file"]), installedManifest(appDir));
+      const report = checkApp(appDir, configVars(appDir, envFile), installedManifest(appDir));
       process.stdout.write(report.text);
       return report.ok ? 0 : 1;
     }
     case "smoke":
-      return runSmoke(appDir, values["env-file"]);
+      return runSmoke(appDir, envFile);
     case "try":
-      return runTry(positionals[0] ?? ".", values["env-file"], values.port, values.process);
+      return runTry(fromCaller(positionals[0] ?? "."), envFile, values.port, values.process, parseSeconds("boot-timeout", values["boot-timeout"], BOOT_TIMEOUT_SECONDS));
     case undefined:
     case "help":
     case "--help":
@@ -126,7 +142,7 @@ async function runSmoke(appDir: string, envFile: string | undefined): Promise<nu
   return passed ? 0 : 1;
 }
 
-async function runTry(appDir: string, envFile: string | undefined, port: string | undefined, processType: string | undefined): Promise<number> {
+async function runTry(appDir: string, envFile: string | undefined, port: string | undefined, processType: string | undefined, bootTimeoutSeconds: number): Promise<number> {
   if (inDyno) throw usageError("'execpackctl try' builds an app locally; run it from a checkout of the buildpack, not in a dyno");
   const run = await tryApp({
     buildpackDir: fileURLToPath(new URL("../..", import.meta.url)),
@@ -140,6 +156,11 @@ async function runTry(appDir: string, envFile: string | undefined, port: string 
     process.on(signal, () => {
       stopped = true;
       run.dyno.kill(signal);
+    });
+  }
+  if (run.processType === "web") {
+    void watchWebBoot(run, bootTimeoutSeconds * 1000).then((bound) => {
+      if (bound === false) warn(bootTimeoutWarning(run.port, bootTimeoutSeconds));
     });
   }
   const status = await new Promise<number>((resolveStatus) =>

@@ -12,6 +12,7 @@ import { parse } from "dotenv";
 import { ExecpackError } from "../common/errors.js";
 import { buildApp, makeStackPath, nodeOnPath, processCommand, startDyno } from "./local-heroku.js";
 import { step } from "../common/output.js";
+import { canConnect } from "./smoke.js";
 
 export interface TryOptions {
   buildpackDir: string;
@@ -126,4 +127,27 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
  */
 export function webExitedWarning(status: number): string {
   return `The web process exited by itself with status ${status}. On Heroku that is a crash ("State changed from up to crashed"): a web process must keep running and answer on $PORT. Check the Procfile's web command and the binary's arguments.`;
+}
+
+/** Heroku's boot timeout: a web process that has not bound $PORT this long after its start is stopped (R10). */
+export const BOOT_TIMEOUT_SECONDS = 60;
+
+/**
+ * Watches a web process the way Heroku's router does at boot: true once something accepts connections on its
+ * port, false when the boot timeout passed first (Heroku would stop the dyno with R10), undefined when the
+ * process ended before either.
+ */
+export async function watchWebBoot(run: Pick<TryRun, "dyno" | "port">, timeoutMs: number): Promise<boolean | undefined> {
+  let ended = run.dyno.exitCode !== null || run.dyno.signalCode !== null;
+  run.dyno.once("exit", () => (ended = true));
+  const deadline = Date.now() + timeoutMs;
+  while (!ended && Date.now() < deadline) {
+    if (await canConnect(run.port)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return ended ? undefined : false;
+}
+
+export function bootTimeoutWarning(port: number, seconds: number): string {
+  return `The web process has not bound PORT=${port} within ${seconds} s. On Heroku the dyno would be stopped now: "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 60 seconds of launch". Make the binary listen on $PORT (a flag or a binary.env line such as LISTEN=0.0.0.0:\${PORT}).`;
 }

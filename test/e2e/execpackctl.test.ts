@@ -3,7 +3,7 @@
  * app directory and a .env file of config vars, and `try` building and booting an app like Heroku.
  * execpackctl inside a dyno is tested on a real slug in test/buildpack.test.ts.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -153,6 +153,38 @@ describe("execpackctl try", () => {
 });
 
 describe("execpackctl try, run as a person runs it", () => {
+  it("says when web has not bound $PORT within the boot timeout, as Heroku's R10 would, and a relative APP_DIR is the caller's", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-r10-"));
+    try {
+      const zip = new ZipFile();
+      zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
+      zip.end();
+      await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
+      const server = await serveDirectory(workDir);
+      const appDir = join(workDir, "app");
+      mkdirSync(appDir);
+      writeFileSync(join(appDir, "Procfile"), "web: execpack --wait\n"); // runs, never listens
+      writeFileSync(join(appDir, ".env"), `BINARY_URL=${server.url}/probe.zip\n`);
+      // As `npm run execpackctl -- try app` from the folder above the app: npm runs in the checkout, INIT_CWD is the caller's.
+      const child = spawn(TSX, [join(REPO, "src/cli/execpackctl.ts"), "try", "app", "--port", "5323", "--boot-timeout", "1"], {
+        cwd: REPO, env: { ...process.env, INIT_CWD: workDir },
+      });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+      const exited = once(child, "exit");
+      const deadline = Date.now() + 60_000;
+      while (!stderr.includes("R10") && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await server.close();
+      expect(stderr).toContain("The web process has not bound PORT=5323 within 1 s");
+      expect(stderr).toContain("Error R10 (Boot timeout)");
+      child.kill("SIGTERM"); // try hands it to the dyno: the probe prints "sigterm" and exits 42
+      const [code] = await exited;
+      expect(code).toBe(42);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
   it.each([0, 3])("says a web process that exits by itself (status %i) is a crash on Heroku, and ends with its status", async (exitStatus) => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-exit-"));
     try {
