@@ -16296,16 +16296,17 @@ function convertFailure(session, error, watchdog, received) {
   }
   if (code === void 0 || /INVALID_ARG/.test(code)) return error;
   const detail2 = `error: ${code} ${maskUrl(error instanceof Error ? error.message : String(error))}`;
-  const network = new ExecpackError("download.network", "Could not download BINARY_URL: the connection failed", {
+  const { what, variable } = session.source;
+  const network = new ExecpackError("download.network", `Could not download ${what}: the connection failed`, {
     seen: [url, detail2],
-    hint: "Check the host name in BINARY_URL and that it is reachable from Heroku.",
+    hint: `Check the host name in ${variable} and that it is reachable from Heroku.`,
     cause: error
   });
   if (/CERT|ERR_TLS/.test(code)) return network;
   if (code === "ENOTFOUND") {
-    return new ExecpackError("download.network", "Could not download BINARY_URL: its host name does not resolve", {
+    return new ExecpackError("download.network", `Could not download ${what}: its host name does not resolve`, {
       seen: [url, detail2],
-      hint: "Check the host name in BINARY_URL for a typo; it must be a public name that Heroku's resolvers know.",
+      hint: `Check the host name in ${variable} for a typo; it must be a public name that Heroku's resolvers know.`,
       cause: error
     });
   }
@@ -16556,6 +16557,7 @@ function createSession(options2, url, pin) {
     token: options2.token || void 0,
     accept: options2.accept,
     destination: options2.destination,
+    source: options2.source ?? { what: "BINARY_URL", variable: "BINARY_URL" },
     timeouts: {
       connectMs: options2.timeouts?.connectMs ?? DEFAULTS.connectMs,
       headersMs: options2.timeouts?.headersMs ?? DEFAULTS.headersMs,
@@ -16972,7 +16974,8 @@ var SHORT_RETRY_AFTER_MS = 1e4;
 var MAX_REDIRECTS = 5;
 var REDIRECTS2 = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
 function githubApi(options2) {
-  const session = createSession({ ...options2, url: options2.api.href, destination: "" }, options2.api, void 0);
+  const source2 = { what: "from the GitHub API", variable: "BINARY_GITHUB_API_URL (default https://api.github.com)" };
+  const session = createSession({ ...options2, url: options2.api.href, destination: "", source: source2 }, options2.api, void 0);
   return {
     get: (path) => withRetries(session, () => attempt2(session, new URL(`${options2.api.href.replace(/\/$/, "")}${path}`))),
     close: () => session.close()

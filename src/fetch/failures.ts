@@ -46,16 +46,17 @@ export function convertFailure(session: Session, error: unknown, watchdog: Watch
   // No code, or a bad argument: a bug of ours, for the internal-error handler rather than a retry.
   if (code === undefined || /INVALID_ARG/.test(code)) return error;
   const detail = `error: ${code} ${maskUrl(error instanceof Error ? error.message : String(error))}`;
-  const network = new ExecpackError("download.network", "Could not download BINARY_URL: the connection failed", {
-    seen: [url, detail], hint: "Check the host name in BINARY_URL and that it is reachable from Heroku.", cause: error,
+  const { what, variable } = session.source;
+  const network = new ExecpackError("download.network", `Could not download ${what}: the connection failed`, {
+    seen: [url, detail], hint: `Check the host name in ${variable} and that it is reachable from Heroku.`, cause: error,
   });
   // A certificate problem will be the same on the next attempt; everything else on the wire may not be.
   if (/CERT|ERR_TLS/.test(code)) return network;
   // A host name that does not exist will not exist a second later either (curl does not retry it either);
   // a resolver that could not answer says EAI_AGAIN, which is retried like the rest.
   if (code === "ENOTFOUND") {
-    return new ExecpackError("download.network", "Could not download BINARY_URL: its host name does not resolve", {
-      seen: [url, detail], hint: "Check the host name in BINARY_URL for a typo; it must be a public name that Heroku's resolvers know.", cause: error,
+    return new ExecpackError("download.network", `Could not download ${what}: its host name does not resolve`, {
+      seen: [url, detail], hint: `Check the host name in ${variable} for a typo; it must be a public name that Heroku's resolvers know.`, cause: error,
     });
   }
   return new RetryableFailure(network, code === "ECONNRESET" ? "a connection reset" : code);

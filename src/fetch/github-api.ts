@@ -36,7 +36,8 @@ export interface GithubApi {
 }
 
 export function githubApi(options: ApiOptions): GithubApi {
-  const session = createSession({ ...options, url: options.api.href, destination: "" }, options.api, undefined);
+  const source = { what: "from the GitHub API", variable: "BINARY_GITHUB_API_URL (default https://api.github.com)" };
+  const session = createSession({ ...options, url: options.api.href, destination: "", source }, options.api, undefined);
   return {
     get: (path) => withRetries(session, () => attempt(session, new URL(`${options.api.href.replace(/\/$/, "")}${path}`))),
     close: () => session.close(),

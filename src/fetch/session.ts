@@ -22,6 +22,11 @@ export interface DownloadOptions {
   onProgress?: (progress: { bytes: number; total?: number; rate: number }) => void;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /**
+   * What is fetched and the config var that names its host, for the network errors: BINARY_URL by default;
+   * the GitHub API's requests say that API and BINARY_GITHUB_API_URL, so an unreachable API is not blamed on BINARY_URL.
+   */
+  source?: { what: string; variable: string };
 }
 
 export interface DownloadResult {
@@ -60,6 +65,7 @@ export interface Session {
   close(): Promise<void>;
   log: (line: string) => void;
   onProgress: DownloadOptions["onProgress"];
+  source: { what: string; variable: string };
 }
 
 export type { HttpClient } from "./http-client.js";
@@ -80,6 +86,7 @@ export function createSession(options: DownloadOptions, url: URL, pin: string | 
     }));
   return {
     url, pin, token: options.token || undefined, accept: options.accept, destination: options.destination,
+    source: options.source ?? { what: "BINARY_URL", variable: "BINARY_URL" },
     timeouts: {
       connectMs: options.timeouts?.connectMs ?? DEFAULTS.connectMs,
       headersMs: options.timeouts?.headersMs ?? DEFAULTS.headersMs,

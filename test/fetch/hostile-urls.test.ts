@@ -14,6 +14,7 @@ import { isExecpackError } from "../../src/common/errors.js";
 import type { ExecpackError } from "../../src/common/errors.js";
 import { formatError } from "../../src/common/output.js";
 import { download } from "../../src/fetch/download.js";
+import { githubApi } from "../../src/fetch/github-api.js";
 import { hasStrayAt, parseSourceUrl } from "../../src/fetch/url-policy.js";
 
 let work: string;
@@ -55,6 +56,16 @@ describe("a host name that does not resolve", () => {
     expect(formatError(failure as ExecpackError)).toContain("host name does not resolve");
     expect(lookups.slice(before)).toEqual(["no-such-host.example.invalid"]);
     expect(logs.filter((line) => line.startsWith("Retrying"))).toEqual([]);
+  });
+
+  it("names the GitHub API and BINARY_GITHUB_API_URL, not BINARY_URL, when the API's host does not resolve", async () => {
+    const api = githubApi({ api: new URL("https://api.no-such-host.example.invalid"), retries: 0 });
+    const failure = await api.get("/repos/acme/widget/releases/latest").catch((error: unknown) => error).finally(() => api.close());
+    expect(isExecpackError(failure) && failure.code).toBe("download.network");
+    const text = formatError(failure as ExecpackError);
+    expect(text).toContain("Could not download from the GitHub API: its host name does not resolve");
+    expect(text).toContain("Check the host name in BINARY_GITHUB_API_URL");
+    expect(text).not.toContain("BINARY_URL ");
   });
 });
 
