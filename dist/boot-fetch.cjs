@@ -15566,6 +15566,9 @@ function formatError(error) {
 function printError(error) {
   warn(formatError(error));
 }
+function counted(count, singular, plural = `${singular}s`) {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
 function formatBytes(bytes) {
   if (bytes < 1024) return `${bytes} bytes`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
@@ -21604,7 +21607,7 @@ function commandNames(binaryPath2, executables2) {
 var RESERVED_COMMANDS = /* @__PURE__ */ new Set(["execpack", "execpackctl"]);
 function describeRelease2(extracted, manifest) {
   const commands = Object.keys(manifest.commands ?? {});
-  const parts = [`Release: ${extracted.files} files, ${formatBytes(extracted.bytes)}`];
+  const parts = [`Release: ${counted(extracted.files, "file")}, ${formatBytes(extracted.bytes)}`];
   parts.push(`commands: ${commands.length > 8 ? `${commands.slice(0, 8).join(", ")} and ${commands.length - 8} more` : commands.join(", ")}`);
   if (extracted.leftOut.length > 0) parts.push(`left out: ${extracted.leftOut.length} entries for other systems or architectures, devices or links to nothing`);
   return parts.join("; ");

@@ -15952,6 +15952,9 @@ function formatError(error) {
 function printError(error) {
   warn(formatError(error));
 }
+function counted(count, singular, plural = `${singular}s`) {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
 function formatBytes(bytes) {
   if (bytes < 1024) return `${bytes} bytes`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
@@ -21623,7 +21626,7 @@ function commandNames(binaryPath, executables2) {
 var RESERVED_COMMANDS = /* @__PURE__ */ new Set(["execpack", "execpackctl"]);
 function describeRelease2(extracted, manifest) {
   const commands = Object.keys(manifest.commands ?? {});
-  const parts = [`Release: ${extracted.files} files, ${formatBytes(extracted.bytes)}`];
+  const parts = [`Release: ${counted(extracted.files, "file")}, ${formatBytes(extracted.bytes)}`];
   parts.push(`commands: ${commands.length > 8 ? `${commands.slice(0, 8).join(", ")} and ${commands.length - 8} more` : commands.join(", ")}`);
   if (extracted.leftOut.length > 0) parts.push(`left out: ${extracted.leftOut.length} entries for other systems or architectures, devices or links to nothing`);
   return parts.join("; ");
@@ -21757,8 +21760,8 @@ function describeSlug(paths, manifest) {
   const execpack = usage(paths.root);
   const app = total.bytes - execpack.bytes;
   const commands = Object.keys(manifest.commands ?? {});
-  detail(`Slug: ${formatBytes(total.bytes)} in ${total.files} files (Heroku allows 500 MB compressed)`);
-  detail(`  release (BINARY_HOME=.execpack/binary): ${formatBytes(release.bytes)} in ${release.files} files; binary: ${manifest.path ?? manifest.name}`);
+  detail(`Slug: ${formatBytes(total.bytes)} in ${counted(total.files, "file")} (Heroku allows 500 MB compressed)`);
+  detail(`  release (BINARY_HOME=.execpack/binary): ${formatBytes(release.bytes)} in ${counted(release.files, "file")}; binary: ${manifest.path ?? manifest.name}`);
   detail(`  commands on PATH: ${commands.length > 12 ? `${commands.slice(0, 12).join(", ")} and ${commands.length - 12} more` : commands.join(", ") || "(none)"}`);
   detail(`  Node.js for the bootstrapper: ${formatBytes(node.bytes)}; bootstrapper: ${formatBytes(bootstrapper.bytes)}`);
   detail(`  the app's own files: ${formatBytes(app)}`);

@@ -540,6 +540,9 @@ function formatError(error) {
 function printError(error) {
   warn(formatError(error));
 }
+function counted(count, singular, plural = `${singular}s`) {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
 
 // src/common/main.ts
 var REPORT_URL = "https://github.com/execpack/execpack/issues";
@@ -1738,11 +1741,11 @@ function checkApp(appDir, configVars2, installed2) {
     problems.push(...lineProblems.sort((a, b) => a.line - b.line).map((problem) => problem.error), ...warnings);
     const fromFile = [...resolved.origins.values()].filter((origin) => origin.kind === "binary.env").length;
     const derived = [...resolved.origins.values()].filter((origin) => origin.kind === "derived").length;
-    notes.push(`${BINARY_ENV_FILE}: ${fromFile} variables applied; ${derived} variables derived from add-on URLs`);
+    notes.push(`${BINARY_ENV_FILE}: ${counted(fromFile, "variable")} applied; ${counted(derived, "variable")} derived from add-on URLs`);
   });
   const lines = notes.map((note) => `ok     ${note}`);
   for (const problem of problems) lines.push(`FAIL   ${problem.code}`, indent(formatError(problem)));
-  lines.push("", problems.length === 0 ? "All checks passed." : `${problems.length} problem(s) found.`);
+  lines.push("", problems.length === 0 ? "All checks passed." : `${counted(problems.length, "problem")} found.`);
   return { ok: problems.length === 0, text: escapeLayout(`${lines.join("\n")}
 `) };
 }

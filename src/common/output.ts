@@ -94,6 +94,11 @@ export function printError(error: ExecpackError): void {
 }
 
 /** A size for people: "512 bytes", "16.7 KiB", "1.2 GiB". Every size execpack prints goes through here. */
+/** `count` with its noun, singular or plural: "1 file", "3 files". */
+export function counted(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} bytes`;
   const units = ["KiB", "MiB", "GiB", "TiB"];

@@ -6,7 +6,7 @@ import { binarySettingsProblems, readBinarySettings } from "../common/config.js"
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { formatEnvironment, resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
-import { escapeLayout, formatError } from "../common/output.js";
+import { counted, escapeLayout, formatError } from "../common/output.js";
 import { BINARY_ENV_FILE, readBinaryEnv } from "../boot/boot.js";
 import { describeRelease, parseReleaseName } from "../fetch/release-name.js";
 import { parseSourceUrl } from "../fetch/url-policy.js";
@@ -81,12 +81,12 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
     problems.push(...lineProblems.sort((a, b) => a.line - b.line).map((problem) => problem.error), ...warnings);
     const fromFile = [...resolved.origins.values()].filter((origin) => origin.kind === "binary.env").length;
     const derived = [...resolved.origins.values()].filter((origin) => origin.kind === "derived").length;
-    notes.push(`${BINARY_ENV_FILE}: ${fromFile} variables applied; ${derived} variables derived from add-on URLs`);
+    notes.push(`${BINARY_ENV_FILE}: ${counted(fromFile, "variable")} applied; ${counted(derived, "variable")} derived from add-on URLs`);
   });
 
   const lines = notes.map((note) => `ok     ${note}`);
   for (const problem of problems) lines.push(`FAIL   ${problem.code}`, indent(formatError(problem)));
-  lines.push("", problems.length === 0 ? "All checks passed." : `${problems.length} problem(s) found.`);
+  lines.push("", problems.length === 0 ? "All checks passed." : `${counted(problems.length, "problem")} found.`);
   // Problems quote names and values from outside (binary.env lines, URLs): no control character reaches the terminal.
   return { ok: problems.length === 0, text: escapeLayout(`${lines.join("\n")}\n`) };
 }

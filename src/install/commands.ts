@@ -6,7 +6,7 @@
  */
 import { lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { join, relative } from "node:path";
-import { detail, formatBytes } from "../common/output.js";
+import { counted, detail, formatBytes } from "../common/output.js";
 import { onDisk } from "../common/disk.js";
 import { commandsDir } from "./slug.js";
 import type { InstallManifest, SlugPaths } from "./slug.js";
@@ -47,8 +47,8 @@ export function describeSlug(paths: SlugPaths, manifest: InstallManifest): void 
   const execpack = usage(paths.root);
   const app = total.bytes - execpack.bytes;
   const commands = Object.keys(manifest.commands ?? {});
-  detail(`Slug: ${formatBytes(total.bytes)} in ${total.files} files (Heroku allows 500 MB compressed)`);
-  detail(`  release (BINARY_HOME=.execpack/binary): ${formatBytes(release.bytes)} in ${release.files} files; binary: ${manifest.path ?? manifest.name}`);
+  detail(`Slug: ${formatBytes(total.bytes)} in ${counted(total.files, "file")} (Heroku allows 500 MB compressed)`);
+  detail(`  release (BINARY_HOME=.execpack/binary): ${formatBytes(release.bytes)} in ${counted(release.files, "file")}; binary: ${manifest.path ?? manifest.name}`);
   detail(`  commands on PATH: ${commands.length > 12 ? `${commands.slice(0, 12).join(", ")} and ${commands.length - 12} more` : commands.join(", ") || "(none)"}`);
   detail(`  Node.js for the bootstrapper: ${formatBytes(node.bytes)}; bootstrapper: ${formatBytes(bootstrapper.bytes)}`);
   detail(`  the app's own files: ${formatBytes(app)}`);

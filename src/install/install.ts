@@ -19,7 +19,7 @@ import { dynoArchitecture } from "../archive/elf.js";
 import { programName } from "../archive/program-name.js";
 import { extractRelease } from "../archive/extract.js";
 import type { ExtractResult } from "../archive/extract.js";
-import { detail, formatBytes, formatError, warn } from "../common/output.js";
+import { counted, detail, formatBytes, formatError, warn } from "../common/output.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { onDisk } from "../common/disk.js";
 import { confirmCache, forgetCache } from "../fetch/cache.js";
@@ -222,7 +222,7 @@ const RESERVED_COMMANDS = new Set(["execpack", "execpackctl"]);
 /** "Release: 12 files, 210.4 MiB; programs: prometheus, promtool; left out: 3 builds for other systems". */
 function describeRelease(extracted: ExtractResult, manifest: InstallManifest): string {
   const commands = Object.keys(manifest.commands ?? {});
-  const parts = [`Release: ${extracted.files} files, ${formatBytes(extracted.bytes)}`];
+  const parts = [`Release: ${counted(extracted.files, "file")}, ${formatBytes(extracted.bytes)}`];
   parts.push(`commands: ${commands.length > 8 ? `${commands.slice(0, 8).join(", ")} and ${commands.length - 8} more` : commands.join(", ")}`);
   if (extracted.leftOut.length > 0) parts.push(`left out: ${extracted.leftOut.length} entries for other systems or architectures, devices or links to nothing`);
   return parts.join("; ");

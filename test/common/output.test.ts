@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { escapeControl, shellWord } from "../../src/common/output.js";
+import { counted, escapeControl, shellWord } from "../../src/common/output.js";
 
 describe("escapeControl", () => {
   it.each([
@@ -50,5 +50,15 @@ describe("shellWord", () => {
     expect(shellWord("a\nb")).toBeUndefined();
     expect(shellWord("\u001b[2J")).toBeUndefined();
     expect(shellWord("server")).toBe("server");
+  });
+});
+
+describe("counted", () => {
+  it.each([
+    [0, "0 files"],
+    [1, "1 file"],
+    [2, "2 files"],
+  ])("%i file(s) reads %s", (count, text) => {
+    expect(counted(count, "file")).toBe(text);
   });
 });

@@ -48,7 +48,7 @@ describe("execpackctl check", () => {
     expect(report.text).toContain("set API_HOST_NAME to the API's host");
     expect(report.text).toContain("binary.env line 5 needs DATABASE_HOST");
     expect(report.text).toContain("ALSO_MISSING is empty or not set, and binary.env line 6 requires it");
-    expect(report.text).toContain("5 problem(s) found.");
+    expect(report.text).toContain("5 problems found.");
     expect(report.text).not.toContain(secret);
   });
 
@@ -71,7 +71,7 @@ describe("execpackctl check", () => {
     ]);
     expect(report.text).toContain("BINARY_BODY_TIMEOUT must be");
     expect(report.text).toContain("BINARY_MAX_SIZE must be");
-    expect(report.text).toContain("6 problem(s) found.");
+    expect(report.text).toContain("6 problems found.");
   });
 
   it("reports a missing BINARY_URL and still checks binary.env", () => {
