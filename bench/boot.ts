@@ -79,7 +79,9 @@ try {
   const dyno = 'for f in "${HOME}"/.profile.d/*.sh; do [ -r "${f}" ] && . "${f}"; done; exec execpack';
   const schemes = ["mysql://u:p%40ss@mysql.internal:3306/db", "redis://h:secret@cache.internal:6379", "amqp://u:p@mq.internal/vhost", "mongodb://u:p@m1.internal,m2.internal/db"];
   const envWith = (urls: number): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = { HOME: slug, PATH: makeStackPath(workDir), PORT: "5000", DYNO: "web.1", LANG: "en_US.UTF-8" };
+    // TMPDIR: the profile step's record of every run (derived passwords in clear) goes away with workDir
+    // instead of piling up in the machine's /tmp, as a dyno's /tmp goes away with the dyno.
+    const env: NodeJS.ProcessEnv = { HOME: slug, PATH: makeStackPath(workDir), PORT: "5000", DYNO: "web.1", LANG: "en_US.UTF-8", TMPDIR: workDir };
     for (let i = 0; i < urls; i += 1) {
       const name = i === 0 ? "DATABASE_URL" : i === 1 ? "REDIS_URL" : `ADDON${i}_URL`;
       env[name] = i === 0 ? "postgres://user:secret@db.internal:5432/app" : schemes[i % schemes.length];
