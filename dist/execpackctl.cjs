@@ -1436,10 +1436,11 @@ function quoteValue(value) {
   if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value.replace(/\r/g, "\\r").replace(/\n/g, "\\n")}"`;
   return escapedDoubleQuoted(value);
 }
-function describeOrigin(origin) {
+var SET_BY_THE_DYNO = /* @__PURE__ */ new Set(["HOME", "PATH", "PWD", "OLDPWD", "SHLVL", "_", "PORT", "DYNO", "HOSTNAME", "BINARY_HOME"]);
+function describeOrigin(name, origin) {
   switch (origin.kind) {
     case "config":
-      return "config var";
+      return SET_BY_THE_DYNO.has(name) ? "set by the dyno" : "config var";
     case "derived":
       return `derived from ${origin.from}`;
     case "binary.env":
@@ -1473,7 +1474,7 @@ function formatEnvironment(resolved, options) {
     const value = resolved.env[name] ?? "";
     const shown = options.reveal ? value : maskedValue(name, value, resolved.secrets.has(name));
     const origin = resolved.origins.get(name);
-    const notes = [...origin === void 0 ? [] : [describeOrigin(origin)], ...hasTerminalControl(shown) ? ["control characters shown escaped"] : []];
+    const notes = [...origin === void 0 ? [] : [describeOrigin(name, origin)], ...hasTerminalControl(shown) ? ["control characters shown escaped"] : []];
     return `${escapeControl(name)}=${shownValue(shown)}${notes.length === 0 ? "" : ` # ${notes.join("; ")}`}`;
   });
   const comments = [...resolved.skipped.map(describeSkipped), ...describeUnderivedUrls(resolved)].map(escapeControl);

@@ -411,10 +411,16 @@ function quoteValue(value: string): string {
   return escapedDoubleQuoted(value);
 }
 
-function describeOrigin(origin: Origin): string {
+/**
+ * Variables the dyno (the platform, its shell, .profile.d) sets rather than `heroku config:set`: shown as such,
+ * so a user reading `execpackctl env` does not look for a config var named HOME or PWD.
+ */
+const SET_BY_THE_DYNO = new Set(["HOME", "PATH", "PWD", "OLDPWD", "SHLVL", "_", "PORT", "DYNO", "HOSTNAME", "BINARY_HOME"]);
+
+function describeOrigin(name: string, origin: Origin): string {
   switch (origin.kind) {
     case "config":
-      return "config var";
+      return SET_BY_THE_DYNO.has(name) ? "set by the dyno" : "config var";
     case "derived":
       return `derived from ${origin.from}`;
     case "binary.env":
@@ -462,7 +468,7 @@ export function formatEnvironment(resolved: ResolvedEnvironment, options: { reve
     const value = resolved.env[name] ?? "";
     const shown = options.reveal ? value : maskedValue(name, value, resolved.secrets.has(name));
     const origin = resolved.origins.get(name);
-    const notes = [...(origin === undefined ? [] : [describeOrigin(origin)]), ...(hasTerminalControl(shown) ? ["control characters shown escaped"] : [])];
+    const notes = [...(origin === undefined ? [] : [describeOrigin(name, origin)]), ...(hasTerminalControl(shown) ? ["control characters shown escaped"] : [])];
     return `${escapeControl(name)}=${shownValue(shown)}${notes.length === 0 ? "" : ` # ${notes.join("; ")}`}`;
   });
   const comments = [...resolved.skipped.map(describeSkipped), ...describeUnderivedUrls(resolved)].map(escapeControl);

@@ -110,8 +110,8 @@ describe("execpackctl env", () => {
     const text = showEnvironment(withBinaryEnv(["DB_PASS=${MYSQL_PWD}"]), configVars, { reveal: false });
     const lines = text.trim().split("\n");
     expect(lines).toEqual(expect.arrayContaining([
-      "PWD='/app' # config var",
-      "OLDPWD='/' # config var",
+      "PWD='/app' # set by the dyno",
+      "OLDPWD='/' # set by the dyno",
       "SSL_KEY_PATH='/app/tls/key.pem' # config var",
       "MYSQL_PWD='*****' # config var",
       "API_KEY='*****' # config var",
