@@ -121,7 +121,7 @@ describe("resolveEnvironment", () => {
     expect(error.code).toBe("env.required");
     expect(error.message).toContain("EMPTY");
     expect(error.message).toContain("line 2");
-    expect(error.hint).toBe("set EMPTY to the API host");
+    expect(error.hint).toBe("set EMPTY to the API host. Set it with `heroku config:set EMPTY=...`.");
   });
 
   it("fails ${VAR?message} only when unset, with a hint when the message is empty", () => {
