@@ -1867,7 +1867,7 @@ function startDyno(options) {
     HOME: options.slugDir,
     PATH: options.path,
     PORT: String(options.port ?? 5e3),
-    DYNO: "web.1",
+    DYNO: options.dyno ?? "web.1",
     LANG: "en_US.UTF-8"
   };
   const profile = 'for f in "${HOME}"/.profile.d/*.sh; do [ -r "${f}" ] && . "${f}"; done;';
@@ -2114,6 +2114,7 @@ async function tryApp(options) {
       slugDir: build.slugDir,
       command,
       configVars: { TMPDIR: dynoTmp, ...configVars2 },
+      dyno: `${processType}.1`,
       path,
       port,
       stdio: options.stdio ?? "inherit",

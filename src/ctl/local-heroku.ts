@@ -169,6 +169,8 @@ export interface DynoOptions {
   /** Run the command with bash's `exec`, so the command keeps the PID that bash had. */
   execCommand?: boolean;
   stdio?: "pipe" | "inherit";
+  /** The dyno's name, as $DYNO: `web.1` unless said (`worker.1`, `release.1`). */
+  dyno?: string;
 }
 
 /** Starts a process like a dyno: only the config vars and what Heroku sets, .profile.d sourced first. */
@@ -178,7 +180,7 @@ export function startDyno(options: DynoOptions): ChildProcess {
     HOME: options.slugDir,
     PATH: options.path,
     PORT: String(options.port ?? 5000),
-    DYNO: "web.1",
+    DYNO: options.dyno ?? "web.1",
     LANG: "en_US.UTF-8",
   };
   const profile = 'for f in "${HOME}"/.profile.d/*.sh; do [ -r "${f}" ] && . "${f}"; done;';

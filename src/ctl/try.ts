@@ -109,6 +109,7 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
       slugDir: build.slugDir,
       command,
       configVars: { TMPDIR: dynoTmp, ...configVars },
+      dyno: `${processType}.1`,
       path,
       port,
       stdio: options.stdio ?? "inherit",

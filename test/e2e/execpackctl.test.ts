@@ -152,6 +152,34 @@ describe("execpackctl try", () => {
   });
 });
 
+describe("execpackctl try --process", () => {
+  it("runs another process type as its dyno: DYNO names it, and the command is that type's", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-release-"));
+    const zip = new ZipFile();
+    zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
+    zip.end();
+    await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
+    const server = await serveDirectory(workDir);
+    const report = join(workDir, "report");
+    process.env.npm_config_offline = "true";
+    const run = await tryApp({
+      buildpackDir: REPO, appDir: FIXTURE_APP, processType: "release", stdio: "pipe", execCommand: true,
+      extraConfigVars: { BINARY_URL: `${server.url}/probe.zip`, PROBE_REPORT: report },
+    }).finally(() => server.close());
+    try {
+      const [code] = await once(run.dyno, "exit");
+      expect(code).toBe(0);
+      const probe = readProbeReport(report);
+      expect(probe.argv).toEqual(["probe", "migrate", "--exit", "0"]);
+      expect(probe.env.DYNO).toBe("release.1");
+    } finally {
+      delete process.env.npm_config_offline;
+      run.cleanup();
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("execpackctl try, run as a person runs it", () => {
   it("says when web has not bound $PORT within the boot timeout, as Heroku's R10 would, and a relative APP_DIR is the caller's", async () => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-r10-"));
