@@ -17442,9 +17442,10 @@ function notRunnableMatch(binaryName, matched, architecture) {
       hint: "Set BINARY_NAME to the regular file itself (the link's target), not to a link or a device."
     });
   }
+  const script = matched.some((entry) => entry.description.startsWith("script"));
   return new ExecpackError("archive.no-linux-binary", `BINARY_NAME "${escapeControl(binaryName)}" matches no Linux ${label} binary`, {
     seen: listEntries(matched),
-    hint: `Set BINARY_NAME to the Linux ${label} executable in the archive, or unset it to let execpack find it.`
+    hint: (script ? "A script is never the main program (it is still installed with the release, under $BINARY_HOME): name the Linux binary it starts. " : "") + `Set BINARY_NAME to the Linux ${label} executable in the archive, or unset it to let execpack find it.`
   });
 }
 function binaryNameNotFound(binaryName, entries, architecture) {

@@ -216,8 +216,9 @@ describe("BINARY_NAME", () => {
     ["names a README", "README.md", { code: "archive.no-linux-binary", words: ['BINARY_NAME "README.md" matches no Linux', '"README.md" (text)'] }],
     ["names another architecture", `server-linux-${OTHER}`, { code: "archive.no-linux-binary", words: [`"bin/server-linux-${OTHER}" (ELF ${OTHER_ARCHITECTURE})`] }],
     ["names a symlink", "current", { code: "archive.unsafe-entry", words: ['BINARY_NAME "current" names a link', '"bin/current" (symlink to "server")', "the link's target"] }],
+    ["names a script", "run.sh", { code: "archive.no-linux-binary", words: ['"bin/run.sh" (script (#!/bin/sh))', "A script is never the main program", "name the Linux binary it starts"] }],
   ])("refuses a BINARY_NAME that %s", async (_case, binaryName, expected) => {
-    await expectRefusal(tarGz(twoBinaries), { binaryName }, expected);
+    await expectRefusal(tarGz([...twoBinaries, file("bin/run.sh", "#!/bin/sh\nexec \"$(dirname \"$0\")/server\"\n")]), { binaryName }, expected);
   });
 });
 
