@@ -11,6 +11,7 @@
 #   <layers>/execpack/bin/execpack[ctl]     launchers, on PATH      (launch, build, cache; metadata: bootstrapper)
 #   <layers>/execpack/commands/<name>       a launcher per program of the release, on PATH after the image's
 #   <layers>/execpack/env/                  PATH.append (commands/), BINARY_HOME.override (binary/)
+#   <layers>/execpack/exec.d/execpack       the profile step before every process: the add-on variables
 #   <layers>/execpack/bootstrapper/*.cjs    the bootstrapper
 #   <layers>/execpack/app-dir               the app directory's path (CNB_APP_DIR): binary.env is there
 #   <layers>/execpack/node -> ../node/node
@@ -153,6 +154,17 @@ cnb::write_layer_env() {
 	printf '%s' "${root}/commands" >"${root}/env/PATH.append"
 	printf '%s' ":" >"${root}/env/PATH.delim"
 	printf '%s' "${root}/binary" >"${root}/env/BINARY_HOME.override"
+}
+
+# Installs the execpack layer's exec.d program (launchers/execpack-exec-d), which the launcher runs before every
+# process: Fir has no .profile.d, and this is how the variables derived from add-on URLs (DATABASE_HOST...)
+# reach a process's environment and a shell process's command line there (buildpack API 0.5+).
+cnb::install_exec_d() {
+	local buildpack_dir="${1}"
+	local root="${2}"
+	mkdir -p "${root}/exec.d"
+	cp "${buildpack_dir}/launchers/execpack-exec-d" "${root}/exec.d/execpack"
+	chmod 0755 "${root}/exec.d/execpack"
 }
 
 # Removes what an earlier pin or an earlier cache layout left in the cache layer's Node.js cache; the verified

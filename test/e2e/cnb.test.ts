@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeStackPath, nodeOnPath, runScript } from "../../src/ctl/local-heroku.js";
-import { applyEnvDirectory, launch, launchEnvironment } from "./helpers/cnb-launcher.js";
+import { applyEnvDirectory, launch, launchEnvironment, parseExecDToml, runExecD } from "./helpers/cnb-launcher.js";
 import { CnbLifecycle, parseToml } from "./helpers/cnb-lifecycle.js";
 import type { CnbBuildResult } from "./helpers/cnb-lifecycle.js";
 import { pinnedNodeVersion, nodeMirror, nodeMirrorWithArm64 } from "./helpers/node-mirror.js";
@@ -110,6 +110,36 @@ describe("the launcher stand-in applies layer env files as the spec says", () =>
     expect(env.PATH).toBe([join(second, "c/bin"), join(first, "a/bin"), join(first, "b/bin"), "/usr/bin"].join(":"));
     expect(env.MODE).toBe("web");
     expect(launchEnvironment([first, second], { PATH: "/usr/bin" }, "worker").MODE).toBe("launch");
+  });
+
+  it("runs every layer's exec.d, then every layer's exec.d/<process>, in layer and file order: fd 3's TOML overrides, a failure stops the launch", () => {
+    const layers = join(dir, "exec-d-buildpack");
+    const program = (path: string, script: string) => {
+      mkdirSync(join(path, ".."), { recursive: true });
+      writeFileSync(path, `#!/bin/bash\n${script}\n`, { mode: 0o755 });
+    };
+    program(join(layers, "a/exec.d/1"), `echo "ORDER = \\"$ORDER a1\\"" >&3; echo a1 >&2`);
+    program(join(layers, "a/exec.d/web/1"), `echo "ORDER = \\"$ORDER a-web\\"" >&3`);
+    writeFileSync(join(dir, "answer.toml"), String.raw`TEXT = "q\"\\\u000a\U0001F600\t"` + "\n");
+    program(join(layers, "b/exec.d/1"), `printf 'ORDER = "%s b1"\n' "$ORDER" >&3; cat ${join(dir, "answer.toml")} >&3`);
+    const env: NodeJS.ProcessEnv = { PATH: "/usr/bin:/bin", ORDER: "env" };
+    const output = runExecD([layers], env, "web", dir);
+    expect(env).toMatchObject({ ORDER: "env a1 b1 a-web", TEXT: 'q"\\\n\u{1F600}\t' });
+    expect(Buffer.concat(output.stderr).toString()).toBe("a1\n");
+    program(join(layers, "b/exec.d/2"), "exit 3");
+    expect(() => runExecD([layers], { PATH: "/usr/bin:/bin" }, "web", dir)).toThrow(/exec\.d .*b\/exec\.d\/2 failed \(status 3\)/);
+  });
+
+  it.each([
+    ["a raw newline in a string", 'A = "x\ny"'],
+    ["a raw control character", 'A = "x\u0001y"'],
+    ["an unknown escape", 'A = "x\\qy"'],
+    ["a literal string", "A = 'x'"],
+    ["an unquoted value", "A = x"],
+    ["a surrogate escape", 'A = "\\uD800"'],
+    ["a repeated key", 'A = "x"\nA = "y"'],
+  ])("refuses exec.d TOML with %s", (_, text) => {
+    expect(() => parseExecDToml(text)).toThrow(/launcher: exec\.d output/);
   });
 });
 
@@ -270,6 +300,7 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
         CNB_LAYERS_DIR: cnb.layersRoot,
         PORT: "5123",
         DYNO: "web.1",
+        TMPDIR: join(workDir, "tmp"), // the exec.d step's records stay in the test's folder
         ...runtimeConfig,
         ...extra,
       };
@@ -359,6 +390,54 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
       expect(output().stdout).toContain("APP_DB_HOST='db.internal' # binary.env");
       expect(output().stdout).toContain("APP_MODE='staging' # config var");
       expect(output().stdout).not.toContain("p@ss:w/rd");
+    });
+
+    describe("exec.d: the variables derived from add-on URLs reach every process, as .profile.d gives them on classic", () => {
+      const hostile = "a$(touch MARKER)b`touch MARKER`c'd\"e\\f\ng $HOME\u0001";
+
+      it("a Procfile-style shell process (`web: execpack --db-host $DATABASE_HOST`) gets the derived values in its command line", async () => {
+        const report = join(workDir, "procfile-report");
+        const line = 'echo "$DATABASE_HOST:$DATABASE_PORT"; exec execpack serve --db-host $DATABASE_HOST --exit 0';
+        const { child, exited, output } = start({ command: ["bash", "-c", line] }, { PROBE_REPORT: report });
+        const [code] = await exited;
+        expect(code, output().stderr).toBe(0);
+        expect(output().stdout).toBe("db.internal:6543\n");
+        expect(output().stderr).toBe("");
+        const probeReport = readProbeReport(report);
+        expect(probeReport).toMatchObject({ pid: child.pid, argv: ["probe", "serve", "--db-host", "db.internal", "--exit", "0"] });
+        expect(probeReport.env).toMatchObject(RUNTIME_ENV_EXPECTED);
+        expect(Object.keys(probeReport.env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);
+      });
+
+      it("a password holding $(...), backticks, quotes, backslashes, a newline and a control character arrives byte for byte, and nothing runs", async () => {
+        const report = join(workDir, "hostile-report");
+        const url = `postgres://app:${encodeURIComponent(hostile)}@db.internal:5432/app`;
+        const { exited, output } = start(
+          { command: ["bash", "-c", 'printf %s "$DATABASE_PASSWORD"; exec execpack --password "$DATABASE_PASSWORD" --exit 0'] },
+          { DATABASE_URL: url, PROBE_REPORT: report },
+        );
+        const [code] = await exited;
+        expect(code, output().stderr).toBe(0);
+        expect(output().stdout).toBe(hostile);
+        const probeReport = readProbeReport(report);
+        expect(probeReport.argv.slice(1, 3)).toEqual(["--password", hostile]);
+        expect(probeReport.env.DATABASE_PASSWORD).toBe(hostile);
+        expect(existsSync(join(cnb.appDir, "MARKER")) || existsSync(join(cnb.layersDir, "execpack/MARKER"))).toBe(false);
+      });
+
+      it("a malformed DATABASE_URL warns in one line and derives nothing from it; the process still starts", async () => {
+        const { exited, output } = start(
+          { command: ["bash", "-c", 'echo "[${DATABASE_HOST-unset}] [$REDIS_HOST]"'] },
+          { DATABASE_URL: "postgres://app:pa ss@db.internal:5432/app", REDIS_URL: "redis://:pw@cache.internal:6379" },
+        );
+        const [code] = await exited;
+        expect(code, output().stderr).toBe(0);
+        expect(output().stdout).toBe("[unset] [cache.internal]\n");
+        const lines = output().stderr.split("\n").filter(Boolean);
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/^execpack: .*DATABASE_URL.*nothing is derived from it \[env\.invalid-url\]$/);
+        expect(output().stderr).not.toContain("pa ss");
+      });
     });
 
     describe("at run time as the run image's unprivileged user, with read-only layers (Fir)", () => {

@@ -7,13 +7,18 @@
  *     order and layers ascending: <NAME> and <NAME>.override set, <NAME>.default sets only an empty variable,
  *     <NAME>.append and <NAME>.prepend join with the layer's <NAME>.delim (nothing without one); file contents
  *     are taken as they are;
+ *   - then every executable in every layer's exec.d/, then in every layer's exec.d/<process>/ (each pass:
+ *     buildpacks in group order, layers ascending, files ascending) runs with the environment so far, stdin closed, its stdout and stderr
+ *     the process's, and fd 3 a pipe; it must exit 0 (else the launcher fails and nothing starts), and what it
+ *     wrote to fd 3 is TOML whose top-level `NAME = "string"` pairs override variables (parsed strictly: a
+ *     malformed answer fails the launch as the lifecycle's TOML decoder would);
  *   - the process starts with execve, without a shell and without a fork: the spawned process is the one the
  *     launcher would have become. argv is the process's `command`, then the user's args if any were given,
  *     else the process's `args`; the working directory is the app (or the process's working-dir).
  * A user-provided command (`docker run --entrypoint launcher IMAGE CMD ARGS…`, `heroku run CMD`) replaces the
  * process type and starts the same way.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -109,6 +114,82 @@ export function launchEnvironment(buildpackLayers: readonly string[], base: Node
   return env;
 }
 
+/** A TOML basic string's escapes (TOML 1.0); anything else after a backslash is an error. */
+const TOML_ESCAPES: Record<string, string> = { b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", '"': '"', "\\": "\\" };
+
+/**
+ * The top-level `key = "basic string"` pairs of an exec.d program's output, strictly: a raw control character
+ * (tab aside) in a string, an unknown escape, a literal or multi-line string, a table or a repeated key is an
+ * error, as the lifecycle's decoder would make it one. execpack's exec.d writes only these pairs.
+ */
+export function parseExecDToml(text: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/^[ \t]+/, "");
+    if (line === "" || line.startsWith("#")) continue;
+    const pair = /^([A-Za-z0-9_-]+)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*$/su.exec(line);
+    if (!pair) throw new Error(`launcher: exec.d output is not a key = "string" line: ${JSON.stringify(raw)}`);
+    const [, name, body] = pair as unknown as [string, string, string];
+    if (values.has(name)) throw new Error(`launcher: exec.d output sets ${name} twice`);
+    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(body)) throw new Error(`launcher: exec.d output has a raw control character in ${name}`);
+    const value = body.replace(/\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)/gsu, (_, escape: string) => {
+      if (escape.length > 1) {
+        const code = Number.parseInt(escape.slice(1), 16);
+        if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) throw new Error(`launcher: exec.d output has an invalid \\${escape} in ${name}`);
+        return String.fromCodePoint(code);
+      }
+      const decoded = TOML_ESCAPES[escape];
+      if (decoded === undefined) throw new Error(`launcher: exec.d output has an invalid escape \\${escape} in ${name}`);
+      return decoded;
+    });
+    values.set(name, value);
+  }
+  return values;
+}
+
+/** What the exec.d programs wrote to the launcher's stdout and stderr, which the process then shares. */
+export interface ExecDOutput {
+  stdout: Buffer[];
+  stderr: Buffer[];
+}
+
+/** Runs every exec.d program for `processType` and applies its variables to `env`. */
+export function runExecD(
+  buildpackLayers: readonly string[],
+  env: NodeJS.ProcessEnv,
+  processType: string | undefined,
+  cwd: string,
+  user?: { uid: number; gid: number },
+  via?: readonly string[],
+): ExecDOutput {
+  const output: ExecDOutput = { stdout: [], stderr: [] };
+  const programs = (dir: string): string[] =>
+    existsSync(dir)
+      ? readdirSync(dir)
+          .sort()
+          .map((name) => join(dir, name))
+          .filter((file) => statSync(file).isFile())
+      : [];
+  const layerDirs = buildpackLayers.flatMap((layers) => subdirectories(layers));
+  const files = [
+    ...layerDirs.flatMap((layer) => programs(join(layer, "exec.d"))),
+    ...(processType ? layerDirs.flatMap((layer) => programs(join(layer, "exec.d", processType))) : []),
+  ];
+  for (const file of files) {
+    const stdio: ["ignore", "pipe", "pipe", "pipe"] = ["ignore", "pipe", "pipe", "pipe"];
+    const result = via
+      ? spawnSync(via[0]!, [...via.slice(1), file, file], { cwd, env, stdio, ...user })
+      : spawnSync(file, [], { cwd, env, stdio, ...user });
+    const [, stdout, stderr, fd3] = result.output as unknown as [null, Buffer, Buffer, Buffer];
+    output.stdout.push(stdout);
+    output.stderr.push(stderr);
+    if (result.error) throw new Error(`launcher: exec.d ${file} could not run: ${result.error.message}`);
+    if (result.status !== 0) throw new Error(`launcher: exec.d ${file} failed (status ${result.status ?? result.signal}): ${stderr.toString("utf8")}`);
+    for (const [name, value] of parseExecDToml(fd3.toString("utf8"))) env[name] = value;
+  }
+  return output;
+}
+
 /** Like exec.LookPath: the first executable file of that name on PATH. */
 export function lookPath(command: string, path: string | undefined): string {
   if (command.includes("/")) return command;
@@ -142,12 +223,16 @@ export function launch(options: LaunchOptions): ChildProcess {
     if (process.workingDir) cwd = resolve(options.appDir, process.workingDir);
   }
   const env = launchEnvironment(options.buildpackLayers, options.env, processType);
+  const execD = runExecD(options.buildpackLayers, env, processType, cwd, options.user, options.via);
   const [command, ...args] = argv;
   if (!command) throw new Error("launcher: empty command");
   const file = lookPath(command, env.PATH);
-  if (options.via) {
-    const [via, ...viaArgs] = options.via;
-    return spawn(via!, [...viaArgs, command, file, ...args], { cwd, env, stdio: "pipe", ...options.user });
-  }
-  return spawn(file, args, { argv0: command, cwd, env, stdio: "pipe", ...options.user });
+  const child = options.via
+    ? spawn(options.via[0]!, [...options.via.slice(1), command, file, ...args], { cwd, env, stdio: "pipe", ...options.user })
+    : spawn(file, args, { argv0: command, cwd, env, stdio: "pipe", ...options.user });
+  // The exec.d programs wrote to the launcher's own stdout and stderr, which the process inherits: read first.
+  const before = (chunks: Buffer[]): Buffer => Buffer.concat(chunks);
+  if (execD.stdout.some((chunk) => chunk.length > 0)) child.stdout!.unshift(before(execD.stdout));
+  if (execD.stderr.some((chunk) => chunk.length > 0)) child.stderr!.unshift(before(execD.stderr));
+  return child;
 }
