@@ -173,9 +173,16 @@ export interface DynoOptions {
   dyno?: string;
 }
 
-/** Starts a process like a dyno: only the config vars and what Heroku sets, .profile.d sourced first. */
+/**
+ * Starts a process like a dyno: only the config vars and what Heroku sets, .profile.d sourced first. Its
+ * temporary files (the profile step's record holds derived passwords; boot-time fetches) go to a folder beside
+ * the slug, removed with it, unless TMPDIR is a config var: a dyno's /tmp dies with the dyno, this machine's not.
+ */
 export function startDyno(options: DynoOptions): ChildProcess {
+  const tmp = `${options.slugDir}.tmp`;
+  if (options.configVars.TMPDIR === undefined) mkdirSync(tmp, { recursive: true });
   const env: NodeJS.ProcessEnv = {
+    TMPDIR: tmp,
     ...options.configVars,
     HOME: options.slugDir,
     PATH: options.path,

@@ -5,7 +5,7 @@
  * (the Procfile's, else bin/release's default) starts in a clean environment with .profile.d sourced.
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse } from "dotenv";
@@ -101,14 +101,10 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
     }
     const port = options.port ?? 5000;
     step(`Slug moved to ${build.slugDir}; starting ${processType}: ${command} (PORT=${port})`);
-    // The dyno's temporary files (the profile step's record holds derived passwords, boot-time fetches) go
-    // into try's own directory, removed with it, not into the machine's /tmp: a dyno's /tmp dies with it.
-    const dynoTmp = join(workDir, "dyno-tmp");
-    mkdirSync(dynoTmp);
     const dyno = startDyno({
       slugDir: build.slugDir,
       command,
-      configVars: { TMPDIR: dynoTmp, ...configVars },
+      configVars,
       dyno: `${processType}.1`,
       path,
       port,

@@ -138,7 +138,7 @@ describe("execpackctl try", () => {
       expect(probe.argv).toEqual(["probe", "serve", "--wait"]);
       expect(probe.env).toMatchObject({ APP_DB_HOST: "db.internal", APP_LISTEN: "0.0.0.0:5321", HOME: run.slugDir });
       // The dyno's temporary files (the profile step's record holds the derived password) stay in try's directory.
-      expect(probe.env.TMPDIR).toBe(join(run.slugDir, "..", "dyno-tmp"));
+      expect(probe.env.TMPDIR).toBe(`${run.slugDir}.tmp`);
       expect(readdirSync(join(probe.env.TMPDIR!, `execpack-${process.getuid!()}`)).some((name) => name.startsWith("profile"))).toBe(true);
       expect(run.slugDir).not.toContain("build_");
       run.dyno.kill("SIGTERM");

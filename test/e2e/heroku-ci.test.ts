@@ -76,7 +76,10 @@ describe("Heroku CI: bin/test-compile and bin/test, end to end", () => {
   /** bin/test as Heroku CI runs it: config vars exported, HOME at the app, .profile.d sourced, no Node.js on PATH. */
   function runTest(configVars: Record<string, string>, appDir = build.slugDir!): Promise<ScriptResult> {
     const profile = 'for f in "${HOME}"/.profile.d/*.sh; do [ -r "${f}" ] && . "${f}"; done; exec "$0" "$@"';
-    const env = { BINARY_URL: `${releases.url}/probe.tar.gz`, ...configVars, HOME: appDir, PATH: stackPath, LANG: "en_US.UTF-8" };
+    // The test dyno's temporary files (the profile step's records hold derived passwords) stay in the test's folder.
+    const tmp = `${appDir}.tmp`;
+    mkdirSync(tmp, { recursive: true });
+    const env = { BINARY_URL: `${releases.url}/probe.tar.gz`, TMPDIR: tmp, ...configVars, HOME: appDir, PATH: stackPath, LANG: "en_US.UTF-8" };
     return runScript("bash", ["-c", profile, join(REPO, "bin/test"), appDir, build.envDir], env);
   }
 
