@@ -1862,7 +1862,10 @@ function processCommand(slugDir, releaseYaml, type = "web") {
   return void 0;
 }
 function startDyno(options) {
+  const tmp = `${options.slugDir}.tmp`;
+  if (options.configVars.TMPDIR === void 0) (0, import_node_fs7.mkdirSync)(tmp, { recursive: true });
   const env = {
+    TMPDIR: tmp,
     ...options.configVars,
     HOME: options.slugDir,
     PATH: options.path,
@@ -2108,12 +2111,10 @@ async function tryApp(options) {
     }
     const port = options.port ?? 5e3;
     step(`Slug moved to ${build.slugDir}; starting ${processType}: ${command} (PORT=${port})`);
-    const dynoTmp = (0, import_node_path4.join)(workDir, "dyno-tmp");
-    (0, import_node_fs9.mkdirSync)(dynoTmp);
     const dyno = startDyno({
       slugDir: build.slugDir,
       command,
-      configVars: { TMPDIR: dynoTmp, ...configVars2 },
+      configVars: configVars2,
       dyno: `${processType}.1`,
       path,
       port,
