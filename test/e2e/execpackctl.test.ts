@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tryApp } from "../../src/ctl/try.js";
 import { probeBinary, readProbeReport } from "../helpers/probe.js";
 import { serveDirectory } from "../helpers/static-server.js";
+import type { StaticServer } from "../helpers/static-server.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE_APP = join(REPO, "test/fixtures/web-app");
@@ -26,6 +27,15 @@ function execpackctl(args: string[]): Promise<{ status: number; stdout: string; 
       resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** The probe as a release zip (`probe_linux_amd64/probe`) in `workDir`, served from loopback as `${url}/probe.zip`. */
+async function serveProbeRelease(workDir: string): Promise<StaticServer> {
+  const zip = new ZipFile();
+  zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
+  zip.end();
+  await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
+  return serveDirectory(workDir);
 }
 
 describe("execpackctl env and check, locally", () => {
@@ -113,11 +123,7 @@ describe("execpackctl env and check, locally", () => {
 describe("execpackctl try", () => {
   it("builds an app like Heroku and boots its web process in place", async () => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-"));
-    const zip = new ZipFile();
-    zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
-    zip.end();
-    await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
-    const server = await serveDirectory(workDir);
+    const server = await serveProbeRelease(workDir);
     const report = join(workDir, "report");
     // The compile's npm reads its settings from the caller's environment, as on a developer's machine.
     process.env.npm_config_offline = "true";
@@ -155,11 +161,7 @@ describe("execpackctl try", () => {
 describe("execpackctl try --process", () => {
   it("runs another process type as its dyno: DYNO names it, and the command is that type's", async () => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-release-"));
-    const zip = new ZipFile();
-    zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
-    zip.end();
-    await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
-    const server = await serveDirectory(workDir);
+    const server = await serveProbeRelease(workDir);
     const report = join(workDir, "report");
     process.env.npm_config_offline = "true";
     const run = await tryApp({
@@ -184,11 +186,7 @@ describe("execpackctl try, run as a person runs it", () => {
   it("says when web has not bound $PORT within the boot timeout, as Heroku's R10 would, and a relative APP_DIR is the caller's", async () => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-r10-"));
     try {
-      const zip = new ZipFile();
-      zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
-      zip.end();
-      await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
-      const server = await serveDirectory(workDir);
+      const server = await serveProbeRelease(workDir);
       const appDir = join(workDir, "app");
       mkdirSync(appDir);
       writeFileSync(join(appDir, "Procfile"), "web: execpack --wait\n"); // runs, never listens
@@ -216,11 +214,7 @@ describe("execpackctl try, run as a person runs it", () => {
   it.each([0, 3])("says a web process that exits by itself (status %i) is a crash on Heroku, and ends with its status", async (exitStatus) => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-exit-"));
     try {
-      const zip = new ZipFile();
-      zip.addFile(probeBinary(), "probe_linux_amd64/probe", { mode: 0o100755 });
-      zip.end();
-      await once(zip.outputStream.pipe(createWriteStream(join(workDir, "probe.zip"))), "close");
-      const server = await serveDirectory(workDir);
+      const server = await serveProbeRelease(workDir);
       const appDir = join(workDir, "app");
       mkdirSync(appDir);
       writeFileSync(join(appDir, "Procfile"), `web: execpack --exit ${exitStatus}\n`);
