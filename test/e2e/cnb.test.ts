@@ -8,7 +8,6 @@
  * (helpers/arm64-runtime.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { once } from "node:events";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +21,7 @@ import type { CnbBuildResult } from "./helpers/cnb-lifecycle.js";
 import { pinnedNodeVersion, nodeMirror, nodeMirrorWithArm64 } from "./helpers/node-mirror.js";
 import { officialArm64Node } from "./helpers/npm-packages.js";
 import { aarch64BinfmtUnavailable, arm64Sysroot, viaAarch64Binfmt } from "./helpers/arm64-runtime.js";
+import { watchDyno } from "./helpers/dyno.js";
 import { probeBinary, readProbeReport } from "../helpers/probe.js";
 import { arm64Executable, CROSS_COMPILER, QEMU_AARCH64 } from "../helpers/arm64.js";
 import { readElfHeader } from "../../src/archive/elf.js";
@@ -315,12 +315,7 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
         env: containerEnv(extra),
         ...options,
       });
-      let stdout = "";
-      let stderr = "";
-      child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-      const exited = once(child, "exit") as Promise<[number | null, string | null]>;
-      return { child, exited, output: () => ({ stdout, stderr }) };
+      return { child, ...watchDyno(child) };
     }
 
     it("has no Node.js on the container's PATH", async () => {
@@ -675,12 +670,7 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
       via: viaAarch64Binfmt(),
       ...options,
     });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const exited = once(child, "exit") as Promise<[number | null, string | null]>;
-    return { child, exited, output: () => ({ stdout, stderr }) };
+    return { child, ...watchDyno(child) };
   }
 
   it.skipIf(!onAmd64 || !qemu)(
