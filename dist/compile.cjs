@@ -15773,7 +15773,7 @@ function parseSourceUrl(raw) {
   if (url.protocol === "file:" && url.host !== "" && url.hostname !== "localhost") {
     throw new ExecpackError("download.invalid-url", "A file:// BINARY_URL must name a local path (file:///path)", { seen, hint });
   }
-  if (url.protocol !== "file:") assertCredentialsReadable("BINARY_URL", raw.trim(), url);
+  if (url.protocol !== "file:") assertCredentialsDecodable("BINARY_URL", raw.trim(), url);
   return url;
 }
 function hasStrayAt(raw) {
@@ -15785,8 +15785,7 @@ function hasStrayAt(raw) {
   if (at2 <= 0 || tail[at2 - 1] === "/") return false;
   return !/[=&]/.test(tail.slice(0, at2));
 }
-function assertCredentialsReadable(variable, raw, url) {
-  assertNoStrayAt(variable, raw);
+function assertCredentialsDecodable(variable, raw, url) {
   const seen = [`${variable}: ${showRawUrl(raw)}`];
   for (const part of [url.username, url.password]) {
     try {

@@ -1360,13 +1360,14 @@ function bootEnvironment(paths, configVars) {
 async function boot(paths, args, configVars) {
   let manifest = readManifest(paths);
   let file = binaryPath(paths, manifest);
-  if (fetchesAtBoot(configVars)) {
+  const atBoot = fetchesAtBoot(configVars);
+  if (atBoot) {
     const fetched = fetchAtBoot(paths, manifest, configVars);
     manifest = fetched.manifest;
     file = fetched.file;
   }
   const home = releaseRoot(file, manifest);
-  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars["BINARY_HOME"], home);
+  if (atBoot) pointShellHomeAt(configVars["BINARY_HOME"], home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));

@@ -1574,7 +1574,7 @@ function parseSourceUrl(raw) {
   if (url.protocol === "file:" && url.host !== "" && url.hostname !== "localhost") {
     throw new ExecpackError("download.invalid-url", "A file:// BINARY_URL must name a local path (file:///path)", { seen, hint });
   }
-  if (url.protocol !== "file:") assertCredentialsReadable("BINARY_URL", raw.trim(), url);
+  if (url.protocol !== "file:") assertCredentialsDecodable("BINARY_URL", raw.trim(), url);
   return url;
 }
 function hasStrayAt(raw) {
@@ -1586,8 +1586,7 @@ function hasStrayAt(raw) {
   if (at <= 0 || tail[at - 1] === "/") return false;
   return !/[=&]/.test(tail.slice(0, at));
 }
-function assertCredentialsReadable(variable, raw, url) {
-  assertNoStrayAt(variable, raw);
+function assertCredentialsDecodable(variable, raw, url) {
   const seen = [`${variable}: ${showRawUrl(raw)}`];
   for (const part of [url.username, url.password]) {
     try {
@@ -1958,6 +1957,14 @@ function canConnect(port) {
   });
 }
 var sleep = (ms) => new Promise((resolve4) => setTimeout(resolve4, ms));
+async function waitForBind(port, timeoutMs, ended) {
+  const deadline = Date.now() + timeoutMs;
+  while (!ended() && Date.now() < deadline) {
+    if (await canConnect(port)) return true;
+    await sleep(100);
+  }
+  return false;
+}
 async function exitWithin(exited, ms) {
   let timer;
   const expired = new Promise((resolve4) => timer = setTimeout(() => resolve4(void 0), ms));
@@ -2000,15 +2007,7 @@ async function smokeWeb(command, port, options, settings, manifest, skip) {
   const child = startProcess(command, options, port, "web");
   let exit;
   const exited = (0, import_node_events.once)(child, "exit").then((result) => exit = result);
-  const deadline = Date.now() + settings.portTimeoutMs;
-  let bound = false;
-  while (!exit && Date.now() < deadline) {
-    if (await canConnect(port)) {
-      bound = true;
-      break;
-    }
-    await sleep(100);
-  }
+  const bound = await waitForBind(port, settings.portTimeoutMs, () => exit !== void 0);
   const results = [];
   if (!bound) {
     const why = exit ? `it ${describeExit(...exit)} before binding` : `nothing listened on ${port} after ${settings.portTimeoutMs / 1e3} s`;
@@ -2134,11 +2133,7 @@ var BOOT_TIMEOUT_SECONDS = 60;
 async function watchWebBoot(run, timeoutMs) {
   let ended = run.dyno.exitCode !== null || run.dyno.signalCode !== null;
   run.dyno.once("exit", () => ended = true);
-  const deadline = Date.now() + timeoutMs;
-  while (!ended && Date.now() < deadline) {
-    if (await canConnect(run.port)) return true;
-    await new Promise((resolve4) => setTimeout(resolve4, 200));
-  }
+  if (await waitForBind(run.port, timeoutMs, () => ended)) return true;
   return ended ? void 0 : false;
 }
 function bootTimeoutWarning(port, seconds) {

@@ -24,7 +24,8 @@ export function bootEnvironment(paths: SlugPaths, configVars: NodeJS.ProcessEnv)
 export async function boot(paths: SlugPaths, args: readonly string[], configVars: NodeJS.ProcessEnv): Promise<never> {
   let manifest = readManifest(paths);
   let file = binaryPath(paths, manifest);
-  if (fetchesAtBoot(configVars)) {
+  const atBoot = fetchesAtBoot(configVars);
+  if (atBoot) {
     // The download stack runs in a child process (boot-fetch.ts): this process never loads it.
     const fetched = fetchAtBoot(paths, manifest, configVars);
     manifest = fetched.manifest;
@@ -32,7 +33,7 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
   }
   const home = releaseRoot(file, manifest);
   // The dyno var .profile.d set for the shell (a config var of that name is overridden there), read as such.
-  if (fetchesAtBoot(configVars)) pointShellHomeAt(configVars["BINARY_HOME"], home);
+  if (atBoot) pointShellHomeAt(configVars["BINARY_HOME"], home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
   const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));

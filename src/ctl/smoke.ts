@@ -131,7 +131,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export function canConnect(port: number): Promise<boolean> {
+function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1" });
     socket.once("connect", () => {
@@ -143,6 +143,19 @@ export function canConnect(port: number): Promise<boolean> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls 127.0.0.1:`port` as Heroku's router does while a web dyno boots: true once something accepts a
+ * connection, false when `timeoutMs` passed or the process `ended()` first (smoke's check, try's R10 warning).
+ */
+export async function waitForBind(port: number, timeoutMs: number, ended: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ended() && Date.now() < deadline) {
+    if (await canConnect(port)) return true;
+    await sleep(100);
+  }
+  return false;
+}
 
 /** The exit of `child`, or undefined after `ms`; the timer is cleared either way so it never outlives the race. */
 async function exitWithin(exited: Promise<[number | null, NodeJS.Signals | null]>, ms: number) {
@@ -202,15 +215,7 @@ async function smokeWeb(
   const child = startProcess(command, options, port, "web");
   let exit: [number | null, NodeJS.Signals | null] | undefined;
   const exited = (once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>).then((result) => (exit = result));
-  const deadline = Date.now() + settings.portTimeoutMs;
-  let bound = false;
-  while (!exit && Date.now() < deadline) {
-    if (await canConnect(port)) {
-      bound = true;
-      break;
-    }
-    await sleep(100);
-  }
+  const bound = await waitForBind(port, settings.portTimeoutMs, () => exit !== undefined);
   const results: TapResult[] = [];
   if (!bound) {
     const why = exit ? `it ${describeExit(...exit)} before binding` : `nothing listened on ${port} after ${settings.portTimeoutMs / 1000} s`;

@@ -12,7 +12,7 @@ import { parse } from "dotenv";
 import { ExecpackError } from "../common/errors.js";
 import { buildApp, makeStackPath, nodeOnPath, processCommand, startDyno } from "./local-heroku.js";
 import { step } from "../common/output.js";
-import { canConnect } from "./smoke.js";
+import { waitForBind } from "./smoke.js";
 
 export interface TryOptions {
   buildpackDir: string;
@@ -137,11 +137,7 @@ export const BOOT_TIMEOUT_SECONDS = 60;
 export async function watchWebBoot(run: Pick<TryRun, "dyno" | "port">, timeoutMs: number): Promise<boolean | undefined> {
   let ended = run.dyno.exitCode !== null || run.dyno.signalCode !== null;
   run.dyno.once("exit", () => (ended = true));
-  const deadline = Date.now() + timeoutMs;
-  while (!ended && Date.now() < deadline) {
-    if (await canConnect(run.port)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  if (await waitForBind(run.port, timeoutMs, () => ended)) return true;
   return ended ? undefined : false;
 }
 

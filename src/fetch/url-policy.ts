@@ -21,7 +21,7 @@ export function parseSourceUrl(raw: string): URL {
   if (url.protocol === "file:" && url.host !== "" && url.hostname !== "localhost") {
     throw new ExecpackError("download.invalid-url", "A file:// BINARY_URL must name a local path (file:///path)", { seen, hint });
   }
-  if (url.protocol !== "file:") assertCredentialsReadable("BINARY_URL", raw.trim(), url);
+  if (url.protocol !== "file:") assertCredentialsDecodable("BINARY_URL", raw.trim(), url);
   return url;
 }
 
@@ -42,11 +42,10 @@ export function hasStrayAt(raw: string): boolean {
 }
 
 /**
- * Credentials in a URL that would be misread or fail later: refused here, before any DNS lookup, with the
- * URL masked. `variable` names the config var in the message (BINARY_URL, or the mirror's).
+ * Credentials whose percent-escapes would fail later, when the request decodes them: refused here, before any
+ * DNS lookup, with the URL masked. The stray "@" was checked before parsing (assertNoStrayAt).
  */
-export function assertCredentialsReadable(variable: string, raw: string, url: URL): void {
-  assertNoStrayAt(variable, raw);
+function assertCredentialsDecodable(variable: string, raw: string, url: URL): void {
   const seen = [`${variable}: ${showRawUrl(raw)}`];
   for (const part of [url.username, url.password]) {
     try {
@@ -60,6 +59,10 @@ export function assertCredentialsReadable(variable: string, raw: string, url: UR
   }
 }
 
+/**
+ * Credentials in a URL that would be misread: refused before the URL is even parsed, with the URL masked.
+ * `variable` names the config var in the message.
+ */
 function assertNoStrayAt(variable: string, raw: string): void {
   if (hasStrayAt(raw)) {
     const seen = [`${variable}: ${showRawUrl(raw)}`];
