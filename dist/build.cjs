@@ -11065,7 +11065,7 @@ var require_client_h2 = __commonJS({
   "node_modules/undici/lib/dispatcher/client-h2.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { pipeline: pipeline3 } = require("node:stream");
+    var { pipeline: pipeline4 } = require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -12358,7 +12358,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request, contentLength2) {
       assert(contentLength2 !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe = pipeline3(
+      const pipe = pipeline4(
         body,
         h2stream,
         (err) => {
@@ -14230,7 +14230,7 @@ var require_fd_slicer = __commonJS({
     var util = require("util");
     var stream = require("stream");
     var Readable = stream.Readable;
-    var PassThrough = stream.PassThrough;
+    var PassThrough2 = stream.PassThrough;
     var Pend = require_pend();
     var EventEmitter = require("events").EventEmitter;
     exports2.BufferSlicer = BufferSlicer;
@@ -14347,7 +14347,7 @@ var require_fd_slicer = __commonJS({
     };
     BufferSlicer.prototype.createReadStream = function(options2) {
       options2 = options2 || {};
-      var readStream = new PassThrough(options2);
+      var readStream = new PassThrough2(options2);
       readStream.start = options2.start || 0;
       readStream.endOffset = options2.end;
       readStream.pos = readStream.endOffset || this.buffer.length;
@@ -14661,7 +14661,7 @@ var require_yauzl = __commonJS({
     var util = require("util");
     var EventEmitter = require("events").EventEmitter;
     var Transform2 = require("stream").Transform;
-    var PassThrough = require("stream").PassThrough;
+    var PassThrough2 = require("stream").PassThrough;
     var Writable = require("stream").Writable;
     var crc322 = typeof zlib.crc32 === "function" ? zlib.crc32 : require_crc32();
     exports2.open = open3;
@@ -15399,7 +15399,7 @@ var require_yauzl = __commonJS({
       var start = options2.start;
       var end = options2.end;
       if (start === end) {
-        var emptyStream = new PassThrough();
+        var emptyStream = new PassThrough2();
         setImmediate(function() {
           emptyStream.end();
         });
@@ -15452,9 +15452,9 @@ var require_yauzl = __commonJS({
     RandomAccessReader.prototype.close = function(callback) {
       setImmediate(callback);
     };
-    util.inherits(RefUnrefFilter, PassThrough);
+    util.inherits(RefUnrefFilter, PassThrough2);
     function RefUnrefFilter(context) {
-      PassThrough.call(this);
+      PassThrough2.call(this);
       this.context = context;
       this.context.ref();
       this.unreffedYet = false;
@@ -15733,7 +15733,7 @@ function readFetchMode(value) {
 
 // src/install/install.ts
 var import_node_crypto5 = require("node:crypto");
-var import_node_fs18 = require("node:fs");
+var import_node_fs17 = require("node:fs");
 var import_node_path21 = require("node:path");
 
 // src/fetch/download.ts
@@ -16239,20 +16239,81 @@ var import_node_crypto2 = require("node:crypto");
 var import_node_fs5 = require("node:fs");
 var import_promises3 = require("node:fs/promises");
 var import_node_path4 = require("node:path");
-var import_node_stream = require("node:stream");
+var import_node_stream2 = require("node:stream");
 var import_promises4 = require("node:stream/promises");
-async function writeAtomically(destination, source2, signal, onChunk, accept2, needed) {
+
+// src/fetch/tee.ts
+var import_node_events = require("node:events");
+var import_node_stream = require("node:stream");
+var BodyReaderFailure = class extends Error {
+  failure;
+  constructor(failure) {
+    super("the body's reader failed");
+    this.failure = failure;
+  }
+};
+var QUEUED_CHUNKS = 4;
+var Tee = class {
+  #feed = new import_node_stream.PassThrough({ objectMode: true, highWaterMark: QUEUED_CHUNKS });
+  #reading;
+  #settled = false;
+  #failed = false;
+  #failure;
+  constructor(reader) {
+    this.#feed.on("error", () => {
+    });
+    this.#reading = Promise.resolve().then(() => reader(this.#feed)).then(
+      () => {
+        this.#settled = true;
+        this.#feed.destroy();
+      },
+      (error) => {
+        this.#settled = true;
+        this.#failed = true;
+        this.#failure = error;
+        this.#feed.destroy();
+      }
+    );
+  }
+  /** Hands one chunk over; resolves when there is room for the next, throws when the reader failed. */
+  async push(chunk) {
+    this.#throwIfFailed();
+    if (this.#settled) return;
+    if (this.#feed.write(chunk)) return;
+    await Promise.race([(0, import_node_events.once)(this.#feed, "drain").catch(() => void 0), this.#reading]);
+    this.#throwIfFailed();
+  }
+  /** The body is complete and accepted: ends it for the reader and waits for the reader to finish. */
+  async finish() {
+    if (!this.#settled) this.#feed.end();
+    await this.#reading;
+    this.#throwIfFailed();
+  }
+  /** The body failed: the reader sees `reason` instead of an end; resolves once the reader has settled. */
+  async abandon(reason) {
+    if (!this.#settled) this.#feed.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+    await this.#reading;
+  }
+  #throwIfFailed() {
+    if (this.#failed) throw new BodyReaderFailure(this.#failure);
+  }
+};
+
+// src/fetch/file.ts
+async function writeAtomically(destination, source2, signal, onChunk, accept2, needed, reader) {
   const temp = (0, import_node_path4.join)((0, import_node_path4.dirname)(destination), `.${(0, import_node_path4.basename)(destination)}.${(0, import_node_crypto2.randomBytes)(6).toString("hex")}.partial`);
   const hash = (0, import_node_crypto2.createHash)("sha256");
+  const tee = reader ? new Tee(reader) : void 0;
   let size = 0;
   try {
-    const tap = new import_node_stream.Transform({
+    const tap = new import_node_stream2.Transform({
       transform(chunk, _encoding, callback) {
         try {
           hash.update(chunk);
           size += chunk.length;
           onChunk(chunk);
-          callback(null, chunk);
+          if (!tee) return callback(null, chunk);
+          tee.push(chunk).then(() => callback(null, chunk), (error) => callback(error));
         } catch (error) {
           callback(error);
         }
@@ -16261,10 +16322,13 @@ async function writeAtomically(destination, source2, signal, onChunk, accept2, n
     await (0, import_promises4.pipeline)(source2, tap, (0, import_node_fs5.createWriteStream)(temp, { flags: "wx" }), { signal });
     const sha256 = hash.digest("hex");
     accept2(sha256, size);
+    await tee?.finish();
     await (0, import_promises3.rename)(temp, destination);
     return { size, sha256 };
   } catch (error) {
+    await tee?.abandon(error);
     await (0, import_promises3.rm)(temp, { force: true });
+    if (error instanceof BodyReaderFailure) throw error;
     const disk = diskFailure(error, { directory: (0, import_node_path4.dirname)(destination), what: "the download", needed });
     if (disk) throw disk;
     const path = error.path;
@@ -16329,7 +16393,8 @@ function createSession(options2, url, pin) {
     },
     log: options2.log ?? (() => {
     }),
-    onProgress: options2.onProgress
+    onProgress: options2.onProgress,
+    readBody: options2.readBody
   };
 }
 
@@ -16344,7 +16409,7 @@ async function download(options2) {
   await (0, import_promises5.mkdir)((0, import_node_path5.dirname)(options2.destination), { recursive: true }).catch((error) => {
     throw diskFailure(error, { directory: (0, import_node_path5.dirname)(options2.destination), what: "the download's directory" }) ?? error;
   });
-  if (url.protocol === "file:") return copyLocalFile(url, pin, options2.destination);
+  if (url.protocol === "file:") return copyLocalFile(url, pin, options2.destination, options2.readBody);
   await sweepPartials((0, import_node_path5.dirname)(options2.destination));
   const session = createSession({ ...options2, token }, url, pin);
   try {
@@ -16380,6 +16445,7 @@ async function attempt(session, cache) {
     if (cache) await storeCache(cache, session, result, { etag: header(response, "etag"), lastModified: header(response, "last-modified") });
     return result;
   } catch (error) {
+    if (error instanceof BodyReaderFailure) throw error.failure;
     throw convertFailure(session, error, watchdog, received);
   } finally {
     watchdog.disarm();
@@ -16396,10 +16462,17 @@ async function saveBody(session, response, url, signal, watchdog, received) {
   }, (sha256, size) => {
     if (total !== void 0 && size < total) throw truncatedFailure(url, size, total);
     verifyPin(session.pin, sha256, url);
-  }, total);
+  }, total, session.readBody);
   watchdog.disarm();
   meter.finish();
-  return { path: session.destination, ...saved, contentType: header(response, "content-type"), fromCache: false, finalUrl: showUrl(url, false) };
+  return {
+    path: session.destination,
+    ...saved,
+    contentType: header(response, "content-type"),
+    fromCache: false,
+    finalUrl: showUrl(url, false),
+    bodyRead: session.readBody !== void 0
+  };
 }
 async function followRedirects(session, extraHeaders, signal, watchdog) {
   const { request, agent } = await session.client();
@@ -16483,13 +16556,14 @@ function verifyPin(pin, actual, url) {
     hint: "Nothing was installed. If the release changed on purpose, set BINARY_SHA256 to the new digest; otherwise check BINARY_URL."
   });
 }
-async function copyLocalFile(url, pin, destination) {
+async function copyLocalFile(url, pin, destination, readBody) {
   const path = (0, import_node_url.fileURLToPath)(url);
   try {
     const saved = await writeAtomically(destination, (0, import_node_fs6.createReadStream)(path), void 0, () => {
-    }, (sha256) => verifyPin(pin, sha256, url), sizeOf(path));
-    return { path: destination, ...saved, fromCache: false, finalUrl: showUrl(url, false) };
+    }, (sha256) => verifyPin(pin, sha256, url), sizeOf(path), readBody);
+    return { path: destination, ...saved, fromCache: false, finalUrl: showUrl(url, false), bodyRead: readBody !== void 0 };
   } catch (error) {
+    if (error instanceof BodyReaderFailure) throw error.failure;
     if (error instanceof ExecpackError) throw error;
     throw new ExecpackError("download.not-found", `Could not read the local file ${quote(path)}`, {
       seen: [`error: ${errorCode(error) ?? ""} ${error.message}`.trim()],
@@ -16988,7 +17062,7 @@ async function publishedChecksum(options2, assets, asset) {
   return void 0;
 }
 function downloadOptions(options2) {
-  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, installedTag: _installedTag, ...shared } = options2;
+  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, installedTag: _installedTag, readAssetBody: _readAssetBody, ...shared } = options2;
   return shared;
 }
 function source(options2, asset) {
@@ -16999,7 +17073,12 @@ function source(options2, asset) {
 async function downloadVerified(options2, asset, expected, release) {
   let result;
   try {
-    result = await download({ ...downloadOptions(options2), ...source(options2, asset), sha256: options2.pin ?? (expected?.pin ? expected.sha256 : void 0) });
+    result = await download({
+      ...downloadOptions(options2),
+      ...source(options2, asset),
+      sha256: options2.pin ?? (expected?.pin ? expected.sha256 : void 0),
+      readBody: options2.readAssetBody?.(asset.browser_download_url)
+    });
   } catch (error) {
     if (options2.pin === void 0 && expected?.pin && isExecpackError(error) && error.code === "download.checksum-mismatch") {
       throw mismatch(release, asset, expected, /^actual:\s*([0-9a-f]{64})$/m.exec(error.seen.join("\n"))?.[1]);
@@ -17245,8 +17324,8 @@ function isReleaseToken(token) {
 }
 
 // src/archive/extract.ts
-var import_node_fs16 = require("node:fs");
-var import_promises10 = require("node:fs/promises");
+var import_node_fs15 = require("node:fs");
+var import_promises11 = require("node:fs/promises");
 var import_node_path19 = require("node:path");
 var import_node_zlib3 = require("node:zlib");
 
@@ -17718,14 +17797,14 @@ function installFailed(destination, cause) {
 }
 
 // src/archive/tar.ts
-var import_node_events2 = require("node:events");
+var import_node_events3 = require("node:events");
 var import_node_path18 = require("node:path");
 
 // node_modules/tar/dist/esm/index.min.js
 var import_events = __toESM(require("events"), 1);
 var import_fs = __toESM(require("fs"), 1);
-var import_node_events = require("node:events");
-var import_node_stream2 = __toESM(require("node:stream"), 1);
+var import_node_events2 = require("node:events");
+var import_node_stream3 = __toESM(require("node:stream"), 1);
 var import_node_string_decoder = require("node:string_decoder");
 var import_node_path8 = __toESM(require("node:path"), 1);
 var import_node_fs7 = __toESM(require("node:fs"), 1);
@@ -17761,9 +17840,9 @@ var Ur = (s3, t) => {
   for (var e in t) zr(s3, e, { get: t[e], enumerable: true });
 };
 var Ds = typeof process == "object" && process ? process : { stdout: null, stderr: null };
-var Wr = (s3) => !!s3 && typeof s3 == "object" && (s3 instanceof A || s3 instanceof import_node_stream2.default || Gr(s3) || Zr(s3));
-var Gr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof import_node_events.EventEmitter && typeof s3.pipe == "function" && s3.pipe !== import_node_stream2.default.Writable.prototype.pipe;
-var Zr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof import_node_events.EventEmitter && typeof s3.write == "function" && typeof s3.end == "function";
+var Wr = (s3) => !!s3 && typeof s3 == "object" && (s3 instanceof A || s3 instanceof import_node_stream3.default || Gr(s3) || Zr(s3));
+var Gr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof import_node_events2.EventEmitter && typeof s3.pipe == "function" && s3.pipe !== import_node_stream3.default.Writable.prototype.pipe;
+var Zr = (s3) => !!s3 && typeof s3 == "object" && s3 instanceof import_node_events2.EventEmitter && typeof s3.write == "function" && typeof s3.end == "function";
 var Q = /* @__PURE__ */ Symbol("EOF");
 var J = /* @__PURE__ */ Symbol("maybeEmitEnd");
 var nt = /* @__PURE__ */ Symbol("emittedEnd");
@@ -17827,7 +17906,7 @@ var Li = class extends Fe {
 };
 var Xr = (s3) => !!s3.objectMode;
 var qr = (s3) => !s3.objectMode && !!s3.encoding && s3.encoding !== "buffer";
-var A = class extends import_node_events.EventEmitter {
+var A = class extends import_node_events2.EventEmitter {
   [g] = false;
   [Qt] = false;
   [N] = [];
@@ -20692,29 +20771,30 @@ var To = (s3) => {
 
 // src/archive/decompress.ts
 var import_node_child_process = require("node:child_process");
-var import_node_fs13 = require("node:fs");
+var import_promises10 = require("node:stream/promises");
 var import_node_zlib = require("node:zlib");
-function decompressed(format, path) {
+function decompressed(format, compressed) {
   switch (format) {
     case "tar":
-      return (0, import_node_fs13.createReadStream)(path, { highWaterMark: READ_CHUNK });
+      return compressed;
     case "tar.gz":
     case "gzip":
-      return gunzipFile(path);
+      return piped(compressed, (0, import_node_zlib.createGunzip)({ chunkSize: INFLATE_CHUNK }));
     case "tar.xz":
-      return xzDecompress(path);
+      return xzDecompress(compressed);
   }
 }
-function gunzipFile(path) {
-  return piped((0, import_node_fs13.createReadStream)(path, { highWaterMark: READ_CHUNK }), (0, import_node_zlib.createGunzip)({ chunkSize: INFLATE_CHUNK }));
-}
-async function* xzDecompress(path) {
-  const child = (0, import_node_child_process.spawn)("xz", ["--decompress", "--stdout", "--", path], { stdio: ["ignore", "pipe", "pipe"] });
+async function* xzDecompress(compressed) {
+  const child = (0, import_node_child_process.spawn)("xz", ["--decompress", "--stdout"], { stdio: ["pipe", "pipe", "pipe"] });
   const exited = new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code) => resolve(code));
   });
   exited.catch(() => void 0);
+  let feedFailure;
+  const feeding = (0, import_promises10.pipeline)(compressed, child.stdin).catch((error) => {
+    feedFailure = error;
+  });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (text) => {
     stderr = (stderr + text).slice(0, 1e3);
@@ -20723,11 +20803,14 @@ async function* xzDecompress(path) {
     for await (const chunk of child.stdout) yield chunk;
     const code = await exited;
     if (code !== 0) throw new Error(stderr.trim() || `xz exited with status ${code}`);
+    await feeding;
+    if (feedFailure !== void 0) throw feedFailure;
   } catch (error) {
     if (isSystemError(error) && error.code === "ENOENT" && error.syscall.startsWith("spawn")) throw xzUnavailable(error);
     throw error;
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill();
+    child.stdin.destroy();
   }
 }
 function xzUnavailable(cause) {
@@ -20742,11 +20825,11 @@ function xzUnavailable(cause) {
 var import_node_path17 = require("node:path");
 
 // src/archive/runnable.ts
-var import_node_fs14 = require("node:fs");
+var import_node_fs13 = require("node:fs");
 function assertExecutable(file) {
   let isFile = false;
   try {
-    isFile = (0, import_node_fs14.statSync)(file).isFile();
+    isFile = (0, import_node_fs13.statSync)(file).isFile();
   } catch {
   }
   if (!isFile) {
@@ -20756,7 +20839,7 @@ function assertExecutable(file) {
     });
   }
   try {
-    (0, import_node_fs14.accessSync)(file, import_node_fs14.constants.X_OK);
+    (0, import_node_fs13.accessSync)(file, import_node_fs13.constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
       seen: [`file: ${escapeControl(file)}`],
@@ -20769,7 +20852,7 @@ function assertExecutable(file) {
 function isSharedLibraryFile(file) {
   let fd;
   try {
-    fd = (0, import_node_fs14.openSync)(file, "r");
+    fd = (0, import_node_fs13.openSync)(file, "r");
   } catch {
     return false;
   }
@@ -20777,16 +20860,16 @@ function isSharedLibraryFile(file) {
     const head = readAt(fd, 0, 64);
     const header3 = readElfHeader(head);
     if (!header3 || header3.type !== "shared" || header3.class !== 64 || header3.endianness !== "little") return false;
-    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs14.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
+    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs13.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
   } catch {
     return false;
   } finally {
-    (0, import_node_fs14.closeSync)(fd);
+    (0, import_node_fs13.closeSync)(fd);
   }
 }
 function readAt(fd, position, length) {
   const buffer = Buffer.alloc(length);
-  return buffer.subarray(0, (0, import_node_fs14.readSync)(fd, buffer, 0, length, position));
+  return buffer.subarray(0, (0, import_node_fs13.readSync)(fd, buffer, 0, length, position));
 }
 var DAMAGED = /* @__PURE__ */ new WeakSet();
 function isDamagedBinary(error) {
@@ -20804,7 +20887,7 @@ function wrongFormat(file, format, hint) {
   });
 }
 function assertRunnableFormat(file) {
-  const fd = (0, import_node_fs14.openSync)(file, "r");
+  const fd = (0, import_node_fs13.openSync)(file, "r");
   try {
     const bytes = readAt(fd, 0, 256);
     if (bytes[0] === 35 && bytes[1] === 33) return assertInterpreter(file, scriptInterpreter(bytes), "script");
@@ -20812,7 +20895,7 @@ function assertRunnableFormat(file) {
     if (!header3 || !isRunnableOn(header3, dynoArchitecture())) {
       throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
     }
-    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs14.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
+    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs13.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
       throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
     }
@@ -20824,7 +20907,7 @@ function assertRunnableFormat(file) {
     if (isExecpackError(error)) throw error;
     throw damaged(wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again."));
   } finally {
-    (0, import_node_fs14.closeSync)(fd);
+    (0, import_node_fs13.closeSync)(fd);
   }
 }
 function scriptInterpreter(bytes) {
@@ -20832,7 +20915,7 @@ function scriptInterpreter(bytes) {
   return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
 }
 function assertInterpreter(file, interpreter, kind) {
-  if (interpreter === void 0 || (0, import_node_fs14.existsSync)(interpreter)) return;
+  if (interpreter === void 0 || (0, import_node_fs13.existsSync)(interpreter)) return;
   const shown = JSON.stringify(interpreter);
   throw wrongFormat(
     file,
@@ -20936,10 +21019,10 @@ function isTarHeader(bytes) {
   for (let index = 0; index < TAR_BLOCK; index++) sum += index >= 148 && index < 156 ? 32 : bytes[index] ?? 0;
   return sum === stored && sum !== 8 * 32;
 }
-async function extractFromStream(job, format) {
+async function extractFromStream(job, format, compressed) {
   let release;
   try {
-    const peeked = await peek(bounded(job, decompressed(format, job.archivePath)), TAR_BLOCK);
+    const peeked = await peek(bounded(job, decompressed(format, compressed)), TAR_BLOCK);
     release = peeked.release;
     const { head, all } = peeked;
     if (isTarHeader(head)) return await scanTar(all, job, format);
@@ -21027,9 +21110,9 @@ async function scanTar(chunks, job, format) {
   try {
     for await (const chunk of chunks) {
       abort.signal.throwIfAborted();
-      if (!parser.write(chunk)) await (0, import_node_events2.once)(parser, "drain", { signal: abort.signal });
+      if (!parser.write(chunk)) await (0, import_node_events3.once)(parser, "drain", { signal: abort.signal });
     }
-    const ended = (0, import_node_events2.once)(parser, "end", { signal: abort.signal });
+    const ended = (0, import_node_events3.once)(parser, "end", { signal: abort.signal });
     parser.end();
     await ended;
     const scanned = (await Promise.all(tasks)).filter((item) => item !== void 0);
@@ -21103,7 +21186,7 @@ function tarDescription(entry, kind) {
 }
 
 // src/archive/zip.ts
-var import_node_fs15 = require("node:fs");
+var import_node_fs14 = require("node:fs");
 var import_node_zlib2 = require("node:zlib");
 var import_yauzl = __toESM(require_yauzl(), 1);
 async function extractFromZip(job) {
@@ -21216,7 +21299,7 @@ async function* zipEntryData(zip, zipEntry, path, archivePath) {
   if (crc !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
 }
 function inflatedRange(path, start, length, deflated) {
-  const raw = (0, import_node_fs15.createReadStream)(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
+  const raw = (0, import_node_fs14.createReadStream)(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
   return deflated ? piped(raw, (0, import_node_zlib2.createInflateRaw)({ chunkSize: INFLATE_CHUNK })) : raw;
 }
 async function readZipHead(zip, zipEntry, length) {
@@ -21251,7 +21334,35 @@ function gunzipPrefix(bytes) {
   }
 }
 async function extractRelease(options2) {
-  const job = {
+  const job = createJob(options2);
+  try {
+    const head = await readFileHead(job.archivePath, SNIFF_BYTES);
+    const format = detectFormat(head);
+    if (format === void 0) throw notAnArchive(job, head, options2.contentType, (await (0, import_promises11.stat)(job.archivePath)).size);
+    if (format === "zip") return await extractFromZip(job);
+    return await extractInOnePass(job, format, head, (0, import_node_fs15.createReadStream)(job.archivePath, { highWaterMark: READ_CHUNK }));
+  } catch (error) {
+    await job.tree.discard();
+    throw error;
+  }
+}
+async function extractReleaseFromStream(options2, body) {
+  const job = createJob(options2);
+  const { head, all, release } = await peek(body, SNIFF_BYTES);
+  try {
+    const format = detectFormat(head);
+    if (format === void 0 || format === "zip") {
+      await release();
+      return void 0;
+    }
+    return await extractInOnePass(job, format, head, all);
+  } catch (error) {
+    await job.tree.discard();
+    throw error;
+  }
+}
+function createJob(options2) {
+  return {
     archivePath: options2.archivePath,
     tree: new ReleaseTree(options2.staging),
     releaseName: options2.releaseName,
@@ -21260,26 +21371,13 @@ async function extractRelease(options2) {
     maxTotalBytes: options2.limits?.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES,
     maxEntries: options2.limits?.maxEntries ?? DEFAULT_MAX_ENTRIES
   };
-  try {
-    const head = await readFileHead(job.archivePath, SNIFF_BYTES);
-    const format = detectFormat(head);
-    switch (format) {
-      case void 0:
-        throw notAnArchive(job, head, options2.contentType, (await (0, import_promises10.stat)(job.archivePath)).size);
-      case "zip":
-        return await extractFromZip(job);
-      case "elf":
-        return await installSingleFile(job, head, bounded(job, (0, import_node_fs16.createReadStream)(job.archivePath, { highWaterMark: READ_CHUNK })), "elf", "");
-      default:
-        return await extractFromStream(job, format);
-    }
-  } catch (error) {
-    await job.tree.discard();
-    throw error;
-  }
+}
+function extractInOnePass(job, format, head, compressed) {
+  if (format === "elf") return installSingleFile(job, head, bounded(job, compressed), "elf", "");
+  return extractFromStream(job, format, compressed);
 }
 async function readFileHead(path, length) {
-  const handle = await (0, import_promises10.open)(path, "r");
+  const handle = await (0, import_promises11.open)(path, "r");
   try {
     const buffer = Buffer.alloc(length);
     const { bytesRead } = await handle.read(buffer, 0, length, 0);
@@ -21325,7 +21423,7 @@ function startsWith2(bytes, prefix) {
 }
 
 // src/archive/libraries.ts
-var import_node_fs17 = require("node:fs");
+var import_node_fs16 = require("node:fs");
 var import_node_path20 = require("node:path");
 var PT_LOAD2 = 1;
 var PT_DYNAMIC2 = 2;
@@ -21341,7 +21439,7 @@ function stackLibraryFolders(machine = "x86_64") {
 function readLdSoConf(file, depth) {
   let text;
   try {
-    text = (0, import_node_fs17.readFileSync)(file, "utf8");
+    text = (0, import_node_fs16.readFileSync)(file, "utf8");
   } catch {
     return [];
   }
@@ -21354,7 +21452,7 @@ function readLdSoConf(file, depth) {
       const pattern = include[1];
       const dir = import_node_path20.posix.dirname(pattern);
       const suffix = import_node_path20.posix.basename(pattern).replace(/^\*/, "");
-      const names = (0, import_node_fs17.existsSync)(dir) ? (0, import_node_fs17.readdirSync)(dir).filter((name) => name.endsWith(suffix)).sort() : [];
+      const names = (0, import_node_fs16.existsSync)(dir) ? (0, import_node_fs16.readdirSync)(dir).filter((name) => name.endsWith(suffix)).sort() : [];
       for (const name of names) folders.push(...readLdSoConf(import_node_path20.posix.join(dir, name), depth + 1));
     } else if (line.startsWith("/")) {
       folders.push(line);
@@ -21383,18 +21481,18 @@ function checkLibraries(root, programs, stackFolders = stackLibraryFolders()) {
     const ownFolders = dynamic.runpath.length > 0 ? own(dynamic.runpath) : own(dynamic.rpath);
     for (const library of dynamic.needed) {
       if (library.includes("/")) continue;
-      if (ownFolders.some((folder) => (0, import_node_fs17.existsSync)(import_node_path20.posix.join(folder, library)))) {
-        const inside = ownFolders.map((folder) => import_node_path20.posix.join(folder, library)).find((path) => (0, import_node_fs17.existsSync)(path) && path.startsWith(`${root}/`));
+      if (ownFolders.some((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(folder, library)))) {
+        const inside = ownFolders.map((folder) => import_node_path20.posix.join(folder, library)).find((path) => (0, import_node_fs16.existsSync)(path) && path.startsWith(`${root}/`));
         if (inside) follow2(import_node_path20.posix.relative(root, inside));
         continue;
       }
-      const bundled = releaseFolders.find((folder) => (0, import_node_fs17.existsSync)(import_node_path20.posix.join(root, folder, library)));
+      const bundled = releaseFolders.find((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(root, folder, library)));
       if (bundled !== void 0) {
         used.add(bundled);
         follow2(import_node_path20.posix.join(bundled, library));
         continue;
       }
-      if (stackFolders.some((folder) => (0, import_node_fs17.existsSync)(import_node_path20.posix.join(folder, library)))) continue;
+      if (stackFolders.some((folder) => (0, import_node_fs16.existsSync)(import_node_path20.posix.join(folder, library)))) continue;
       const programsNeeding = missing.get(library) ?? [];
       if (!programsNeeding.includes(neededBy)) programsNeeding.push(neededBy);
       missing.set(library, programsNeeding);
@@ -21407,7 +21505,7 @@ function libraryFolders(root) {
   const walk = (relative2, depth) => {
     let names;
     try {
-      names = (0, import_node_fs17.readdirSync)(import_node_path20.posix.join(root, relative2));
+      names = (0, import_node_fs16.readdirSync)(import_node_path20.posix.join(root, relative2));
     } catch {
       return;
     }
@@ -21416,7 +21514,7 @@ function libraryFolders(root) {
     for (const name of names.sort()) {
       const path = relative2 === "" ? name : `${relative2}/${name}`;
       try {
-        if ((0, import_node_fs17.statSync)(import_node_path20.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
+        if ((0, import_node_fs16.statSync)(import_node_path20.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
       } catch {
       }
     }
@@ -21427,14 +21525,14 @@ function libraryFolders(root) {
 function readDynamic(file) {
   let fd;
   try {
-    fd = (0, import_node_fs17.openSync)(file, "r");
+    fd = (0, import_node_fs16.openSync)(file, "r");
   } catch {
     return void 0;
   }
   try {
     const read = (position, length) => {
       const buffer = Buffer.alloc(length);
-      return buffer.subarray(0, (0, import_node_fs17.readSync)(fd, buffer, 0, length, position));
+      return buffer.subarray(0, (0, import_node_fs16.readSync)(fd, buffer, 0, length, position));
     };
     const head = read(0, 64);
     const header3 = readElfHeader(head);
@@ -21478,7 +21576,7 @@ function readDynamic(file) {
   } catch {
     return void 0;
   } finally {
-    (0, import_node_fs17.closeSync)(fd);
+    (0, import_node_fs16.closeSync)(fd);
   }
 }
 function debianPackageGuess(library) {
@@ -21514,24 +21612,28 @@ var CachedArchiveUnusable = class extends Error {
 async function installOnce(options2) {
   const { settings, paths, cacheDir } = options2;
   const log = options2.log ?? detail;
-  onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => (0, import_node_fs18.mkdirSync)(cacheDir, { recursive: true }));
-  onDisk({ directory: paths.root, what: "the release's directory" }, () => (0, import_node_fs18.mkdirSync)(paths.root, { recursive: true }));
-  const { archive, release } = await fetchArchive(options2, log);
-  log(describeDownload(archive));
-  const staging = (0, import_node_path21.join)(paths.root, `staging.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`);
+  onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => (0, import_node_fs17.mkdirSync)(cacheDir, { recursive: true }));
+  onDisk({ directory: paths.root, what: "the release's directory" }, () => (0, import_node_fs17.mkdirSync)(paths.root, { recursive: true }));
+  const stagings = [];
+  const extractOptions = (downloadUrl, archivePath, contentType) => {
+    const staging = (0, import_node_path21.join)(paths.root, `staging.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`);
+    stagings.push(staging);
+    return { archivePath, staging, releaseName: releaseFileName(downloadUrl), binaryName: settings.name, contentType, limits: settings.limits };
+  };
+  let streamed;
+  const readerFor = (downloadUrl) => (body) => streamed = extractReleaseFromStream(extractOptions(downloadUrl, downloadPath(cacheDir)), body);
+  let archive;
   try {
-    const extracted = await extractRelease({
-      archivePath: archive.path,
-      staging,
-      releaseName: releaseFileName(release?.downloadUrl ?? settings.url),
-      binaryName: settings.name,
-      contentType: archive.contentType,
-      limits: settings.limits
-    });
+    const fetched = await fetchArchive(options2, log, readerFor);
+    archive = fetched.archive;
+    const { release } = fetched;
+    log(describeDownload(archive));
+    const downloadUrl = release?.downloadUrl ?? settings.url;
+    const extracted = (archive.bodyRead ? await streamed : void 0) ?? await extractRelease(extractOptions(downloadUrl, archive.path, archive.contentType));
     const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
-    const name = singleFile ? installedName(extracted.entry, extracted.format, release?.downloadUrl ?? settings.url) : (0, import_node_path21.basename)(extracted.path);
+    const name = singleFile ? installedName(extracted.entry, extracted.format, downloadUrl) : (0, import_node_path21.basename)(extracted.path);
     const path = singleFile ? name : extracted.path;
-    if (singleFile && name !== extracted.path) (0, import_node_fs18.renameSync)((0, import_node_path21.join)(extracted.root, extracted.path), (0, import_node_path21.join)(extracted.root, name));
+    if (singleFile && name !== extracted.path) (0, import_node_fs17.renameSync)((0, import_node_path21.join)(extracted.root, extracted.path), (0, import_node_path21.join)(extracted.root, name));
     const executables2 = singleFile ? [name] : extracted.executables;
     const libraries = checkLibraries(extracted.root, executables2, stackLibraryFolders(dynoArchitecture()));
     const manifest = {
@@ -21558,12 +21660,12 @@ async function installOnce(options2) {
   } catch (error) {
     if (options2.keepCache !== false && isExecpackError(error) && error.code.startsWith("archive.")) {
       await forgetCache(releaseCacheDir(cacheDir));
-      if (archive.fromCache) throw new CachedArchiveUnusable(error);
+      if (archive?.fromCache) throw new CachedArchiveUnusable(error);
     }
     throw error;
   } finally {
-    (0, import_node_fs18.rmSync)(staging, { recursive: true, force: true });
-    (0, import_node_fs18.rmSync)(archive.path, { force: true });
+    for (const staging of stagings) (0, import_node_fs17.rmSync)(staging, { recursive: true, force: true });
+    (0, import_node_fs17.rmSync)(downloadPath(cacheDir), { force: true });
   }
 }
 function missingLibraries(missing) {
@@ -21579,33 +21681,33 @@ function installInPlace(stagedRoot, paths, manifest) {
   const pending = `${paths.manifest}.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}.tmp`;
   try {
     onDisk(where, () => {
-      (0, import_node_fs18.mkdirSync)((0, import_node_path21.dirname)(paths.manifest), { recursive: true });
-      (0, import_node_fs18.writeFileSync)(pending, `${JSON.stringify(manifest, null, 2)}
+      (0, import_node_fs17.mkdirSync)((0, import_node_path21.dirname)(paths.manifest), { recursive: true });
+      (0, import_node_fs17.writeFileSync)(pending, `${JSON.stringify(manifest, null, 2)}
 `);
     });
     onDisk({ directory: (0, import_node_path21.dirname)(paths.binaryDir), what: "the release" }, () => replaceDirectory(stagedRoot, paths.binaryDir));
-    onDisk(where, () => (0, import_node_fs18.renameSync)(pending, paths.manifest));
+    onDisk(where, () => (0, import_node_fs17.renameSync)(pending, paths.manifest));
   } finally {
-    (0, import_node_fs18.rmSync)(pending, { force: true });
+    (0, import_node_fs17.rmSync)(pending, { force: true });
   }
 }
 function replaceDirectory(source2, destination) {
   const previous = `${destination}.previous.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}`;
-  (0, import_node_fs18.mkdirSync)((0, import_node_path21.dirname)(destination), { recursive: true });
+  (0, import_node_fs17.mkdirSync)((0, import_node_path21.dirname)(destination), { recursive: true });
   let moved = false;
   try {
-    (0, import_node_fs18.renameSync)(destination, previous);
+    (0, import_node_fs17.renameSync)(destination, previous);
     moved = true;
   } catch (error) {
     if (error.code !== "ENOENT") throw error;
   }
   try {
-    (0, import_node_fs18.renameSync)(source2, destination);
+    (0, import_node_fs17.renameSync)(source2, destination);
   } catch (error) {
-    if (moved) (0, import_node_fs18.renameSync)(previous, destination);
+    if (moved) (0, import_node_fs17.renameSync)(previous, destination);
     throw error;
   }
-  if (moved) (0, import_node_fs18.rmSync)(previous, { recursive: true, force: true });
+  if (moved) (0, import_node_fs17.rmSync)(previous, { recursive: true, force: true });
 }
 function releaseFileName(url) {
   try {
@@ -21632,10 +21734,10 @@ function describeRelease2(extracted, manifest) {
   if (extracted.leftOut.length > 0) parts.push(`left out: ${extracted.leftOut.length} entries for other systems or architectures, devices or links to nothing`);
   return parts.join("; ");
 }
-async function fetchArchive(options2, log) {
+async function fetchArchive(options2, log, readerFor) {
   const { settings, cacheDir } = options2;
   const common = {
-    destination: (0, import_node_path21.join)(cacheDir, "release.download"),
+    destination: downloadPath(cacheDir),
     token: settings.token,
     cache: options2.keepCache === false ? void 0 : { dir: releaseCacheDir(cacheDir) },
     allowInsecureHttp: settings.allowInsecureHttp,
@@ -21647,11 +21749,23 @@ async function fetchArchive(options2, log) {
   const name = parseReleaseName(settings.url, settings.githubApiUrl);
   if (name) {
     const stateFile = options2.keepCache === false ? void 0 : (0, import_node_path21.join)(cacheDir, "github-release.json");
-    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile, installedTag: options2.installedTag });
+    const fetched = await downloadRelease({
+      ...common,
+      release: name,
+      pin: settings.sha256,
+      assetPattern: settings.asset,
+      architecture: dynoArchitecture(),
+      stateFile,
+      installedTag: options2.installedTag,
+      readAssetBody: readerFor
+    });
     return { archive: fetched, release: fetched.release };
   }
   log(`Downloading ${displayDownloadUrl(settings.url)}`);
-  return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256 }) };
+  return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256, readBody: readerFor(settings.url) }) };
+}
+function downloadPath(cacheDir) {
+  return (0, import_node_path21.join)(cacheDir, "release.download");
 }
 function warnIfNotRunnable(file, warnUser) {
   try {
@@ -21729,15 +21843,15 @@ function commandsDir(paths) {
 }
 
 // src/install/commands.ts
-var import_node_fs19 = require("node:fs");
+var import_node_fs18 = require("node:fs");
 var import_node_path23 = require("node:path");
 function writeCommandLaunchers(paths, manifest) {
   const folder = commandsDir(paths);
   onDisk({ directory: paths.root, what: "the command launchers" }, () => {
-    (0, import_node_fs19.rmSync)(folder, { recursive: true, force: true });
-    (0, import_node_fs19.mkdirSync)(folder, { recursive: true });
+    (0, import_node_fs18.rmSync)(folder, { recursive: true, force: true });
+    (0, import_node_fs18.mkdirSync)(folder, { recursive: true });
     const launcher = (0, import_node_path23.relative)(folder, (0, import_node_path23.join)(paths.root, "bin", "execpack"));
-    for (const name of Object.keys(manifest.commands ?? { [manifest.name]: manifest.name })) (0, import_node_fs19.symlinkSync)(launcher, (0, import_node_path23.join)(folder, name));
+    for (const name of Object.keys(manifest.commands ?? { [manifest.name]: manifest.name })) (0, import_node_fs18.symlinkSync)(launcher, (0, import_node_path23.join)(folder, name));
   });
 }
 

@@ -53,7 +53,7 @@ export async function peek(
  * error, so it surfaces in the loop below; when the consumer stops early, the "premature close" reported
  * by the pipeline is expected. Iterating to the end, or stopping early, releases both streams.
  */
-export async function* piped(source: Readable, transform: Transform): AsyncGenerator<Buffer> {
+export async function* piped(source: Readable | AsyncIterable<Buffer>, transform: Transform): AsyncGenerator<Buffer> {
   const reading = pipeline(source, transform);
   reading.catch(() => undefined);
   try {

@@ -15,7 +15,7 @@ import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import { bounded } from "./safety.js";
 import { formatBytes } from "../common/output.js";
 import type { ArchiveEntry, ArchiveFormat, ExtractOptions, ExtractResult, Job } from "./types.js";
-import { READ_CHUNK } from "./byte-stream.js";
+import { READ_CHUNK, peek } from "./byte-stream.js";
 import { noLinuxBinary } from "./choose-binary.js";
 import { ELF_HEADER_BYTES, describeFile, dynoArchitecture } from "./elf.js";
 import { ExecpackError } from "../common/errors.js";
@@ -73,7 +73,44 @@ function gunzipPrefix(bytes: Uint8Array): Uint8Array {
  * binary. The caller moves `result.root` into place.
  */
 export async function extractRelease(options: ExtractOptions): Promise<ExtractResult> {
-  const job: Job = {
+  const job = createJob(options);
+  try {
+    const head = await readFileHead(job.archivePath, SNIFF_BYTES);
+    const format = detectFormat(head);
+    if (format === undefined) throw notAnArchive(job, head, options.contentType, (await stat(job.archivePath)).size);
+    if (format === "zip") return await extractFromZip(job);
+    return await extractInOnePass(job, format, head, createReadStream(job.archivePath, { highWaterMark: READ_CHUNK }));
+  } catch (error) {
+    await job.tree.discard();
+    throw error;
+  }
+}
+
+/**
+ * The same, from the download's bytes as they arrive (`body`, from its first byte), so the release is written
+ * while it downloads: for everything read in one pass (tar, tar.gz, tar.xz, a bare or compressed binary).
+ * A zip is not: its central directory, which lists its entries, is at its end, so it is read from the
+ * downloaded file (extractRelease); so is a download that is no archive, which extractRelease describes.
+ * For those this reads only the first bytes, then resolves undefined and writes nothing.
+ */
+export async function extractReleaseFromStream(options: ExtractOptions, body: AsyncIterable<Buffer>): Promise<ExtractResult | undefined> {
+  const job = createJob(options);
+  const { head, all, release } = await peek(body, SNIFF_BYTES);
+  try {
+    const format = detectFormat(head);
+    if (format === undefined || format === "zip") {
+      await release();
+      return undefined;
+    }
+    return await extractInOnePass(job, format, head, all);
+  } catch (error) {
+    await job.tree.discard();
+    throw error;
+  }
+}
+
+function createJob(options: ExtractOptions): Job {
+  return {
     archivePath: options.archivePath,
     tree: new ReleaseTree(options.staging),
     releaseName: options.releaseName,
@@ -82,23 +119,12 @@ export async function extractRelease(options: ExtractOptions): Promise<ExtractRe
     maxTotalBytes: options.limits?.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES,
     maxEntries: options.limits?.maxEntries ?? DEFAULT_MAX_ENTRIES,
   };
-  try {
-    const head = await readFileHead(job.archivePath, SNIFF_BYTES);
-    const format = detectFormat(head);
-    switch (format) {
-      case undefined:
-        throw notAnArchive(job, head, options.contentType, (await stat(job.archivePath)).size);
-      case "zip":
-        return await extractFromZip(job);
-      case "elf":
-        return await installSingleFile(job, head, bounded(job, createReadStream(job.archivePath, { highWaterMark: READ_CHUNK })), "elf", "");
-      default:
-        return await extractFromStream(job, format);
-    }
-  } catch (error) {
-    await job.tree.discard();
-    throw error;
-  }
+}
+
+/** Every format but zip: the download read once, from its first byte (`head` is its beginning). */
+function extractInOnePass(job: Job, format: Exclude<ArchiveFormat, "zip">, head: Buffer, compressed: AsyncIterable<Buffer>): Promise<ExtractResult> {
+  if (format === "elf") return installSingleFile(job, head, bounded(job, compressed), "elf", "");
+  return extractFromStream(job, format, compressed);
 }
 
 async function readFileHead(path: string, length: number): Promise<Buffer> {

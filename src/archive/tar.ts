@@ -33,12 +33,12 @@ export function isTarHeader(bytes: Uint8Array): boolean {
 
 /**
  * Decompresses once and decides on the first decompressed block: a tar is extracted whole, anything else is
- * a single compressed file that must itself be the binary.
+ * a single compressed file that must itself be the binary. `compressed` is the download from its first byte.
  */
-export async function extractFromStream(job: Job, format: StreamedFormat): Promise<ExtractResult> {
+export async function extractFromStream(job: Job, format: StreamedFormat, compressed: AsyncIterable<Buffer>): Promise<ExtractResult> {
   let release: (() => Promise<unknown>) | undefined;
   try {
-    const peeked = await peek(bounded(job, decompressed(format, job.archivePath)), TAR_BLOCK);
+    const peeked = await peek(bounded(job, decompressed(format, compressed)), TAR_BLOCK);
     release = peeked.release;
     const { head, all } = peeked;
     if (isTarHeader(head)) return await scanTar(all, job, format);

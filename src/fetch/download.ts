@@ -14,6 +14,8 @@ import type { Dispatcher } from "undici";
 import { matchesPin, openCache, reuseCached, storeCache, sweepPartials, validators } from "./cache.js";
 import type { Cache } from "./cache.js";
 import { writeAtomically } from "./file.js";
+import { BodyReaderFailure } from "./tee.js";
+import type { BodyReader } from "./tee.js";
 import { convertFailure, createWatchdog, errorCode, tooManyRedirects, truncatedFailure } from "./failures.js";
 import type { Received, Watchdog } from "./failures.js";
 import { RetryableFailure, parseRetryAfter, withRetries } from "./retry.js";
@@ -38,7 +40,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   await mkdir(dirname(options.destination), { recursive: true }).catch((error: unknown) => {
     throw diskFailure(error, { directory: dirname(options.destination), what: "the download's directory" }) ?? error;
   });
-  if (url.protocol === "file:") return copyLocalFile(url, pin, options.destination);
+  if (url.protocol === "file:") return copyLocalFile(url, pin, options.destination, options.readBody);
 
   await sweepPartials(dirname(options.destination));
   const session = createSession({ ...options, token }, url, pin);
@@ -81,6 +83,8 @@ async function attempt(session: Session, cache: Cache | undefined): Promise<Down
     if (cache) await storeCache(cache, session, result, { etag: header(response, "etag"), lastModified: header(response, "last-modified") });
     return result;
   } catch (error) {
+    // The body's reader (an extraction) failed on its own: its error is the user's, never a retry.
+    if (error instanceof BodyReaderFailure) throw error.failure;
     throw convertFailure(session, error, watchdog, received);
   } finally {
     watchdog.disarm();
@@ -101,10 +105,13 @@ async function saveBody(
     // undici normally notices a short body itself; this guards a server that closes at a chunk boundary.
     if (total !== undefined && size < total) throw truncatedFailure(url, size, total);
     verifyPin(session.pin, sha256, url);
-  }, total);
+  }, total, session.readBody);
   watchdog.disarm();
   meter.finish();
-  return { path: session.destination, ...saved, contentType: header(response, "content-type"), fromCache: false, finalUrl: showUrl(url, false) };
+  return {
+    path: session.destination, ...saved, contentType: header(response, "content-type"), fromCache: false, finalUrl: showUrl(url, false),
+    bodyRead: session.readBody !== undefined,
+  };
 }
 
 async function followRedirects(session: Session, extraHeaders: Record<string, string>, signal: AbortSignal, watchdog: Watchdog) {
@@ -196,12 +203,13 @@ function verifyPin(pin: string | undefined, actual: string, url: URL): void {
 
 // ---- local files and progress ---------------------------------------------------------------------
 
-async function copyLocalFile(url: URL, pin: string | undefined, destination: string): Promise<DownloadResult> {
+async function copyLocalFile(url: URL, pin: string | undefined, destination: string, readBody: BodyReader | undefined): Promise<DownloadResult> {
   const path = fileURLToPath(url);
   try {
-    const saved = await writeAtomically(destination, createReadStream(path), undefined, () => {}, (sha256) => verifyPin(pin, sha256, url), sizeOf(path));
-    return { path: destination, ...saved, fromCache: false, finalUrl: showUrl(url, false) };
+    const saved = await writeAtomically(destination, createReadStream(path), undefined, () => {}, (sha256) => verifyPin(pin, sha256, url), sizeOf(path), readBody);
+    return { path: destination, ...saved, fromCache: false, finalUrl: showUrl(url, false), bodyRead: readBody !== undefined };
   } catch (error) {
+    if (error instanceof BodyReaderFailure) throw error.failure;
     if (error instanceof ExecpackError) throw error;
     throw new ExecpackError("download.not-found", `Could not read the local file ${quote(path)}`, {
       seen: [`error: ${errorCode(error) ?? ""} ${(error as Error).message}`.trim()],

@@ -13,6 +13,7 @@ import { chooseAsset } from "./choose-asset.js";
 import type { AssetArchitecture } from "./choose-asset.js";
 import { download } from "./download.js";
 import type { DownloadOptions, DownloadResult } from "./download.js";
+import type { BodyReader } from "./tee.js";
 import { githubApi } from "./github-api.js";
 import type { GithubApi } from "./github-api.js";
 import { describeRelease } from "./release-name.js";
@@ -21,7 +22,7 @@ import { quote } from "./url-policy.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { formatBytes, shellWord } from "../common/output.js";
 
-export interface ReleaseDownloadOptions extends Omit<DownloadOptions, "url" | "sha256" | "accept"> {
+export interface ReleaseDownloadOptions extends Omit<DownloadOptions, "url" | "sha256" | "accept" | "readBody"> {
   release: ReleaseName;
   /** BINARY_SHA256: when set, the asset must match it as well as what the release publishes. */
   pin?: string | undefined;
@@ -32,6 +33,8 @@ export interface ReleaseDownloadOptions extends Omit<DownloadOptions, "url" | "s
   stateFile?: string | undefined;
   /** The tag installed before, when no state file records it (at boot: the tag the slug was built with). */
   installedTag?: string | undefined;
+  /** The asset's body reader (DownloadOptions.readBody), given the asset's browser address once it is chosen. */
+  readAssetBody?: ((downloadUrl: string) => BodyReader) | undefined;
 }
 
 /** What was resolved, as the slug's manifest records it. */
@@ -173,7 +176,7 @@ async function publishedChecksum(options: ReleaseDownloadOptions, assets: readon
 
 /** What a download of this release's files shares with every other: timeouts, retries, deadline, cache, log. */
 function downloadOptions(options: ReleaseDownloadOptions): Omit<DownloadOptions, "url"> {
-  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, installedTag: _installedTag, ...shared } = options;
+  const { release: _release, pin: _pin, assetPattern: _assetPattern, architecture: _architecture, stateFile: _stateFile, installedTag: _installedTag, readAssetBody: _readAssetBody, ...shared } = options;
   return shared;
 }
 
@@ -195,7 +198,10 @@ async function downloadVerified(options: ReleaseDownloadOptions, asset: ReleaseA
   // The release's digest is the pin when BINARY_SHA256 is not set: the download checks it before keeping the file.
   let result: DownloadResult;
   try {
-    result = await download({ ...downloadOptions(options), ...source(options, asset), sha256: options.pin ?? (expected?.pin ? expected.sha256 : undefined) });
+    result = await download({
+      ...downloadOptions(options), ...source(options, asset), sha256: options.pin ?? (expected?.pin ? expected.sha256 : undefined),
+      readBody: options.readAssetBody?.(asset.browser_download_url),
+    });
   } catch (error) {
     if (options.pin === undefined && expected?.pin && isExecpackError(error) && error.code === "download.checksum-mismatch") {
       throw mismatch(release, asset, expected, /^actual:\s*([0-9a-f]{64})$/m.exec(error.seen.join("\n"))?.[1]);

@@ -4,6 +4,7 @@
  */
 import { loadHttpClient } from "./http-client.js";
 import type { HttpClient } from "./http-client.js";
+import type { BodyReader } from "./tee.js";
 
 export interface DownloadOptions {
   url: string;
@@ -27,6 +28,11 @@ export interface DownloadOptions {
    * the GitHub API's requests say that API and BINARY_GITHUB_API_URL, so an unreachable API is not blamed on BINARY_URL.
    */
   source?: { what: string; variable: string };
+  /**
+   * Reads the body while it downloads, once per attempt (tee.ts): the install step extracts a tar.gz as it
+   * arrives. A download served from the build cache has no body to read: `bodyRead` then says false.
+   */
+  readBody?: BodyReader | undefined;
 }
 
 export interface DownloadResult {
@@ -36,6 +42,8 @@ export interface DownloadResult {
   contentType?: string;
   fromCache: boolean;
   finalUrl: string;
+  /** `readBody` read this download's bytes as they came, to the end, and finished without an error. */
+  bodyRead?: boolean;
 }
 
 const DEFAULTS = { connectMs: 10_000, headersMs: 30_000, bodyMs: 60_000, retries: 4, baseMs: 500, capMs: 10_000, maxRedirects: 10 };
@@ -66,6 +74,7 @@ export interface Session {
   log: (line: string) => void;
   onProgress: DownloadOptions["onProgress"];
   source: { what: string; variable: string };
+  readBody: BodyReader | undefined;
 }
 
 export type { HttpClient } from "./http-client.js";
@@ -103,6 +112,6 @@ export function createSession(options: DownloadOptions, url: URL, pin: string | 
     close: async () => {
       if (client) await (await client).agent.destroy();
     },
-    log: options.log ?? (() => {}), onProgress: options.onProgress,
+    log: options.log ?? (() => {}), onProgress: options.onProgress, readBody: options.readBody,
   };
 }

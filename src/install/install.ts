@@ -12,13 +12,14 @@ import { basename, dirname, join } from "node:path";
 import type { BinarySettings } from "../common/config.js";
 import { download } from "../fetch/download.js";
 import type { DownloadResult } from "../fetch/download.js";
+import type { BodyReader } from "../fetch/tee.js";
 import { downloadRelease } from "../fetch/github-release.js";
 import type { ResolvedRelease } from "../fetch/github-release.js";
 import { parseReleaseName } from "../fetch/release-name.js";
 import { dynoArchitecture } from "../archive/elf.js";
 import { programName } from "../archive/program-name.js";
-import { extractRelease } from "../archive/extract.js";
-import type { ExtractResult } from "../archive/extract.js";
+import { extractRelease, extractReleaseFromStream } from "../archive/extract.js";
+import type { ExtractOptions, ExtractResult } from "../archive/extract.js";
 import { counted, detail, formatBytes, formatError, warn } from "../common/output.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { onDisk } from "../common/disk.js";
@@ -79,23 +80,29 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
   onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => mkdirSync(cacheDir, { recursive: true }));
   onDisk({ directory: paths.root, what: "the release's directory" }, () => mkdirSync(paths.root, { recursive: true }));
 
-  const { archive, release } = await fetchArchive(options, log);
-  log(describeDownload(archive));
-
   // The release is written under a staging directory of its own beside the release root, never inside it:
-  // no entry of the archive can meet a name execpack works with.
-  const staging = join(paths.root, `staging.${randomBytes(6).toString("hex")}`);
+  // no entry of the archive can meet a name execpack works with. One per try: a download that is retried
+  // starts its extraction over in a new one, after the failed try's is removed.
+  const stagings: string[] = [];
+  const extractOptions = (downloadUrl: string, archivePath: string, contentType?: string): ExtractOptions => {
+    const staging = join(paths.root, `staging.${randomBytes(6).toString("hex")}`);
+    stagings.push(staging);
+    return { archivePath, staging, releaseName: releaseFileName(downloadUrl), binaryName: settings.name, contentType, limits: settings.limits };
+  };
+  // A tar.gz (any format read in one pass) is extracted while it downloads; the download waits for it.
+  let streamed: Promise<ExtractResult | undefined> | undefined;
+  const readerFor = (downloadUrl: string): BodyReader => (body) => (streamed = extractReleaseFromStream(extractOptions(downloadUrl, downloadPath(cacheDir)), body));
+  let archive: DownloadResult | undefined;
   try {
-    const extracted = await extractRelease({
-      archivePath: archive.path,
-      staging,
-      releaseName: releaseFileName(release?.downloadUrl ?? settings.url),
-      binaryName: settings.name,
-      contentType: archive.contentType,
-      limits: settings.limits,
-    });
+    const fetched = await fetchArchive(options, log, readerFor);
+    archive = fetched.archive;
+    const { release } = fetched;
+    log(describeDownload(archive));
+    const downloadUrl = release?.downloadUrl ?? settings.url;
+    // A zip, a cached archive or a download that is no archive: extracted from the file now.
+    const extracted = (archive.bodyRead ? await streamed : undefined) ?? (await extractRelease(extractOptions(downloadUrl, archive.path, archive.contentType)));
     const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
-    const name = singleFile ? installedName(extracted.entry, extracted.format, release?.downloadUrl ?? settings.url) : basename(extracted.path);
+    const name = singleFile ? installedName(extracted.entry, extracted.format, downloadUrl) : basename(extracted.path);
     const path = singleFile ? name : extracted.path;
     if (singleFile && name !== extracted.path) renameSync(join(extracted.root, extracted.path), join(extracted.root, name));
     const executables = singleFile ? [name] : extracted.executables;
@@ -127,13 +134,13 @@ async function installOnce(options: InstallOptions): Promise<InstallManifest> {
     // build (a damaged body cached once, then 304 forever). Unconfirmed, it would be dropped anyway; this says so now.
     if (options.keepCache !== false && isExecpackError(error) && error.code.startsWith("archive.")) {
       await forgetCache(releaseCacheDir(cacheDir));
-      if (archive.fromCache) throw new CachedArchiveUnusable(error);
+      if (archive?.fromCache) throw new CachedArchiveUnusable(error);
     }
     throw error;
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    for (const staging of stagings) rmSync(staging, { recursive: true, force: true });
     // The build cache keeps its own link to the archive (fetch/cache.ts); this copy would only take space.
-    rmSync(archive.path, { force: true });
+    rmSync(downloadPath(cacheDir), { force: true });
   }
 }
 
@@ -232,10 +239,12 @@ function describeRelease(extracted: ExtractResult, manifest: InstallManifest): s
  * BINARY_URL's bytes: the file it names, or, when it names a GitHub release, that release's asset for this
  * dyno, verified by the release's own checksums (fetch/github-release.ts).
  */
-async function fetchArchive(options: InstallOptions, log: (line: string) => void): Promise<{ archive: DownloadResult; release?: ResolvedRelease }> {
+async function fetchArchive(
+  options: InstallOptions, log: (line: string) => void, readerFor: (downloadUrl: string) => BodyReader,
+): Promise<{ archive: DownloadResult; release?: ResolvedRelease }> {
   const { settings, cacheDir } = options;
   const common = {
-    destination: join(cacheDir, "release.download"),
+    destination: downloadPath(cacheDir),
     token: settings.token,
     cache: options.keepCache === false ? undefined : { dir: releaseCacheDir(cacheDir) },
     allowInsecureHttp: settings.allowInsecureHttp,
@@ -247,11 +256,18 @@ async function fetchArchive(options: InstallOptions, log: (line: string) => void
   const name = parseReleaseName(settings.url, settings.githubApiUrl);
   if (name) {
     const stateFile = options.keepCache === false ? undefined : join(cacheDir, "github-release.json");
-    const fetched = await downloadRelease({ ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile, installedTag: options.installedTag });
+    const fetched = await downloadRelease({
+      ...common, release: name, pin: settings.sha256, assetPattern: settings.asset, architecture: dynoArchitecture(), stateFile, installedTag: options.installedTag,
+      readAssetBody: readerFor,
+    });
     return { archive: fetched, release: fetched.release };
   }
   log(`Downloading ${displayDownloadUrl(settings.url)}`);
-  return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256 }) };
+  return { archive: await download({ ...common, url: settings.url, sha256: settings.sha256, readBody: readerFor(settings.url) }) };
+}
+
+function downloadPath(cacheDir: string): string {
+  return join(cacheDir, "release.download");
 }
 
 /**
