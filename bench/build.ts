@@ -7,6 +7,10 @@
  *   first build, Node.js cached    a cache holding only the verified node (as after a build of another app)
  *   rebuild, pinned                nothing changed, BINARY_SHA256 set: no request at all
  *   rebuild, unpinned              nothing changed, no BINARY_SHA256: a conditional request answered 304
+ *   new release, compile cache     the cache of a build of this app, and a new BINARY_URL (a ?run= query the
+ *                                  server ignores): the install step runs, with V8's compile cache of its bundle
+ *                                  kept from the last build (bin/compile's NODE_COMPILE_CACHE)
+ *   new release, no compile cache  the same with that compile cache removed: what the first builds pay for it
  * Prints medians of wall time and the ratio against the baseline.
  * Run: npm run bench:build [-- RUNS]    (RUNS defaults to 5; BUILD_BENCH_MIB=… sets the binary's size, default 10)
  */
@@ -69,6 +73,13 @@ try {
   await mirror.close();
 
   interface Case { name: string; run: (scratch: string) => Promise<number> }
+  let releases = 0;
+  const newRelease = (scratch: string) => {
+    const env = join(scratch, "env");
+    releases += 1;
+    writeEnvDir(env, { BINARY_URL: `${url}?run=${releases}`, NODEJS_ORG_MIRROR: "http://127.0.0.1:9/unused" });
+    return env;
+  };
   const fresh = (scratch: string) => {
     const build = join(scratch, "build");
     cpSync(APP, build, { recursive: true });
@@ -88,6 +99,12 @@ try {
     { name: "first build, Node.js cached", run: (s) => compile(REPO, fresh(s), withCache(nodeOnlyCache, s), envs.pinned, withoutNode) },
     { name: "rebuild, pinned", run: (s) => compile(REPO, fresh(s), withCache(pinnedCache, s), envs.pinned, withoutNode) },
     { name: "rebuild, unpinned (304)", run: (s) => compile(REPO, fresh(s), withCache(unpinnedCache, s), envs.unpinned, withoutNode) },
+    { name: "new release, compile cache", run: (s) => compile(REPO, fresh(s), withCache(unpinnedCache, s), newRelease(s), withoutNode) },
+    { name: "new release, no compile cache", run: (s) => {
+      const cache = withCache(unpinnedCache, s);
+      rmSync(join(cache, "execpack/v8-compile-cache"), { recursive: true, force: true });
+      return compile(REPO, fresh(s), cache, newRelease(s), withoutNode);
+    } },
   ];
   const samples = new Map<string, number[]>(cases.map((item) => [item.name, []]));
   for (let run = 0; run <= RUNS; run++) {

@@ -545,7 +545,7 @@ function fetchAtBoot(paths, buildManifest, configVars) {
     const id = String(process.pid);
     const scratch = { ...paths, root: makeScratchRoot() };
     removeLeftovers(scratch.root);
-    const manifest = runFetchProcess(scratch, id, deadline, configVars, buildManifest.release?.tag);
+    const manifest = runFetchProcess(scratch, id, deadline, { ...ownEnvironment(configVars), ...compileCache(paths.root) }, buildManifest.release?.tag);
     const file = binaryPath(bootFetchPaths(scratch, id), manifest);
     assertExecutable(file);
     return { manifest, file };
@@ -558,12 +558,12 @@ Booting the binary installed at build time instead (sha256 ${buildManifest.sha25
     return { manifest: buildManifest, file: buildTime };
   }
 }
-function runFetchProcess(paths, id, deadline, configVars, builtTag) {
+function runFetchProcess(paths, id, deadline, env, builtTag) {
   const bundle = (0, import_node_url2.fileURLToPath)(new URL("./boot-fetch.cjs", __execpack_module_url));
   const child = (0, import_node_child_process.spawnSync)(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline), ...builtTag ? [builtTag] : []], {
     // The child's progress lines go straight to the dyno's stderr; stdout carries only its report.
     stdio: ["ignore", "pipe", "inherit"],
-    env: ownEnvironment(configVars),
+    env,
     timeout: Math.max(0, deadline - Date.now()) + EXTRACT_GRACE_MS,
     killSignal: "SIGKILL",
     maxBuffer: 1024 * 1024
@@ -581,6 +581,10 @@ function runFetchProcess(paths, id, deadline, configVars, builtTag) {
 }
 function ownEnvironment(configVars) {
   return Object.fromEntries(Object.entries(configVars).filter(([name]) => !name.startsWith("NODE_") && !name.startsWith("EXECPACK_INTERNAL_")));
+}
+function compileCache(slugRoot) {
+  const dir = (0, import_node_path3.join)(slugRoot, "compile-cache");
+  return (0, import_node_fs4.existsSync)(dir) ? { NODE_COMPILE_CACHE: dir, NODE_COMPILE_CACHE_PORTABLE: "1" } : {};
 }
 function parseReport(stdout) {
   const line = stdout.trim().split("\n").at(-1);

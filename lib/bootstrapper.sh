@@ -32,6 +32,20 @@ bootstrapper::run() {
 	return "${status}"
 }
 
+# With BINARY_FETCH=boot, every dyno start runs boot-fetch.cjs in a Node.js of its own, which compiles the
+# 0.8 MB bundle before it fetches a byte. Loading it once here, with Node.js's compile cache pointed at
+# <slug-dir>/compile-cache, leaves V8's code for it in the slug (portable: the cache names the bundle relative to
+# itself, so it holds when the slug moves from /tmp/build_<id> to /app), and src/boot/boot-fetch.ts points the
+# boot's fetch at it: some 20 ms less at every start (bench/boot-fetch.ts). Node.js checks each entry against
+# the bundle's content and its own version and flags, and compiles afresh when one does not match.
+# A failure costs only that speed, so it is not the build's.
+bootstrapper::warm_boot_fetch() {
+	local node="${1}"
+	local slug_dir="${2}"
+	NODE_COMPILE_CACHE="${slug_dir}/compile-cache" NODE_COMPILE_CACHE_PORTABLE=1 \
+		"${node}" "${slug_dir}/bootstrapper/boot-fetch.cjs" --compile-cache-only >/dev/null 2>&1 || rm -rf "${slug_dir}/compile-cache"
+}
+
 # Copies the launchers into <slug-dir>/bin.
 bootstrapper::install_launchers() {
 	local buildpack_dir="${1}"

@@ -4,8 +4,8 @@
  */
 import { once } from "node:events";
 import { basename } from "node:path";
-import { Parser } from "tar";
-import type { ReadEntry } from "tar";
+import { Parser } from "tar/parse";
+import type { ReadEntry } from "tar/read-entry";
 import { asArchiveError, bounded, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
 import type { ArchiveEntry, ArchiveFormat, ExtractResult, Job, Scanned } from "./types.js";
 import { peek } from "./byte-stream.js";

@@ -70,7 +70,7 @@ export function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, co
     const id = String(process.pid);
     const scratch = { ...paths, root: makeScratchRoot() };
     removeLeftovers(scratch.root);
-    const manifest = runFetchProcess(scratch, id, deadline, configVars, buildManifest.release?.tag);
+    const manifest = runFetchProcess(scratch, id, deadline, { ...ownEnvironment(configVars), ...compileCache(paths.root) }, buildManifest.release?.tag);
     const file = binaryPath(bootFetchPaths(scratch, id), manifest);
     assertExecutable(file); // checked again here: this process is the one that execs it
     return { manifest, file };
@@ -82,12 +82,12 @@ export function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, co
   }
 }
 
-function runFetchProcess(paths: SlugPaths, id: string, deadline: number, configVars: NodeJS.ProcessEnv, builtTag: string | undefined): InstallManifest {
+function runFetchProcess(paths: SlugPaths, id: string, deadline: number, env: NodeJS.ProcessEnv, builtTag: string | undefined): InstallManifest {
   const bundle = fileURLToPath(new URL("./boot-fetch.cjs", import.meta.url));
   const child = spawnSync(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline), ...(builtTag ? [builtTag] : [])], {
     // The child's progress lines go straight to the dyno's stderr; stdout carries only its report.
     stdio: ["ignore", "pipe", "inherit"],
-    env: ownEnvironment(configVars),
+    env,
     timeout: Math.max(0, deadline - Date.now()) + EXTRACT_GRACE_MS,
     killSignal: "SIGKILL",
     maxBuffer: 1024 * 1024,
@@ -113,6 +113,15 @@ function runFetchProcess(paths: SlugPaths, id: string, deadline: number, configV
 /** The app's NODE_* variables (NODE_OPTIONS, NODE_COMPILE_CACHE...) are for its binary, not for execpack's Node.js. */
 function ownEnvironment(configVars: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(configVars).filter(([name]) => !name.startsWith("NODE_") && !name.startsWith("EXECPACK_INTERNAL_")));
+}
+
+/**
+ * V8's code for the fetch's bundle, compiled at build time into the slug (lib/bootstrapper.sh): the child then
+ * skips compiling 0.8 MB before its first byte. Only when the build made it; Node.js checks each entry itself.
+ */
+function compileCache(slugRoot: string): NodeJS.ProcessEnv {
+  const dir = join(slugRoot, "compile-cache");
+  return existsSync(dir) ? { NODE_COMPILE_CACHE: dir, NODE_COMPILE_CACHE_PORTABLE: "1" } : {};
 }
 
 function parseReport(stdout: string): FetchReport | undefined {

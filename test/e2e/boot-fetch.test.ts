@@ -4,14 +4,14 @@
  * from the slug, never from what the last one left), started by bash in a clean environment without Node.js.
  * At boot the release server serves a newer release, is down, answers 404, or stalls mid-body.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readdirSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, makeStackPath, nodeOnPath, processCommand, startDyno } from "../../src/ctl/local-heroku.js";
@@ -142,6 +142,23 @@ describe("BINARY_FETCH=boot, end to end", () => {
     expect(stderr).toContain(`execpack: Downloading ${server.url(RELEASE)}`);
     expect(stderr).toContain(`Installed '${published.entry}' from the zip archive`);
     expect(stderr).toContain(sha256(published.binary));
+    await stopWithSigterm(started);
+  });
+
+  it("keeps V8's code for the fetch's bundle in the slug: accepted where the slug moved to, unchanged by a boot", async () => {
+    const cacheDir = (slugDir: string) => join(slugDir, ".execpack/compile-cache");
+    const listing = (slugDir: string) => readdirSync(cacheDir(slugDir), { recursive: true, encoding: "utf8" }).sort().map((name) => `${name} ${statSync(join(cacheDir(slugDir), name)).mtimeMs}`);
+    let before: string[] = [];
+    const started = await boot({ BINARY_URL: server.url(RELEASE), BINARY_FETCH: "boot" }, (slugDir) => (before = listing(slugDir)));
+    expect(before.some((line) => /^v\d+\.\d+\.\d+-/.test(line))).toBe(true); // Node.js's folder for its version
+    expect(listing(started.slugDir)).toEqual(before);
+    // The slug's Node.js, asked to say what it does with the cache, accepts the code for the bundle at its new path.
+    const node = join(started.slugDir, ".execpack/node/bin/node");
+    const debug = spawnSync(node, [join(started.slugDir, ".execpack/bootstrapper/boot-fetch.cjs"), "--compile-cache-only"], {
+      env: { NODE_COMPILE_CACHE: cacheDir(started.slugDir), NODE_COMPILE_CACHE_PORTABLE: "1", NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, encoding: "utf8",
+    });
+    expect(debug.status).toBe(0);
+    expect(debug.stderr).toMatch(/V8 code cache for CommonJS \S*dyno-\d+\/\.execpack\/bootstrapper\/boot-fetch\.cjs was accepted/);
     await stopWithSigterm(started);
   });
 
