@@ -1155,20 +1155,54 @@ function matchingBrace(text, from) {
   }
   return -1;
 }
-function braced(body, quote, scope) {
+function bracedPiece(body, site) {
   const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([\s\S]*))?$/.exec(body);
   const name = match?.[1];
   if (match === null || name === void 0) {
-    const what = `has a substitution in ${scope.entry.name} that is not \${NAME}, \${NAME:-default} or \${NAME:?message}`;
-    throw syntaxError(scope.path, scope.entry.line, what);
+    const what = `has a substitution in ${site.entry.name} that is not \${NAME}, \${NAME:-default} or \${NAME:?message}`;
+    throw syntaxError(site.path, site.entry.line, what);
   }
   const [, , operator, word = ""] = match;
-  if (operator === void 0) return reference(name, scope);
-  const value = lookup(name, scope);
-  const missing = value === void 0 || operator.startsWith(":") && value === "";
-  if (!missing) return value;
-  if (operator.endsWith("-")) return expand(word, quote, scope);
-  throw requiredError(name, operator, word, scope);
+  return operator === void 0 ? { kind: "ref", name } : { kind: "op", name, operator, word };
+}
+var DOUBLE_QUOTE_ESCAPES = { n: "\n", r: "\r", t: "	", '"': '"', "\\": "\\" };
+function unescape(char, quote) {
+  if (char === "$" || char === "}") return char;
+  return (quote === "double" ? DOUBLE_QUOTE_ESCAPES[char] : void 0) ?? `\\${char}`;
+}
+function valuePieces(text, quote, site) {
+  const pieces = [];
+  let literal = "";
+  const push = (piece) => {
+    if (literal !== "") pieces.push({ kind: "text", text: literal });
+    literal = "";
+    pieces.push(piece);
+  };
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charAt(i);
+    if (char === "\\" && i + 1 < text.length) {
+      literal += unescape(text.charAt(++i), quote);
+      continue;
+    }
+    if (char !== "$") {
+      literal += char;
+      continue;
+    }
+    const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1))?.[0];
+    if (simple !== void 0) {
+      push({ kind: "ref", name: simple });
+      i += simple.length;
+    } else if (text.charAt(i + 1) !== "{") {
+      literal += "$";
+    } else {
+      const close = matchingBrace(text, i + 2);
+      if (close === -1) throw syntaxError(site.path, site.entry.line, `has a "\${" without its "}" in ${site.entry.name}`);
+      push(bracedPiece(text.slice(i + 2, close), site));
+      i = close;
+    }
+  }
+  if (literal !== "") pieces.push({ kind: "text", text: literal });
+  return pieces;
 }
 function reference(name, scope) {
   const value = lookup(name, scope);
@@ -1176,31 +1210,19 @@ function reference(name, scope) {
   scope.undefinedReferences.push({ name, line: scope.entry.line });
   return "";
 }
-function substitution(text, at, quote, scope) {
-  const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at + 1))?.[0];
-  if (simple !== void 0) return { value: reference(simple, scope), end: at + 1 + simple.length };
-  if (text.charAt(at + 1) !== "{") return { value: "$", end: at + 1 };
-  const close = matchingBrace(text, at + 2);
-  if (close === -1) throw syntaxError(scope.path, scope.entry.line, `has a "\${" without its "}" in ${scope.entry.name}`);
-  return { value: braced(text.slice(at + 2, close), quote, scope), end: close + 1 };
-}
-var DOUBLE_QUOTE_ESCAPES = { n: "\n", r: "\r", t: "	", '"': '"', "\\": "\\" };
-function unescape(char, quote) {
-  if (char === "$" || char === "}") return char;
-  return (quote === "double" ? DOUBLE_QUOTE_ESCAPES[char] : void 0) ?? `\\${char}`;
-}
 function expand(text, quote, scope) {
   let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const char = text.charAt(i);
-    if (char === "\\" && i + 1 < text.length) {
-      out += unescape(text.charAt(++i), quote);
-    } else if (char === "$") {
-      const { value, end } = substitution(text, i, quote, scope);
-      out += value;
-      i = end - 1;
+  for (const piece of valuePieces(text, quote, scope)) {
+    if (piece.kind === "text") {
+      out += piece.text;
+    } else if (piece.kind === "ref") {
+      out += reference(piece.name, scope);
     } else {
-      out += char;
+      const value = lookup(piece.name, scope);
+      const missing = value === void 0 || piece.operator.startsWith(":") && value === "";
+      if (!missing) out += value;
+      else if (piece.operator.endsWith("-")) out += expand(piece.word, quote, scope);
+      else throw requiredError(piece.name, piece.operator, piece.word, scope);
     }
   }
   return out;

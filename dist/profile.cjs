@@ -3,7 +3,7 @@ const __execpack_module_url = require("node:url").pathToFileURL(__filename).href
 "use strict";
 
 // src/cli/profile.ts
-var import_node_fs5 = require("node:fs");
+var import_node_fs6 = require("node:fs");
 
 // src/boot/profile.ts
 var import_node_path4 = require("node:path");
@@ -604,20 +604,54 @@ function matchingBrace(text, from) {
   }
   return -1;
 }
-function braced(body, quote, scope) {
+function bracedPiece(body, site) {
   const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([\s\S]*))?$/.exec(body);
   const name = match?.[1];
   if (match === null || name === void 0) {
-    const what = `has a substitution in ${scope.entry.name} that is not \${NAME}, \${NAME:-default} or \${NAME:?message}`;
-    throw syntaxError(scope.path, scope.entry.line, what);
+    const what = `has a substitution in ${site.entry.name} that is not \${NAME}, \${NAME:-default} or \${NAME:?message}`;
+    throw syntaxError(site.path, site.entry.line, what);
   }
   const [, , operator, word = ""] = match;
-  if (operator === void 0) return reference(name, scope);
-  const value = lookup(name, scope);
-  const missing = value === void 0 || operator.startsWith(":") && value === "";
-  if (!missing) return value;
-  if (operator.endsWith("-")) return expand(word, quote, scope);
-  throw requiredError(name, operator, word, scope);
+  return operator === void 0 ? { kind: "ref", name } : { kind: "op", name, operator, word };
+}
+var DOUBLE_QUOTE_ESCAPES = { n: "\n", r: "\r", t: "	", '"': '"', "\\": "\\" };
+function unescape(char, quote) {
+  if (char === "$" || char === "}") return char;
+  return (quote === "double" ? DOUBLE_QUOTE_ESCAPES[char] : void 0) ?? `\\${char}`;
+}
+function valuePieces(text, quote, site) {
+  const pieces = [];
+  let literal = "";
+  const push = (piece2) => {
+    if (literal !== "") pieces.push({ kind: "text", text: literal });
+    literal = "";
+    pieces.push(piece2);
+  };
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charAt(i);
+    if (char === "\\" && i + 1 < text.length) {
+      literal += unescape(text.charAt(++i), quote);
+      continue;
+    }
+    if (char !== "$") {
+      literal += char;
+      continue;
+    }
+    const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1))?.[0];
+    if (simple !== void 0) {
+      push({ kind: "ref", name: simple });
+      i += simple.length;
+    } else if (text.charAt(i + 1) !== "{") {
+      literal += "$";
+    } else {
+      const close = matchingBrace(text, i + 2);
+      if (close === -1) throw syntaxError(site.path, site.entry.line, `has a "\${" without its "}" in ${site.entry.name}`);
+      push(bracedPiece(text.slice(i + 2, close), site));
+      i = close;
+    }
+  }
+  if (literal !== "") pieces.push({ kind: "text", text: literal });
+  return pieces;
 }
 function reference(name, scope) {
   const value = lookup(name, scope);
@@ -625,34 +659,51 @@ function reference(name, scope) {
   scope.undefinedReferences.push({ name, line: scope.entry.line });
   return "";
 }
-function substitution(text, at, quote, scope) {
-  const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at + 1))?.[0];
-  if (simple !== void 0) return { value: reference(simple, scope), end: at + 1 + simple.length };
-  if (text.charAt(at + 1) !== "{") return { value: "$", end: at + 1 };
-  const close = matchingBrace(text, at + 2);
-  if (close === -1) throw syntaxError(scope.path, scope.entry.line, `has a "\${" without its "}" in ${scope.entry.name}`);
-  return { value: braced(text.slice(at + 2, close), quote, scope), end: close + 1 };
-}
-var DOUBLE_QUOTE_ESCAPES = { n: "\n", r: "\r", t: "	", '"': '"', "\\": "\\" };
-function unescape(char, quote) {
-  if (char === "$" || char === "}") return char;
-  return (quote === "double" ? DOUBLE_QUOTE_ESCAPES[char] : void 0) ?? `\\${char}`;
-}
 function expand(text, quote, scope) {
   let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const char = text.charAt(i);
-    if (char === "\\" && i + 1 < text.length) {
-      out += unescape(text.charAt(++i), quote);
-    } else if (char === "$") {
-      const { value, end } = substitution(text, i, quote, scope);
-      out += value;
-      i = end - 1;
+  for (const piece2 of valuePieces(text, quote, scope)) {
+    if (piece2.kind === "text") {
+      out += piece2.text;
+    } else if (piece2.kind === "ref") {
+      out += reference(piece2.name, scope);
     } else {
-      out += char;
+      const value = lookup(piece2.name, scope);
+      const missing = value === void 0 || piece2.operator.startsWith(":") && value === "";
+      if (!missing) out += value;
+      else if (piece2.operator.endsWith("-")) out += expand(piece2.word, quote, scope);
+      else throw requiredError(piece2.name, piece2.operator, piece2.word, scope);
     }
   }
   return out;
+}
+function planBinaryEnv(text, path) {
+  const lines = [];
+  try {
+    for (const entry of parseBinaryEnv(text, path)) {
+      if (entry.name.startsWith(INTERNAL_PREFIX)) continue;
+      if (entry.quote === "single" || entry.quote === "backtick") {
+        lines.push({ name: entry.name, pieces: entry.raw === "" ? [] : [{ kind: "text", text: entry.raw }] });
+        continue;
+      }
+      const site = { path, entry };
+      const pieces = [];
+      for (const piece2 of valuePieces(entry.raw, entry.quote, site)) {
+        if (piece2.kind !== "op") {
+          pieces.push(piece2);
+          continue;
+        }
+        const word = piece2.operator.endsWith("-") ? valuePieces(piece2.word, entry.quote, site) : [];
+        if (!word.every((part) => part.kind === "text")) return void 0;
+        pieces.push({ ...piece2, word: word.map((part) => part.text).join("") });
+      }
+      lines.push({ name: entry.name, pieces });
+    }
+  } catch (error) {
+    if (isExecpackError(error)) return void 0;
+    throw error;
+  }
+  const texts = lines.flatMap(({ pieces }) => pieces.map((piece2) => piece2.kind === "text" ? piece2.text : piece2.kind === "op" ? piece2.word : ""));
+  return texts.some((text2) => text2.includes("\0")) ? void 0 : lines;
 }
 function hasUrlPassword(value) {
   return maskUrlValue(value) !== value;
@@ -886,8 +937,8 @@ function fetchesAtBoot(configVars) {
   return mode !== "" && mode !== "build";
 }
 function releaseRoot(file, manifest) {
-  const relative = manifest.path ?? manifest.name;
-  return file.slice(0, file.length - relative.length - 1);
+  const relative2 = manifest.path ?? manifest.name;
+  return file.slice(0, file.length - relative2.length - 1);
 }
 function libraryPath(home, folders, current) {
   return [...folders.map((folder) => (0, import_node_path3.join)(home, folder)), ...current ? [current] : []].join(":");
@@ -952,6 +1003,44 @@ function profile(paths, processEnv, recordPath) {
   return { warnings, record, written: writeRecord(record, recordPath) };
 }
 
+// src/boot/profile-plan.ts
+var import_node_fs5 = require("node:fs");
+var import_node_path5 = require("node:path");
+var PLAN_FILE = "profile-plan";
+var MAGIC2 = "execpack-profile-plan/1";
+function piece(part) {
+  if (part.kind === "text") return `T${part.text}`;
+  if (part.kind === "ref") return `R${part.name}`;
+  return `O${part.operator}${part.name}=${part.word}`;
+}
+function formatPlan(paths) {
+  const manifest = readManifest(paths);
+  const main = binaryPath(paths, manifest);
+  const home = releaseRoot(main, manifest);
+  const fromRoot = (path) => (0, import_node_path5.relative)(paths.root, path);
+  const binaryEnv = readBinaryEnv(paths.appDir);
+  const lines = binaryEnv === void 0 ? [] : planBinaryEnv(binaryEnv.text, binaryEnv.path);
+  const libraries = (manifest.libraryPath ?? []).map((folder) => fromRoot((0, import_node_path5.join)(home, folder)));
+  const commands = Object.entries(manifest.commands ?? {}).flatMap(([name, path]) => [name, fromRoot((0, import_node_path5.join)(home, path))]);
+  const fields = [
+    MAGIC2,
+    fromRoot(main),
+    fromRoot(home),
+    fromRoot((0, import_node_path5.join)(paths.appDir, BINARY_ENV_FILE)),
+    String(libraries.length),
+    ...libraries,
+    String(commands.length / 2),
+    ...commands,
+    binaryEnv === void 0 ? "none" : lines === void 0 ? "node" : "plan",
+    String(lines?.length ?? 0),
+    ...(lines ?? []).flatMap(({ name, pieces }) => [name, String(pieces.length), ...pieces.map(piece)])
+  ];
+  return `${fields.join("\0")}\0`;
+}
+function writePlan(paths) {
+  (0, import_node_fs5.writeFileSync)((0, import_node_path5.join)(paths.root, PLAN_FILE), formatPlan(paths), { mode: 420 });
+}
+
 // src/common/main.ts
 var REPORT_URL = "https://github.com/execpack/execpack/issues";
 var INTERNAL_ERROR_STATUS = 70;
@@ -987,7 +1076,14 @@ This is a bug in execpack. Please report it with the lines above: ${REPORT_URL}`
 void runMain(() => {
   const paths = installedSlugPaths(__execpack_module_url) ?? slugPaths(appDirOf(__execpack_module_url));
   const { warnings, written } = profile(paths, process.env, process.argv[2] ?? "");
-  for (const warning of warnings) (0, import_node_fs5.writeSync)(2, `${warning}
+  for (const warning of warnings) (0, import_node_fs6.writeSync)(2, `${warning}
 `);
+  if (process.argv.includes("--write-plan")) {
+    try {
+      writePlan(paths);
+    } catch (error) {
+      if (!isExecpackError(error) && error.code === void 0) throw error;
+    }
+  }
   return written ? 0 : 1;
 });

@@ -54,7 +54,8 @@ bootstrapper::install_launchers() {
 	cp "${buildpack_dir}/launchers/execpack" "${buildpack_dir}/launchers/execpackctl" "${slug_dir}/bin/"
 	chmod 0755 "${slug_dir}/bin/execpack" "${slug_dir}/bin/execpackctl"
 	mkdir -p "${slug_dir}/libexec"
-	cp "${buildpack_dir}/launchers/execpack-shell" "${buildpack_dir}/launchers/execpack-profile" "${slug_dir}/libexec/"
+	cp "${buildpack_dir}/launchers/execpack-shell" "${buildpack_dir}/launchers/execpack-profile" \
+		"${buildpack_dir}/launchers/execpack-profile-step" "${buildpack_dir}/launchers/execpack-derive.awk" "${slug_dir}/libexec/"
 	# A Node.js without process.execve would hand the final exec to bash (the shell-handoff marker, see
 	# launchers/execpack-shell). nodejs::provision installs only a Node.js that nodejs::is_capable accepted or
 	# the pinned release, both with process.execve, so no marker is written, and no Node.js is started to ask.

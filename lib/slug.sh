@@ -30,12 +30,14 @@ PROFILE
 	slug::warm_profile "${build_dir}" "${2:-}"
 }
 
-# Runs the profile step once, in a clean environment, to write V8's code cache of its compiled functions
-# (src/cli/profile-loader.ts): every dyno start then skips compiling them. A URL of every scheme, a malformed
-# and a placeholder one, and the app's own binary.env make the code a boot runs compiled. A failure only costs
-# the cache. With a <cache-dir>, the build cache keeps the code cache under a key of what makes it (the
-# bundles, the app's binary.env, the Node.js, this function), and a build with the same key copies it instead
-# of starting Node.js (lib/release_reuse.sh's rebuilds start none). A stale one would only be rejected by V8.
+# Runs the profile step once, in a clean environment, to write the plan of its shell path
+# (.execpack/profile-plan, src/boot/profile-plan.ts: most dyno starts then need no Node.js at all) and V8's code
+# cache of its compiled functions (src/cli/profile-loader.ts): a start that does need the Node.js step skips
+# compiling them. A URL of every scheme, a malformed and a placeholder one, and the app's own binary.env make
+# the code a boot runs compiled. A failure only costs the cache and the plan. With a <cache-dir>, the build
+# cache keeps both under a key of what makes them (the bundles, the app's binary.env and install manifest, the
+# Node.js, this function), and a build with the same key copies them instead of starting Node.js
+# (lib/release_reuse.sh's rebuilds start none). A stale code cache would only be rejected by V8.
 slug::warm_profile() {
 	local build_dir="${1}"
 	local cache_dir="${2:-}"
@@ -44,13 +46,15 @@ slug::warm_profile() {
 		key="$({
 			"${build_dir}/.execpack/node/bin/node" --version
 			declare -f slug::warm_profile
-			cd "${build_dir}" && sha256sum -- .execpack/bootstrapper/profile.cjs .execpack/bootstrapper/profile-loader.cjs
+			cd "${build_dir}" && sha256sum -- .execpack/bootstrapper/profile.cjs .execpack/bootstrapper/profile-loader.cjs .execpack/binary.json
 			[[ ! -f "${build_dir}/binary.env" ]] || cat "${build_dir}/binary.env"
 		} | sha256sum)" || key=""
 		if [[ -n "${key}" && -f "${cache_dir}/key" && "$(<"${cache_dir}/key")" == "${key}" ]] &&
-			cp "${cache_dir}/profile-code-cache" "${build_dir}/.execpack/profile-code-cache" 2>/dev/null; then
+			cp "${cache_dir}/profile-code-cache" "${build_dir}/.execpack/profile-code-cache" 2>/dev/null &&
+			cp "${cache_dir}/profile-plan" "${build_dir}/.execpack/profile-plan" 2>/dev/null; then
 			return 0
 		fi
+		rm -f "${build_dir}/.execpack/profile-code-cache" "${build_dir}/.execpack/profile-plan"
 	fi
 	scratch="$(mktemp -d)"
 	env -i HOME="${build_dir}" PATH="/usr/bin:/bin" PORT=5000 \
@@ -60,12 +64,12 @@ slug::warm_profile() {
 		MONGODB_URI="mongodb://u:p@m1.internal,m2.internal:27018/db" MONGO_SRV_URL="mongodb+srv://u:p@cluster.internal/db" \
 		IPV6_DATABASE_URL="postgresql://u:p@[::1]:5432/db" BROKEN_URL="postgres://u:p@db.internal:port/db" \
 		PENDING_URL="mysql://u:p@changeme:3306/db" \
-		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache >/dev/null 2>&1 || true
+		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache --write-plan >/dev/null 2>&1 || true
 	rm -rf "${scratch}"
-	if [[ -n "${key}" && -f "${build_dir}/.execpack/profile-code-cache" ]]; then
+	if [[ -n "${key}" && -f "${build_dir}/.execpack/profile-code-cache" && -f "${build_dir}/.execpack/profile-plan" ]]; then
 		# Key last, so a half-written entry is never used; a failure only costs the next build a Node.js start.
 		rm -rf "${cache_dir}"
-		if ! { mkdir -p "${cache_dir}" && cp "${build_dir}/.execpack/profile-code-cache" "${cache_dir}/" &&
+		if ! { mkdir -p "${cache_dir}" && cp "${build_dir}/.execpack/profile-code-cache" "${build_dir}/.execpack/profile-plan" "${cache_dir}/" &&
 			printf '%s\n' "${key}" >"${cache_dir}/key"; }; then
 			rm -rf "${cache_dir}"
 		fi

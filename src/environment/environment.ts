@@ -234,37 +234,29 @@ function matchingBrace(text: string, from: number): number {
   return -1;
 }
 
-function braced(body: string, quote: Quote, scope: Scope): string {
+/**
+ * A piece of a binary.env value as expansion reads it: literal text, a `$NAME` or `${NAME}` reference, or a
+ * `${NAME<operator>word}` whose word is expanded (`-`) or shown (`?`) only when NAME is missing. Read whole before
+ * anything is looked up, so the profile step can turn a file into a plan the dyno's shell applies
+ * (compileBinaryEnv, launchers/execpack-profile-step).
+ */
+export type Piece =
+  | { kind: "text"; text: string }
+  | { kind: "ref"; name: string }
+  | { kind: "op"; name: string; operator: ":-" | "-" | ":?" | "?"; word: string };
+
+/** Where a value comes from, for its syntax errors. */
+interface Site { readonly path: string; readonly entry: Entry }
+
+function bracedPiece(body: string, site: Site): Piece {
   const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([\s\S]*))?$/.exec(body);
   const name = match?.[1];
   if (match === null || name === undefined) {
-    const what = `has a substitution in ${scope.entry.name} that is not \${NAME}, \${NAME:-default} or \${NAME:?message}`;
-    throw syntaxError(scope.path, scope.entry.line, what);
+    const what = `has a substitution in ${site.entry.name} that is not \${NAME}, \${NAME:-default} or \${NAME:?message}`;
+    throw syntaxError(site.path, site.entry.line, what);
   }
   const [, , operator, word = ""] = match;
-  if (operator === undefined) return reference(name, scope);
-  const value = lookup(name, scope);
-  const missing = value === undefined || (operator.startsWith(":") && value === "");
-  if (!missing) return value;
-  if (operator.endsWith("-")) return expand(word, quote, scope);
-  throw requiredError(name, operator, word, scope);
-}
-
-function reference(name: string, scope: Scope): string {
-  const value = lookup(name, scope);
-  if (value !== undefined) return value;
-  scope.undefinedReferences.push({ name, line: scope.entry.line });
-  return "";
-}
-
-/** `$NAME`, `${...}`, or a lone `$` kept as is (`$5`, `a$`, as a shell does). Returns the text and where it ends. */
-function substitution(text: string, at: number, quote: Quote, scope: Scope): { value: string; end: number } {
-  const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at + 1))?.[0];
-  if (simple !== undefined) return { value: reference(simple, scope), end: at + 1 + simple.length };
-  if (text.charAt(at + 1) !== "{") return { value: "$", end: at + 1 };
-  const close = matchingBrace(text, at + 2);
-  if (close === -1) throw syntaxError(scope.path, scope.entry.line, `has a "\${" without its "}" in ${scope.entry.name}`);
-  return { value: braced(text.slice(at + 2, close), quote, scope), end: close + 1 };
+  return operator === undefined ? { kind: "ref", name } : { kind: "op", name, operator: operator as ":-" | "-" | ":?" | "?", word };
 }
 
 const DOUBLE_QUOTE_ESCAPES: Readonly<Record<string, string>> = { n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" };
@@ -274,21 +266,112 @@ function unescape(char: string, quote: Quote): string {
   return (quote === "double" ? DOUBLE_QUOTE_ESCAPES[char] : undefined) ?? `\\${char}`;
 }
 
-function expand(text: string, quote: Quote, scope: Scope): string {
-  let out = "";
+/**
+ * The pieces of a double-quoted or unquoted value: `\` escapes, `$NAME`, `${...}`, and a lone `$` kept as is
+ * (`$5`, `a$`, as a shell does). Adjacent text is one piece.
+ */
+export function valuePieces(text: string, quote: Quote, site: Site): Piece[] {
+  const pieces: Piece[] = [];
+  let literal = "";
+  const push = (piece: Piece): void => {
+    if (literal !== "") pieces.push({ kind: "text", text: literal });
+    literal = "";
+    pieces.push(piece);
+  };
   for (let i = 0; i < text.length; i++) {
     const char = text.charAt(i);
     if (char === "\\" && i + 1 < text.length) {
-      out += unescape(text.charAt(++i), quote);
-    } else if (char === "$") {
-      const { value, end } = substitution(text, i, quote, scope);
-      out += value;
-      i = end - 1;
+      literal += unescape(text.charAt(++i), quote);
+      continue;
+    }
+    if (char !== "$") {
+      literal += char;
+      continue;
+    }
+    const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1))?.[0];
+    if (simple !== undefined) {
+      push({ kind: "ref", name: simple });
+      i += simple.length;
+    } else if (text.charAt(i + 1) !== "{") {
+      literal += "$";
     } else {
-      out += char;
+      const close = matchingBrace(text, i + 2);
+      if (close === -1) throw syntaxError(site.path, site.entry.line, `has a "\${" without its "}" in ${site.entry.name}`);
+      push(bracedPiece(text.slice(i + 2, close), site));
+      i = close;
+    }
+  }
+  if (literal !== "") pieces.push({ kind: "text", text: literal });
+  return pieces;
+}
+
+function reference(name: string, scope: Scope): string {
+  const value = lookup(name, scope);
+  if (value !== undefined) return value;
+  scope.undefinedReferences.push({ name, line: scope.entry.line });
+  return "";
+}
+
+function expand(text: string, quote: Quote, scope: Scope): string {
+  let out = "";
+  for (const piece of valuePieces(text, quote, scope)) {
+    if (piece.kind === "text") {
+      out += piece.text;
+    } else if (piece.kind === "ref") {
+      out += reference(piece.name, scope);
+    } else {
+      const value = lookup(piece.name, scope);
+      const missing = value === undefined || (piece.operator.startsWith(":") && value === "");
+      if (!missing) out += value;
+      else if (piece.operator.endsWith("-")) out += expand(piece.word, quote, scope);
+      else throw requiredError(piece.name, piece.operator, piece.word, scope);
     }
   }
   return out;
+}
+
+/** A binary.env line as the dyno's shell applies it (boot/profile-plan.ts): each default already literal. */
+export interface PlannedLine {
+  name: string;
+  pieces: Array<{ kind: "text"; text: string } | { kind: "ref"; name: string } | { kind: "op"; name: string; operator: ":-" | "-" | ":?" | "?"; word: string }>;
+}
+
+/**
+ * binary.env as a plan the profile step's shell path can apply without Node.js, or undefined when a line needs
+ * more than a plan holds: a syntax error (the boot reports it, with its code), a default that is itself
+ * expanded (`${A:-${B}}`), a NUL. Lines the boot never applies (EXECPACK_INTERNAL_*) are left out; whether a
+ * config var is set, and every value, is for the boot to see.
+ */
+export function planBinaryEnv(text: string, path: string): PlannedLine[] | undefined {
+  const lines: PlannedLine[] = [];
+  try {
+    for (const entry of parseBinaryEnv(text, path)) {
+      if (entry.name.startsWith(INTERNAL_PREFIX)) continue;
+      if (entry.quote === "single" || entry.quote === "backtick") {
+        lines.push({ name: entry.name, pieces: entry.raw === "" ? [] : [{ kind: "text", text: entry.raw }] });
+        continue;
+      }
+      const site = { path, entry };
+      const pieces: PlannedLine["pieces"] = [];
+      for (const piece of valuePieces(entry.raw, entry.quote, site)) {
+        if (piece.kind !== "op") {
+          pieces.push(piece);
+          continue;
+        }
+        // A `?` operator's word is the error's message: the boot that reports it is Node.js's.
+        const word = piece.operator.endsWith("-") ? valuePieces(piece.word, entry.quote, site) : [];
+        if (!word.every((part) => part.kind === "text")) return undefined;
+        pieces.push({ ...piece, word: word.map((part) => part.text).join("") });
+      }
+      lines.push({ name: entry.name, pieces });
+    }
+  } catch (error) {
+    if (isExecpackError(error)) return undefined; // a syntax error: the boot reports it, with its code and line
+    throw error;
+  }
+  // The shell's fields are NUL-terminated: a value holding a NUL stays with Node.js, which passes on what it can.
+  const texts = lines.flatMap(({ pieces }) => pieces.map((piece) => (piece.kind === "text" ? piece.text : piece.kind === "op" ? piece.word : "")));
+  return texts.some((text) => text.includes("\0")) ? undefined : lines;
 }
 
 /** A value holding a URL credential (user info, or a secret-named query parameter), whole or inside text. */

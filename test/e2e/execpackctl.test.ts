@@ -145,7 +145,8 @@ describe("execpackctl try", () => {
       expect(probe.env).toMatchObject({ APP_DB_HOST: "db.internal", APP_LISTEN: "0.0.0.0:5321", HOME: run.slugDir });
       // The dyno's temporary files (the profile step's record holds the derived password) stay in try's directory.
       expect(probe.env.TMPDIR).toBe(`${run.slugDir}.tmp`);
-      expect(readdirSync(join(probe.env.TMPDIR!, `execpack-${process.getuid!()}`)).some((name) => name.startsWith("profile"))).toBe(true);
+      // (the shell path's record: launchers/execpack-profile-step)
+      expect(readdirSync(probe.env.TMPDIR!).some((name) => name.startsWith(`execpack-${process.getuid!()}-profile-`))).toBe(true);
       expect(run.slugDir).not.toContain("build_");
       run.dyno.kill("SIGTERM");
       const [code] = await once(run.dyno, "exit");

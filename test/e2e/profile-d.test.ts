@@ -3,7 +3,9 @@
  * so a Procfile line and `heroku run bash` see them, and leaves a record that lets `execpack` exec the binary
  * without a second Node.js start. Built by the real bin/compile, the slug moved, each process started like a
  * dyno (clean environment, .profile.d sourced by bash, the command run by bash). The slug's Node.js is wrapped
- * to count its starts: the fast path must start it once per boot (the profile step), the fallback twice.
+ * to count its starts: ordinary add-on URLs take the profile step's shell path and the launcher's fast path, and
+ * start it not at all; a start the shell path leaves to Node.js starts it once (the profile step), and a
+ * launcher that cannot use the record once more.
  */
 import { once } from "node:events";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from "node:fs";
@@ -25,7 +27,7 @@ const REPO = fileURLToPath(new URL("../..", import.meta.url));
 /** A password that a shell would run if it ever evaluated it: $(...), backticks, both quotes, a newline. */
 const HOSTILE_PASSWORD = "a$(touch MARKER)b`touch MARKER`c'd\"e\nf $HOME";
 
-describe(".profile.d: derived variables in the dyno's shell, and one Node.js start per boot", () => {
+describe(".profile.d: derived variables in the dyno's shell, and at most one Node.js start per boot", () => {
   let workDir: string;
   let slug: string;
   let stackPath: string;
@@ -89,7 +91,7 @@ describe(".profile.d: derived variables in the dyno's shell, and one Node.js sta
     return { status, pid: started.pid, probe, nodeStarts, ...watched.output() };
   }
 
-  it("a Procfile line's $DATABASE_HOST and $REDIS_PASSWORD reach the binary's argv; Node.js started once, the binary has the shell's PID", async () => {
+  it("a Procfile line's $DATABASE_HOST and $REDIS_PASSWORD reach the binary's argv; Node.js never started, the binary has the shell's PID", async () => {
     const run = await dyno("execpack --db-host $DATABASE_HOST --requirepass $REDIS_PASSWORD --exit 0", config());
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toBe("");
@@ -98,13 +100,13 @@ describe(".profile.d: derived variables in the dyno's shell, and one Node.js sta
     expect(run.probe?.env).toMatchObject({ APP_DB: "db.internal:5432", APP_MODE: "production", BINARY_HOME: join(slug, ".execpack/binary"), DATABASE_PASSWORD: "s3cret" });
     expect(Object.keys(run.probe!.env).filter((name) => name.startsWith("EXECPACK_INTERNAL_"))).toEqual([]);
     expect(run.probe?.env.PATH?.split(":").slice(-2)).toEqual([join(slug, ".execpack/binary"), join(slug, ".execpack/commands")]);
-    expect(run.nodeStarts).toBe(1);
+    expect(run.nodeStarts).toBe(0);
   }, 60_000);
 
   it("the fast path gives the binary the same environment as the Node.js path", async () => {
     const fast = await dyno("execpack --exit 0", config());
     const slow = await dyno("EXECPACK_INTERNAL_PROFILE= execpack --exit 0", config());
-    expect([fast.nodeStarts, slow.nodeStarts]).toEqual([1, 2]);
+    expect([fast.nodeStarts, slow.nodeStarts]).toEqual([0, 1]);
     const comparable = (report: ProbeReport | undefined) => {
       const { _: _ignored, PROBE_REPORT: _report, ...env } = report!.env;
       return { argv: report!.argv, env };
@@ -117,7 +119,7 @@ describe(".profile.d: derived variables in the dyno's shell, and one Node.js sta
     expect(run.status, run.stderr).toBe(0);
     expect(run.probe?.argv[0]).toBe("probectl");
     expect(run.probe?.env.APP_DB).toBe("db.internal:5432");
-    expect(run.nodeStarts).toBe(1);
+    expect(run.nodeStarts).toBe(0);
   }, 60_000);
 
   it("a password holding $(...), backticks, quotes and a newline arrives byte for byte, and nothing runs", async () => {
@@ -126,6 +128,7 @@ describe(".profile.d: derived variables in the dyno's shell, and one Node.js sta
     expect(run.status, run.stderr).toBe(0);
     expect(run.probe?.argv.slice(1, 3)).toEqual(["--password", HOSTILE_PASSWORD]);
     expect(run.probe?.env.DATABASE_PASSWORD).toBe(HOSTILE_PASSWORD);
+    expect(run.nodeStarts).toBe(1); // a newline in a password is the Node.js step's; the launcher still uses its record
     const shell = await dyno("bash -c 'printf %s \"$DATABASE_PASSWORD\"'", { ...config(), DATABASE_URL: url });
     expect(shell.stdout).toBe(HOSTILE_PASSWORD);
     expect(existsSync(marker) || existsSync(join(slug, "MARKER"))).toBe(false);
@@ -162,13 +165,13 @@ describe(".profile.d: derived variables in the dyno's shell, and one Node.js sta
   it("falls back to Node.js when a Procfile prefix changes an input, and the binary gets the new values", async () => {
     const mode = await dyno("APP_MODE=canary execpack --exit 0", config({ APP_MODE: "staging" }));
     expect(mode.probe?.env.APP_MODE).toBe("canary");
-    expect(mode.nodeStarts).toBe(2);
+    expect(mode.nodeStarts).toBe(1);
     const url = await dyno("DATABASE_URL=postgres://other:pw@replica.internal:5433/app execpack --exit 0", config());
     expect(url.probe?.env).toMatchObject({ DATABASE_HOST: "replica.internal", DATABASE_PORT: "5433", APP_DB: "replica.internal:5433" });
-    expect(url.nodeStarts).toBe(2);
+    expect(url.nodeStarts).toBe(1);
     const added = await dyno("REPORTS_URL=mysql://r:pw@reports.internal/r execpack --exit 0", config());
     expect(added.probe?.env).toMatchObject({ REPORTS_HOST: "reports.internal" });
-    expect(added.nodeStarts).toBe(2);
+    expect(added.nodeStarts).toBe(1);
     const own = await dyno("DATABASE_HOST=override.internal execpack --exit 0", config());
     expect(own.probe?.env).toMatchObject({ DATABASE_HOST: "override.internal", APP_DB: "override.internal:5432" });
   }, 60_000);

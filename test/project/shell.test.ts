@@ -9,7 +9,7 @@ const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const scripts = [
   ...readdirSync(join(REPO, "bin")).map((name) => `bin/${name}`),
   ...readdirSync(join(REPO, "lib")).filter((name) => name.endsWith(".sh")).map((name) => `lib/${name}`),
-  ...readdirSync(join(REPO, "launchers")).map((name) => `launchers/${name}`),
+  ...readdirSync(join(REPO, "launchers")).filter((name) => !name.endsWith(".awk")).map((name) => `launchers/${name}`), // awk is not shell
   ".ci/run",
 ];
 const hasShellcheck = spawnSync("shellcheck", ["--version"]).status === 0;

@@ -1,0 +1,64 @@
+/**
+ * The plan of the profile step's shell path (launchers/execpack-profile-step): what the profile step works out
+ * from the slug alone, written once at build time, so that a dyno start with ordinary add-on URLs resolves in
+ * the dyno's own bash, without starting Node.js at all. It holds no value of any config var: only the install's
+ * layout and binary.env's lines, read by the same parser the boot uses (environment.ts, planBinaryEnv).
+ *
+ * NUL-terminated fields, read with `mapfile -d ''`; paths relative to the install root, which the shell knows:
+ *
+ *   execpack-profile-plan/1
+ *   <main program>  <BINARY_HOME>  <binary.env, from the root>
+ *   <n> then n × library folder                     the release's own, first on LD_LIBRARY_PATH
+ *   <n> then n × (name, program)                    the release's commands
+ *   none | plan | node                              no binary.env; the lines below; only Node.js can apply it
+ *   <n> then n × (NAME, <k>, k × piece)             a piece: T<text>, R<name>, or O<operator><name>=<word>
+ *
+ * The shell path checks binary.env is not newer than this file, and leaves anything it does not hold (a URL it
+ * cannot split exactly as connection-url.ts does, a `${NAME:?}` with NAME missing...) to the Node.js step.
+ */
+import { writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { planBinaryEnv } from "../environment/environment.js";
+import type { PlannedLine } from "../environment/environment.js";
+import { binaryPath, readManifest } from "../install/slug.js";
+import type { SlugPaths } from "../install/slug.js";
+import { BINARY_ENV_FILE, readBinaryEnv, releaseRoot } from "./dyno.js";
+
+export const PLAN_FILE = "profile-plan";
+const MAGIC = "execpack-profile-plan/1";
+
+function piece(part: PlannedLine["pieces"][number]): string {
+  if (part.kind === "text") return `T${part.text}`;
+  if (part.kind === "ref") return `R${part.name}`;
+  return `O${part.operator}${part.name}=${part.word}`;
+}
+
+export function formatPlan(paths: SlugPaths): string {
+  const manifest = readManifest(paths);
+  const main = binaryPath(paths, manifest);
+  const home = releaseRoot(main, manifest);
+  const fromRoot = (path: string): string => relative(paths.root, path);
+  const binaryEnv = readBinaryEnv(paths.appDir);
+  const lines = binaryEnv === undefined ? [] : planBinaryEnv(binaryEnv.text, binaryEnv.path);
+  const libraries = (manifest.libraryPath ?? []).map((folder) => fromRoot(join(home, folder)));
+  const commands = Object.entries(manifest.commands ?? {}).flatMap(([name, path]) => [name, fromRoot(join(home, path))]);
+  const fields = [
+    MAGIC,
+    fromRoot(main),
+    fromRoot(home),
+    fromRoot(join(paths.appDir, BINARY_ENV_FILE)),
+    String(libraries.length),
+    ...libraries,
+    String(commands.length / 2),
+    ...commands,
+    binaryEnv === undefined ? "none" : lines === undefined ? "node" : "plan",
+    String(lines?.length ?? 0),
+    ...(lines ?? []).flatMap(({ name, pieces }) => [name, String(pieces.length), ...pieces.map(piece)]),
+  ];
+  return `${fields.join("\0")}\0`;
+}
+
+/** Written at build time (lib/slug.sh, warm_profile); a failure only leaves every boot to the Node.js step. */
+export function writePlan(paths: SlugPaths): void {
+  writeFileSync(join(paths.root, PLAN_FILE), formatPlan(paths), { mode: 0o644 });
+}
