@@ -38,10 +38,12 @@ PROFILE
 # cache keeps both under a key of what makes them (the bundles, the app's binary.env and install manifest, the
 # Node.js, this function), and a build with the same key copies them instead of starting Node.js
 # (lib/release_reuse.sh's rebuilds start none). A stale code cache would only be rejected by V8.
+# binary.env's syntax errors, which that run finds, are printed as warnings (kept with the rest for rebuilds):
+# the build goes on, and every boot stops on them with the same error.
 slug::warm_profile() {
 	local build_dir="${1}"
 	local cache_dir="${2:-}"
-	local scratch key=""
+	local scratch key="" problems=""
 	if [[ -n "${cache_dir}" ]]; then
 		key="$({
 			"${build_dir}/.execpack/node/bin/node" --version
@@ -52,28 +54,38 @@ slug::warm_profile() {
 		if [[ -n "${key}" && -f "${cache_dir}/key" && "$(<"${cache_dir}/key")" == "${key}" ]] &&
 			cp "${cache_dir}/profile-code-cache" "${build_dir}/.execpack/profile-code-cache" 2>/dev/null &&
 			cp "${cache_dir}/profile-plan" "${build_dir}/.execpack/profile-plan" 2>/dev/null; then
+			slug::binary_env_problems "$(cat "${cache_dir}/binary-env-problems" 2>/dev/null)"
 			return 0
 		fi
 		rm -f "${build_dir}/.execpack/profile-code-cache" "${build_dir}/.execpack/profile-plan"
 	fi
 	scratch="$(mktemp -d)"
-	env -i HOME="${build_dir}" PATH="/usr/bin:/bin" PORT=5000 \
+	problems="$(env -i HOME="${build_dir}" PATH="/usr/bin:/bin" PORT=5000 \
 		DATABASE_URL="postgres://u:p%40ss@db.internal:5432/db?sslmode=require" JAWSDB_URL="mysql://u:p@mysql.internal:3306/db" \
 		CLEARDB_DATABASE_URL="mysql://u:p@cleardb.internal/heroku_db?reconnect=true" REDIS_URL="redis://h:p@cache.internal:6379" \
 		REDIS_TLS_URL="rediss://:p@cache.internal:6380" CLOUDAMQP_URL="amqp://u:p@mq.internal/vhost" \
 		MONGODB_URI="mongodb://u:p@m1.internal,m2.internal:27018/db" MONGO_SRV_URL="mongodb+srv://u:p@cluster.internal/db" \
 		IPV6_DATABASE_URL="postgresql://u:p@[::1]:5432/db" BROKEN_URL="postgres://u:p@db.internal:port/db" \
 		PENDING_URL="mysql://u:p@changeme:3306/db" \
-		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache --write-plan >/dev/null 2>&1 || true
+		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache --write-plan 2>/dev/null)" || true
 	rm -rf "${scratch}"
+	slug::binary_env_problems "${problems}"
 	if [[ -n "${key}" && -f "${build_dir}/.execpack/profile-code-cache" && -f "${build_dir}/.execpack/profile-plan" ]]; then
 		# Key last, so a half-written entry is never used; a failure only costs the next build a Node.js start.
 		rm -rf "${cache_dir}"
 		if ! { mkdir -p "${cache_dir}" && cp "${build_dir}/.execpack/profile-code-cache" "${build_dir}/.execpack/profile-plan" "${cache_dir}/" &&
-			printf '%s\n' "${key}" >"${cache_dir}/key"; }; then
+			printf '%s' "${problems}" >"${cache_dir}/binary-env-problems" && printf '%s\n' "${key}" >"${cache_dir}/key"; }; then
 			rm -rf "${cache_dir}"
 		fi
 	fi
+}
+
+# Prints binary.env's syntax errors (one per line, with their codes) as build warnings, if there are any.
+slug::binary_env_problems() {
+	local problems="${1}"
+	[[ -n "${problems}" ]] || return 0
+	output::warning "${problems}"
+	output::warning "The build goes on, but execpack stops with this error at every boot until binary.env is fixed: \`heroku run execpackctl check\` lists every problem."
 }
 
 # Writes the export file that buildpacks running after this one source (multi-buildpack apps): they can run

@@ -3,13 +3,17 @@
  * (boot/profile.ts): writes the record at the path given as its argument, which the shell reads with
  * `mapfile -d ''` (never evaluated), and prints warnings on stderr. Exits 0 when the record was written.
  * At build time (lib/slug.sh, warm_profile) `--write-plan` also writes the plan of the shell path
- * (boot/profile-plan.ts), which resolves most dyno starts without Node.js.
+ * (boot/profile-plan.ts), which resolves most dyno starts without Node.js, and prints binary.env's syntax
+ * errors on stdout, one line each, for the build log: every boot would stop on them.
  */
 import { writeSync } from "node:fs";
+import { readBinaryEnv } from "../boot/dyno.js";
 import { profile } from "../boot/profile.js";
 import { writePlan } from "../boot/profile-plan.js";
 import { isExecpackError } from "../common/errors.js";
 import { runMain } from "../common/main.js";
+import { escapeControl } from "../common/output.js";
+import { binaryEnvSyntaxProblems } from "../environment/environment.js";
 import { appDirOf, installedSlugPaths, slugPaths } from "../install/slug.js";
 
 void runMain(() => {
@@ -19,6 +23,10 @@ void runMain(() => {
   if (process.argv.includes("--write-plan")) {
     try {
       writePlan(paths);
+      const binaryEnv = readBinaryEnv(paths.appDir);
+      for (const { error } of binaryEnv === undefined ? [] : binaryEnvSyntaxProblems(binaryEnv.text, binaryEnv.path)) {
+        writeSync(1, `${escapeControl(error.message)} [${error.code}]\n`);
+      }
     } catch (error) {
       // No plan (no install yet, an unreadable binary.env): every dyno start takes the Node.js step instead.
       if (!isExecpackError(error) && (error as NodeJS.ErrnoException).code === undefined) throw error;

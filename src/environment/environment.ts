@@ -374,6 +374,27 @@ export function planBinaryEnv(text: string, path: string): PlannedLine[] | undef
   return texts.some((text) => text.includes("\0")) ? undefined : lines;
 }
 
+/**
+ * binary.env's syntax errors, in line order: what a build can tell before any config var is known (a missing
+ * `${NAME:?}` variable is the boot's to report). Every line is read, and every substitution in it.
+ */
+export function binaryEnvSyntaxProblems(text: string, path: string): LineProblem[] {
+  const problems: LineProblem[] = [];
+  for (const entry of parseBinaryEnv(text, path, (problem) => problems.push(problem))) {
+    if (entry.quote === "single" || entry.quote === "backtick") continue;
+    const site = { path, entry };
+    try {
+      for (const piece of valuePieces(entry.raw, entry.quote, site)) {
+        if (piece.kind === "op" && piece.operator.endsWith("-")) valuePieces(piece.word, entry.quote, site);
+      }
+    } catch (error) {
+      if (!isExecpackError(error)) throw error;
+      problems.push({ line: entry.line, error });
+    }
+  }
+  return problems.sort((a, b) => a.line - b.line);
+}
+
 /** A value holding a URL credential (user info, or a secret-named query parameter), whole or inside text. */
 function hasUrlPassword(value: string): boolean {
   return maskUrlValue(value) !== value;

@@ -137,6 +137,22 @@ describe("bin/compile on bad input", () => {
     expect(result.compile?.stderr).toContain("The build goes on");
   });
 
+  it("warns in the build log, naming the line and code, when binary.env has a syntax error; builds, and warns again on a rebuild", async () => {
+    const appDir = join(workDir, "broken-binary-env-app");
+    mkdirSync(appDir, { recursive: true });
+    writeFileSync(join(appDir, "Procfile"), "web: execpack\n");
+    writeFileSync(join(appDir, "binary.env"), "GOOD=${PORT}\nAPP_KEY='never closed\nAPP_DB=${DATABASE_HOST\n");
+    const cacheDir = join(workDir, "broken-binary-env-cache");
+    for (const build of ["first", "rebuild"]) {
+      const result = await buildApp({ buildpackDir: REPO, appDir, workDir, configVars: { BINARY_URL: url("good.zip") }, buildEnv, cacheDir });
+      expect(result.compile?.status, `${build}: ${result.compile?.stderr}`).toBe(0);
+      const stderr = result.compile!.stderr;
+      expect(stderr, build).toContain(" !     binary.env line 2 opens a quote for APP_KEY that is never closed [env.binary-env-syntax]");
+      expect(stderr, build).toMatch(/ ! {5}binary\.env line 3 .*APP_DB.*\[env\.binary-env-syntax\]/);
+      expect(stderr, build).toContain("heroku run execpackctl check");
+    }
+  });
+
   it("rebuilds from the build cache after a conditional request answered 304 Not Modified", async () => {
     const build = () =>
       buildApp({ buildpackDir: REPO, appDir: FIXTURE_APP, workDir, configVars: { BINARY_URL: url("good.zip") }, buildEnv, cacheDir: join(workDir, "rebuild-cache") });

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ExecpackError } from "../../src/common/errors.js";
 import { hasControl } from "../../src/common/output.js";
-import { formatEnvironment, maskedValue, resolveEnvironment } from "../../src/environment/environment.js";
+import { binaryEnvSyntaxProblems, formatEnvironment, maskedValue, planBinaryEnv, resolveEnvironment } from "../../src/environment/environment.js";
 import type { ResolvedEnvironment } from "../../src/environment/environment.js";
 
 const PATH = "/app/binary.env";
@@ -220,6 +220,36 @@ describe("resolveEnvironment collecting problems (execpackctl check)", () => {
 
   it("still throws the first problem without collectProblems (the boot)", () => {
     expect(resolveError({}, "A=${X:?}\nB=${Y:?}").message).toContain("X is empty or not set");
+  });
+});
+
+describe("binary.env at build time", () => {
+  it("lists every syntax error in line order, substitutions and defaults included, and nothing that needs a config var", () => {
+    const text = "A=${MISSING:?set it}\nB='open\nC=${D:-${E}\nF=${1BAD}\nG=ok\n";
+    const problems = binaryEnvSyntaxProblems(text, "binary.env");
+    expect(problems.map(({ line, error }) => [line, error.code])).toEqual([[2, "env.binary-env-syntax"], [3, "env.binary-env-syntax"], [4, "env.binary-env-syntax"]]);
+    expect(binaryEnvSyntaxProblems("A=${B:-x}\n", "binary.env")).toEqual([]);
+  });
+
+  it.each([
+    ["literal, reference, defaults and required", "A=x${B}y\nC=${D:-d e}\nE=${F?msg}\n", [
+      { name: "A", pieces: [{ kind: "text", text: "x" }, { kind: "ref", name: "B" }, { kind: "text", text: "y" }] },
+      { name: "C", pieces: [{ kind: "op", name: "D", operator: ":-", word: "d e" }] },
+      { name: "E", pieces: [{ kind: "op", name: "F", operator: "?", word: "" }] },
+    ]],
+    ["quotes: single literal, double with escapes; an internal name left out", "A='${B}'\nC=\"\\$x\\n\"\nEXECPACK_INTERNAL_X=1\n", [
+      { name: "A", pieces: [{ kind: "text", text: "${B}" }] },
+      { name: "C", pieces: [{ kind: "text", text: "$x\n" }] },
+    ]],
+  ])("plans %s for the shell path", (_, text, plan) => {
+    expect(planBinaryEnv(text, "binary.env")).toEqual(plan);
+  });
+
+  it.each([
+    ["a syntax error", "A='open\n"],
+    ["a default that is itself expanded", "A=${B:-${C}}\n"],
+  ])("plans nothing for %s: Node.js applies it", (_, text) => {
+    expect(planBinaryEnv(text, "binary.env")).toBeUndefined();
   });
 });
 
