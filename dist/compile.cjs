@@ -14694,6 +14694,16 @@ function asArchiveError(error, format) {
 var import_promises7 = require("node:stream/promises");
 var READ_CHUNK = 256 * 1024;
 var INFLATE_CHUNK = 256 * 1024;
+var COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
+var writtenSinceCollection = 0;
+var collect = globalThis.gc;
+function spent(bytes) {
+  if (collect === void 0) return;
+  writtenSinceCollection += bytes;
+  if (writtenSinceCollection < COLLECT_EVERY_BYTES) return;
+  writtenSinceCollection = 0;
+  collect({ type: "minor" });
+}
 async function peek(source2, length) {
   const iterator = source2[Symbol.asyncIterator]();
   const chunks = [];
@@ -14925,6 +14935,7 @@ var ReleaseTree = class {
         await writeAll(handle, chunk).catch((error) => {
           throw this.#writeFailed(target, error, Math.max(size, options2.size ?? 0));
         });
+        spent(chunk.length);
       }
       await handle.chmod(mode & 511);
     } finally {

@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { link, lstat, mkdir, open, readlink, rm, symlink, unlink } from "node:fs/promises";
 import { posix } from "node:path";
+import { spent } from "./byte-stream.js";
 import { ExecpackError } from "../common/errors.js";
 import { diskFailure } from "../common/disk.js";
 import { escapeControl } from "../common/output.js";
@@ -99,6 +100,7 @@ export class ReleaseTree {
         await writeAll(handle, chunk).catch((error: unknown) => {
           throw this.#writeFailed(target, error, Math.max(size, options.size ?? 0));
         });
+        spent(chunk.length);
       }
       await handle.chmod(mode & 0o777); // the umask took bits from open's mode; the archive's mode is meant
     } finally {
