@@ -60,3 +60,12 @@ bootstrapper::install_launchers() {
 	# launchers/execpack-shell). nodejs::provision installs only a Node.js that nodejs::is_capable accepted or
 	# the pinned release, both with process.execve, so no marker is written, and no Node.js is started to ask.
 }
+
+# Prints binary.env's syntax errors, one per line with its code as the profile step found them at build time
+# (src/cli/profile.ts, --write-plan), as build warnings, if there are any.
+bootstrapper::binary_env_problems() {
+	local problems="${1}"
+	[[ -n "${problems}" ]] || return 0
+	output::warning "${problems}"
+	output::warning "The build goes on, but execpack stops with this error at every boot until binary.env is fixed: \`heroku run execpackctl check\` lists every problem."
+}

@@ -12,6 +12,7 @@
 #   <layers>/execpack/commands/<name>       a launcher per program of the release, on PATH after the image's
 #   <layers>/execpack/env/                  PATH.append (commands/), BINARY_HOME.override (binary/)
 #   <layers>/execpack/exec.d/execpack       the profile step before every process: the add-on variables
+#   <layers>/execpack/profile-plan          binary.env and the install's layout for the step's shell path
 #   <layers>/execpack/bootstrapper/*.cjs    the bootstrapper
 #   <layers>/execpack/app-dir               the app directory's path (CNB_APP_DIR): binary.env is there
 #   <layers>/execpack/node -> ../node/node
@@ -154,6 +155,21 @@ cnb::write_layer_env() {
 	printf '%s' "${root}/commands" >"${root}/env/PATH.append"
 	printf '%s' ":" >"${root}/env/PATH.delim"
 	printf '%s' "${root}/binary" >"${root}/env/BINARY_HOME.override"
+}
+
+# Writes the plan of the profile step's shell path into the execpack layer (src/boot/profile-plan.ts), so that
+# exec.d resolves an ordinary process start without Node.js, as .profile.d does on classic dynos; prints
+# binary.env's syntax errors as warnings. At every build: the plan follows the binary layer and the app's
+# binary.env, which change apart from the execpack layer. Without a plan, exec.d runs the Node.js step.
+cnb::write_profile_plan() {
+	local node="${1}"
+	local execpack_layer="${2}"
+	local scratch problems=""
+	rm -f "${execpack_layer}/profile-plan"
+	scratch="$(mktemp -d)"
+	problems="$(env -i PATH="/usr/bin:/bin" "${node}" "${execpack_layer}/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-plan 2>/dev/null)" || true
+	rm -rf "${scratch}"
+	bootstrapper::binary_env_problems "${problems}"
 }
 
 # Installs the execpack layer's exec.d program (launchers/execpack-exec-d), which the launcher runs before every

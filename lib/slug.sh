@@ -54,7 +54,7 @@ slug::warm_profile() {
 		if [[ -n "${key}" && -f "${cache_dir}/key" && "$(<"${cache_dir}/key")" == "${key}" ]] &&
 			cp "${cache_dir}/profile-code-cache" "${build_dir}/.execpack/profile-code-cache" 2>/dev/null &&
 			cp "${cache_dir}/profile-plan" "${build_dir}/.execpack/profile-plan" 2>/dev/null; then
-			slug::binary_env_problems "$(cat "${cache_dir}/binary-env-problems" 2>/dev/null)"
+			bootstrapper::binary_env_problems "$(cat "${cache_dir}/binary-env-problems" 2>/dev/null)"
 			return 0
 		fi
 		rm -f "${build_dir}/.execpack/profile-code-cache" "${build_dir}/.execpack/profile-plan"
@@ -69,7 +69,7 @@ slug::warm_profile() {
 		PENDING_URL="mysql://u:p@changeme:3306/db" \
 		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache --write-plan 2>/dev/null)" || true
 	rm -rf "${scratch}"
-	slug::binary_env_problems "${problems}"
+	bootstrapper::binary_env_problems "${problems}"
 	if [[ -n "${key}" && -f "${build_dir}/.execpack/profile-code-cache" && -f "${build_dir}/.execpack/profile-plan" ]]; then
 		# Key last, so a half-written entry is never used; a failure only costs the next build a Node.js start.
 		rm -rf "${cache_dir}"
@@ -78,14 +78,6 @@ slug::warm_profile() {
 			rm -rf "${cache_dir}"
 		fi
 	fi
-}
-
-# Prints binary.env's syntax errors (one per line, with their codes) as build warnings, if there are any.
-slug::binary_env_problems() {
-	local problems="${1}"
-	[[ -n "${problems}" ]] || return 0
-	output::warning "${problems}"
-	output::warning "The build goes on, but execpack stops with this error at every boot until binary.env is fixed: \`heroku run execpackctl check\` lists every problem."
 }
 
 # Writes the export file that buildpacks running after this one source (multi-buildpack apps): they can run

@@ -404,6 +404,29 @@ describe("Cloud Native Buildpack (Heroku Fir), end to end", () => {
         expect(Object.keys(probeReport.env).filter((name) => name.startsWith("EXECPACK"))).toEqual([]);
       });
 
+      it("ordinary add-on URLs take the profile step's shell path: with the layer's Node.js unable to run, a process still gets every value", async () => {
+        const node = join(cnb.layersDir, "node/node/bin/node");
+        const report = join(workDir, "shell-path-report");
+        chmodSync(node, 0o644); // exec.d's Node.js step and execpack's Node.js path would both fail now
+        try {
+          const line = 'echo "$DATABASE_HOST $REDIS_PASSWORD $JAWSDB_DSN"; exec execpack serve --exit 0';
+          const { child, exited, output } = start(
+            { command: ["bash", "-c", line] },
+            { PROBE_REPORT: report, REDIS_URL: "rediss://:r%22e%5Cd@cache.internal:6380", JAWSDB_URL: "mysql://u:p@mysql.internal/db?ssl-mode=REQUIRED" },
+          );
+          const [code] = await exited;
+          expect(code, output().stderr).toBe(0);
+          expect(output().stderr).toBe("");
+          // A `"` and a `\` in a password went through exec.d's TOML escaped, and arrive as they are.
+          expect(output().stdout).toBe('db.internal r"e\\d u:p@tcp(mysql.internal:3306)/db?tls=true\n');
+          const probeReport = readProbeReport(report);
+          expect(probeReport).toMatchObject({ pid: child.pid, argv: ["probe", "serve", "--exit", "0"] });
+          expect(probeReport.env).toMatchObject({ ...RUNTIME_ENV_EXPECTED, REDIS_PASSWORD: 'r"e\\d', REDIS_TLS: "true" });
+        } finally {
+          chmodSync(node, 0o755);
+        }
+      });
+
       it("a password holding $(...), backticks, quotes, backslashes, a newline and a control character arrives byte for byte, and nothing runs", async () => {
         const report = join(workDir, "hostile-report");
         const url = `postgres://app:${encodeURIComponent(hostile)}@db.internal:5432/app`;
