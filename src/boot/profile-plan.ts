@@ -6,14 +6,16 @@
  *
  * NUL-terminated fields, read with `mapfile -d ''`; paths relative to the install root, which the shell knows:
  *
- *   execpack-profile-plan/1
+ *   execpack-profile-plan/2
  *   <main program>  <BINARY_HOME>  <binary.env, from the root>
  *   <n> then n × library folder                     the release's own, first on LD_LIBRARY_PATH
  *   <n> then n × (name, program)                    the release's commands
  *   none | plan | node                              no binary.env; the lines below; only Node.js can apply it
+ *   <binary.env's text>                             for "plan": the file the lines were read from, byte for byte
  *   <n> then n × (NAME, <k>, k × piece)             a piece: T<text>, R<name>, or O<operator><name>=<word>
  *
- * The shell path checks binary.env is not newer than this file, and leaves anything it does not hold (a URL it
+ * The shell path checks binary.env still holds that text (an edit on the dyno goes to Node.js, whatever its
+ * modification time), and leaves anything it does not hold (a URL it
  * cannot split exactly as connection-url.ts does, a `${NAME:?}` with NAME missing...) to the Node.js step.
  */
 import { writeFileSync } from "node:fs";
@@ -25,7 +27,7 @@ import type { SlugPaths } from "../install/slug.js";
 import { BINARY_ENV_FILE, readBinaryEnv, releaseRoot } from "./dyno.js";
 
 export const PLAN_FILE = "profile-plan";
-const MAGIC = "execpack-profile-plan/1";
+const MAGIC = "execpack-profile-plan/2";
 
 function piece(part: PlannedLine["pieces"][number]): string {
   if (part.kind === "text") return `T${part.text}`;
@@ -52,6 +54,7 @@ export function formatPlan(paths: SlugPaths): string {
     String(commands.length / 2),
     ...commands,
     binaryEnv === undefined ? "none" : lines === undefined ? "node" : "plan",
+    ...(binaryEnv !== undefined && lines !== undefined ? [binaryEnv.text] : []),
     String(lines?.length ?? 0),
     ...(lines ?? []).flatMap(({ name, pieces }) => [name, String(pieces.length), ...pieces.map(piece)]),
   ];

@@ -4,6 +4,7 @@
  */
 import { binarySettingsProblems, readBinarySettings } from "../common/config.js";
 import { ExecpackError, isExecpackError } from "../common/errors.js";
+import { CONNECTION_SCHEMES, whyNotConnectionUrl } from "../environment/connection-url.js";
 import { formatEnvironment, resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
 import { counted, escapeLayout, formatError } from "../common/output.js";
@@ -73,7 +74,7 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
     // binary.env's problems in the order of its lines, then the URLs nothing references.
     const lineProblems = [
       ...resolved.problems,
-      ...resolved.undefinedReferences.map((reference) => ({ line: reference.line, error: undefinedReference(reference.name, reference.line) })),
+      ...resolved.undefinedReferences.map((reference) => ({ line: reference.line, error: undefinedReference(reference.name, reference.line, resolved.env) })),
     ];
     // A broken URL that a line uses is reported with that line already.
     const reported = new Set(lineProblems.map((problem) => problem.error.cause));
@@ -91,8 +92,23 @@ export function checkApp(appDir: string, configVars: ConfigVars, installed?: Ins
   return { ok: problems.length === 0, text: escapeLayout(`${lines.join("\n")}\n`) };
 }
 
-function undefinedReference(name: string, line: number): ExecpackError {
-  return new ExecpackError("env.undefined-reference", `${BINARY_ENV_FILE} line ${line} uses \${${name}}, which is not set anywhere`, {
-    hint: `Set it (heroku config:set ${name}=…), give it a default with \${${name}:-default}, or make it required with \${${name}:?message}.`,
+/**
+ * A name no variable has. When it is one an add-on URL would derive (DATABASE_HOST) and that URL is set but holds
+ * no connection URL (a mistyped scheme, `postgress://`; no scheme at all), the URL is the thing to fix: say so,
+ * naming its scheme only, never its value.
+ */
+function undefinedReference(name: string, line: number, env: Readonly<Record<string, string>>): ExecpackError {
+  const summary = `${BINARY_ENV_FILE} line ${line} uses \${${name}}, which is not set anywhere`;
+  const base = /^(.+)_(HOST|PORT|USER|PASSWORD|NAME|ADDRESS|SCHEME|HOSTS|TLS|DSN|JDBC_URL)$/.exec(name)?.[1];
+  const url = [`${base}_URL`, `${base}_URI`].find((candidate) => base !== undefined && env[candidate] !== undefined);
+  const why = url === undefined ? undefined : whyNotConnectionUrl(env[url] ?? "");
+  if (url === undefined || why === undefined) {
+    return new ExecpackError("env.undefined-reference", summary, {
+      hint: `Set it (heroku config:set ${name}=…), give it a default with \${${name}:-default}, or make it required with \${${name}:?message}.`,
+    });
+  }
+  return new ExecpackError("env.undefined-reference", `${summary}: ${url} is set, but derives nothing, because ${why}`, {
+    seen: [`${url}: not a database, cache or broker URL`],
+    hint: `Check ${url} with \`heroku config:get ${url}\`: it must start with ${CONNECTION_SCHEMES.map((scheme) => `${scheme}://`).join(", ")}.`,
   });
 }

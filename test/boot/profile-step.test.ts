@@ -112,11 +112,16 @@ describe("the profile step's shell path", () => {
     expect(outcome.shellStatus).toBe(1);
   });
 
-  it("leaves a binary.env changed since the build to Node.js", () => {
+  it.each([
+    ["newer than the plan", +60_000],
+    ["with an older modification time", -3_600_000],
+  ])("leaves a binary.env edited since the build, %s, to Node.js", (_, offset) => {
     install("A=1\n");
     writeFileSync(join(paths.appDir, "binary.env"), "A=2\n");
-    utimesSync(join(paths.appDir, "binary.env"), new Date(Date.now() + 60_000), new Date(Date.now() + 60_000)); // newer than the plan
-    expect(both({ ...BASE_ENV }).shellStatus).toBe(1);
+    utimesSync(join(paths.appDir, "binary.env"), new Date(Date.now() + offset), new Date(Date.now() + offset));
+    const outcome = both({ ...BASE_ENV });
+    expect(outcome.shellStatus).toBe(1);
+    expect(outcome.node.results.get("A")).toBe("2");
   });
 
   // The generated cases: every piece a URL or binary.env line can have, mostly good (a start with one bad URL is

@@ -52,6 +52,19 @@ describe("execpackctl check", () => {
     expect(report.text).not.toContain(secret);
   });
 
+  it.each([
+    ["a mistyped scheme", "postgress://admin:S3cretPW@db.internal:5432/d", 'its scheme "postgress" is not a database'],
+    ["no scheme at all", "db.internal:5432/d", 'it is not a URL (no "scheme://" at its start)'],
+  ])("names the add-on URL behind an undefined derived name when it holds %s, never its value", (_, value, why) => {
+    const report = checkApp(withBinaryEnv(["DB=${DATABASE_HOST}", "OTHER=${SIGNING_KEY}"]), { BINARY_URL, DATABASE_URL: value });
+    expect(failures(report.text)).toEqual(["env.undefined-reference", "env.undefined-reference"]);
+    expect(report.text).toContain(`binary.env line 1 uses \${DATABASE_HOST}, which is not set anywhere: DATABASE_URL is set, but derives nothing, because ${why}`);
+    expect(report.text).toContain("heroku config:get DATABASE_URL");
+    expect(report.text).toContain("binary.env line 2 uses ${SIGNING_KEY}, which is not set anywhere");
+    expect(report.text).not.toContain("S3cretPW");
+    expect(report.text).not.toContain("db.internal:5432/d");
+  });
+
   it("reports every bad BINARY_* setting in one run, beside binary.env's problems", () => {
     const report = checkApp(withBinaryEnv(["A=${MISSING:?}"]), {
       BINARY_URL,
