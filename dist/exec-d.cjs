@@ -691,8 +691,8 @@ function requiredError(name, operator, message, scope) {
   const state = operator === ":?" ? "is empty or not set" : "is not set";
   return new ExecpackError("env.required", `${name} ${state}, and ${path} line ${entry.line} requires it`, {
     seen: [`${path}:${entry.line}: ${entry.name} uses \${${name}${operator}...}`],
-    // The app's own message says what the value is; how to set it is ours to add.
-    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}Set it with \`heroku config:set ${name}=...\`.`
+    // The app's own message says what the value is; how to set it is ours to add, unless the message says it.
+    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}${/config:set/.test(message) ? "" : `Set it with \`heroku config:set ${name}=...\`.`}`.trim()
   });
 }
 function matchingBrace(text, from) {

@@ -1287,8 +1287,8 @@ function requiredError(name, operator, message, scope) {
   const state = operator === ":?" ? "is empty or not set" : "is not set";
   return new ExecpackError("env.required", `${name} ${state}, and ${path} line ${entry.line} requires it`, {
     seen: [`${path}:${entry.line}: ${entry.name} uses \${${name}${operator}...}`],
-    // The app's own message says what the value is; how to set it is ours to add.
-    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}Set it with \`heroku config:set ${name}=...\`.`
+    // The app's own message says what the value is; how to set it is ours to add, unless the message says it.
+    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}${/config:set/.test(message) ? "" : `Set it with \`heroku config:set ${name}=...\`.`}`.trim()
   });
 }
 function matchingBrace(text, from) {
@@ -1757,7 +1757,7 @@ function checkApp(appDir, configVars2, installed2) {
     const resolved = resolve(appDir, configVars2, true);
     const lineProblems = [
       ...resolved.problems,
-      ...resolved.undefinedReferences.map((reference2) => ({ line: reference2.line, error: undefinedReference(reference2.name, reference2.line) }))
+      ...resolved.undefinedReferences.map((reference2) => ({ line: reference2.line, error: undefinedReference(reference2.name, reference2.line, resolved.env) }))
     ];
     const reported = new Set(lineProblems.map((problem) => problem.error.cause));
     const warnings = resolved.warnings.filter((warning) => !reported.has(warning));
@@ -1772,9 +1772,19 @@ function checkApp(appDir, configVars2, installed2) {
   return { ok: problems.length === 0, text: escapeLayout(`${lines.join("\n")}
 `) };
 }
-function undefinedReference(name, line) {
-  return new ExecpackError("env.undefined-reference", `${BINARY_ENV_FILE} line ${line} uses \${${name}}, which is not set anywhere`, {
-    hint: `Set it (heroku config:set ${name}=\u2026), give it a default with \${${name}:-default}, or make it required with \${${name}:?message}.`
+function undefinedReference(name, line, env) {
+  const summary = `${BINARY_ENV_FILE} line ${line} uses \${${name}}, which is not set anywhere`;
+  const base = /^(.+)_(HOST|PORT|USER|PASSWORD|NAME|ADDRESS|SCHEME|HOSTS|TLS|DSN|JDBC_URL)$/.exec(name)?.[1];
+  const url = [`${base}_URL`, `${base}_URI`].find((candidate) => base !== void 0 && env[candidate] !== void 0);
+  const why = url === void 0 ? void 0 : whyNotConnectionUrl(env[url] ?? "");
+  if (url === void 0 || why === void 0) {
+    return new ExecpackError("env.undefined-reference", summary, {
+      hint: `Set it (heroku config:set ${name}=\u2026), give it a default with \${${name}:-default}, or make it required with \${${name}:?message}.`
+    });
+  }
+  return new ExecpackError("env.undefined-reference", `${summary}: ${url} is set, but derives nothing, because ${why}`, {
+    seen: [`${url}: not a database, cache or broker URL`],
+    hint: `Check ${url} with \`heroku config:get ${url}\`: it must start with ${CONNECTION_SCHEMES.map((scheme) => `${scheme}://`).join(", ")}.`
   });
 }
 

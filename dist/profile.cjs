@@ -714,8 +714,8 @@ function requiredError(name, operator, message, scope) {
   const state = operator === ":?" ? "is empty or not set" : "is not set";
   return new ExecpackError("env.required", `${name} ${state}, and ${path} line ${entry.line} requires it`, {
     seen: [`${path}:${entry.line}: ${entry.name} uses \${${name}${operator}...}`],
-    // The app's own message says what the value is; how to set it is ours to add.
-    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}Set it with \`heroku config:set ${name}=...\`.`
+    // The app's own message says what the value is; how to set it is ours to add, unless the message says it.
+    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}${/config:set/.test(message) ? "" : `Set it with \`heroku config:set ${name}=...\`.`}`.trim()
   });
 }
 function matchingBrace(text, from) {
@@ -1023,7 +1023,7 @@ function profile(paths, processEnv, recordPath) {
 var import_node_fs5 = require("node:fs");
 var import_node_path5 = require("node:path");
 var PLAN_FILE = "profile-plan";
-var MAGIC2 = "execpack-profile-plan/1";
+var MAGIC2 = "execpack-profile-plan/2";
 function piece(part) {
   if (part.kind === "text") return `T${part.text}`;
   if (part.kind === "ref") return `R${part.name}`;
@@ -1048,6 +1048,7 @@ function formatPlan(paths) {
     String(commands.length / 2),
     ...commands,
     binaryEnv === void 0 ? "none" : lines === void 0 ? "node" : "plan",
+    ...binaryEnv !== void 0 && lines !== void 0 ? [binaryEnv.text] : [],
     String(lines?.length ?? 0),
     ...(lines ?? []).flatMap(({ name, pieces }) => [name, String(pieces.length), ...pieces.map(piece)])
   ];

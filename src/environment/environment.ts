@@ -215,8 +215,8 @@ function requiredError(name: string, operator: string, message: string, scope: S
   // The message is the author's text from the file, shown as written: it never holds a value.
   return new ExecpackError("env.required", `${name} ${state}, and ${path} line ${entry.line} requires it`, {
     seen: [`${path}:${entry.line}: ${entry.name} uses \${${name}${operator}...}`],
-    // The app's own message says what the value is; how to set it is ours to add.
-    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}Set it with \`heroku config:set ${name}=...\`.`,
+    // The app's own message says what the value is; how to set it is ours to add, unless the message says it.
+    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}${/config:set/.test(message) ? "" : `Set it with \`heroku config:set ${name}=...\`.`}`.trim(),
   });
 }
 

@@ -122,6 +122,9 @@ describe("resolveEnvironment", () => {
     expect(error.message).toContain("EMPTY");
     expect(error.message).toContain("line 2");
     expect(error.hint).toBe("set EMPTY to the API host. Set it with `heroku config:set EMPTY=...`.");
+    // A message that says how already is not told twice.
+    const told = resolveError({}, "B=${KEY:?set KEY with heroku config:set KEY=...}");
+    expect(told.hint).toBe("set KEY with heroku config:set KEY=...");
   });
 
   it("fails ${VAR?message} only when unset, with a hint when the message is empty", () => {
