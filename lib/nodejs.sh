@@ -67,6 +67,8 @@ nodejs::provision() {
 	if found="$(command -v node)" && probe="$(nodejs::probe "${found}")"; then
 		found="$(readlink -f "${found}")"
 	else
+		# Say why one on PATH is passed over: a pinned download the user did not expect otherwise looks like a bug.
+		[[ -z "${found}" ]] || output::indent "Node.js $("${found}" --version 2>/dev/null || echo "at ${found}") on PATH is older than 22.19 or lacks process.execve: using the pinned v${NODEJS_VERSION}"
 		found=""
 	fi
 	NODEJS_BUILD_NODE="${target}/bin/node"

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -92,6 +92,26 @@ describe("nodejs::install_pinned", () => {
       expect(third.stdout).toContain("does not match its recorded SHA-256; downloading it again");
       expect(mirror.requests).toHaveLength(4);
       expect(digest(join(work, "slug-3/bin/node"))).toBe(digest(process.execPath));
+    } finally {
+      await mirror.close();
+    }
+  });
+});
+
+describe("nodejs::provision", () => {
+  it("says why a Node.js on PATH is passed over, naming its version, then uses the pinned one", async () => {
+    const mirror = await serveDirectory(nodeMirror());
+    const bin = join(work, "old-node-bin");
+    mkdirSync(bin, { recursive: true });
+    // heroku/nodejs's Node.js 20 ran first: it answers --version and cannot run the probe.
+    writeFileSync(join(bin, "node"), '#!/bin/bash\n[[ "$1" == --version ]] && { echo v20.19.0; exit 0; }\nexit 1\n', { mode: 0o755 });
+    try {
+      const target = join(work, "provisioned");
+      const script = `set -euo pipefail; source lib/output.sh; source lib/nodejs.sh; nodejs::provision ${JSON.stringify(target)} ${JSON.stringify(join(work, "node-cache"))} ${JSON.stringify(mirror.url)}`;
+      const result = await runScript("bash", ["-c", script], { PATH: `${bin}:${process.env.PATH}` }, undefined, REPO);
+      expect(result.status, result.stderr).toBe(0);
+      expect(result.stdout).toContain(`Node.js v20.19.0 on PATH is older than 22.19 or lacks process.execve: using the pinned v${pinnedNodeVersion()}`);
+      expect(digest(join(target, "bin/node"))).toBe(digest(process.execPath));
     } finally {
       await mirror.close();
     }
