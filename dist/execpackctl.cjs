@@ -2121,6 +2121,14 @@ async function tryApp(options) {
   const configVars2 = configVarsFor({ ...options, appDir });
   const workDir = (0, import_node_fs9.mkdtempSync)((0, import_node_path4.join)((0, import_node_os.tmpdir)(), "execpack-try-"));
   const cleanup = () => (0, import_node_fs9.rmSync)(workDir, { recursive: true, force: true });
+  let interrupted;
+  const onSignal = (signal) => {
+    interrupted ??= signal;
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, onSignal);
+  const stopListening = () => {
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.off(signal, onSignal);
+  };
   try {
     step(`Building ${appDir} as Heroku would (in ${workDir})`);
     const path = makeStackPath(workDir);
@@ -2132,6 +2140,10 @@ async function tryApp(options) {
       buildEnv: { ...npmSettings(), PATH: `${nodeOnPath(workDir)}:${path}`, HOME: (0, import_node_path4.join)(workDir, "home"), STACK: "heroku-24" },
       onOutput: (chunk) => process.stdout.write(chunk)
     });
+    stopListening();
+    if (interrupted !== void 0) {
+      throw new ExecpackError("ctl.interrupted", `Stopped by ${interrupted} during the build`, { seen: [`removed: ${workDir}`], hint: "Nothing was started." });
+    }
     if (!build.slugDir || !build.release) {
       throw new ExecpackError("ctl.build-failed", "The build failed", { hint: "The build output above says why." });
     }
@@ -2154,6 +2166,7 @@ async function tryApp(options) {
     });
     return { dyno, slugDir: build.slugDir, command, processType, port, cleanup };
   } catch (error) {
+    stopListening();
     cleanup();
     throw error;
   }

@@ -80,6 +80,16 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
   const configVars = configVarsFor({ ...options, appDir });
   const workDir = mkdtempSync(join(tmpdir(), "execpack-try-"));
   const cleanup = () => rmSync(workDir, { recursive: true, force: true });
+  // Ctrl-C during the build: the build's processes get it too and end; the folder (the config vars are files in
+  // it, passwords included) goes once they have, rather than half-way while they still write into it.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted ??= signal;
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
+  const stopListening = () => {
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(signal, onSignal);
+  };
   try {
     step(`Building ${appDir} as Heroku would (in ${workDir})`);
     const path = makeStackPath(workDir);
@@ -91,6 +101,10 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
       buildEnv: { ...npmSettings(), PATH: `${nodeOnPath(workDir)}:${path}`, HOME: join(workDir, "home"), STACK: "heroku-24" },
       onOutput: (chunk) => process.stdout.write(chunk),
     });
+    stopListening();
+    if (interrupted !== undefined) {
+      throw new ExecpackError("ctl.interrupted", `Stopped by ${interrupted} during the build`, { seen: [`removed: ${workDir}`], hint: "Nothing was started." });
+    }
     if (!build.slugDir || !build.release) {
       throw new ExecpackError("ctl.build-failed", "The build failed", { hint: "The build output above says why." });
     }
@@ -113,6 +127,7 @@ export async function tryApp(options: TryOptions): Promise<TryRun> {
     });
     return { dyno, slugDir: build.slugDir, command, processType, port, cleanup };
   } catch (error) {
+    stopListening();
     cleanup();
     throw error;
   }

@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -207,6 +207,39 @@ describe("execpackctl try, run as a person runs it", () => {
       child.kill("SIGTERM"); // try hands it to the dyno: the probe prints "sigterm" and exits 42
       const [code] = await exited;
       expect(code).toBe(42);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
+  it("Ctrl-C during the build: the build's processes end, then its folder goes, config vars and all; nothing starts", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-int-"));
+    try {
+      const server = await serveProbeRelease(workDir);
+      const appDir = join(workDir, "app");
+      mkdirSync(appDir);
+      writeFileSync(join(appDir, "Procfile"), "web: execpack --wait\n");
+      writeFileSync(join(appDir, ".env"), `BINARY_URL=${server.url}/probe.zip\nDATABASE_URL=postgres://u:${SECRETS.password}@db.internal/d\n`);
+      // Its own process group, as a terminal gives a foreground job: Ctrl-C reaches try and the build alike.
+      const child = spawn(TSX, [join(REPO, "src/cli/execpackctl.ts"), "try", appDir, "--port", "5324"], { cwd: REPO, detached: true });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+      // Every process that holds the pipes has ended (tsx runs try in a child of its own, which may outlive it).
+      const ended = Promise.all([once(child.stdout, "end"), once(child.stderr, "end")]);
+      const deadline = Date.now() + 60_000;
+      const buildSteps = () => stdout.split("----->").length - 1;
+      while (buildSteps() < 2 && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      process.kill(-child.pid!, "SIGINT");
+      await ended;
+      await server.close();
+      const folder = /\(in (\/[^)]+execpack-try-[^)]+)\)/.exec(stdout)?.[1];
+      expect(folder, stdout).toBeDefined();
+      expect(existsSync(folder!)).toBe(false);
+      expect(stdout).not.toContain("starting web");
+      expect(stderr).toContain("Stopped by SIGINT during the build [ctl.interrupted]");
+      expect(stdout + stderr).not.toContain(SECRETS.password);
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }
