@@ -233,10 +233,14 @@ var require_dist = __commonJS({
 });
 
 // src/cli/execpackctl.ts
-var import_node_path5 = require("node:path");
+var import_node_path6 = require("node:path");
 var import_node_url2 = require("node:url");
 var import_node_util = require("node:util");
 var import_node_os2 = require("node:os");
+
+// src/boot/boot.ts
+var import_node_fs7 = require("node:fs");
+var import_node_path3 = require("node:path");
 
 // src/common/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("execpack.error");
@@ -852,6 +856,9 @@ function readManifest(paths) {
 function binaryPath(paths, manifest) {
   return (0, import_node_path.join)(paths.binaryDir, manifest.path ?? manifest.name);
 }
+function commandsDir(paths) {
+  return (0, import_node_path.join)(paths.root, "commands");
+}
 
 // src/boot/exec.ts
 var import_node_fs4 = require("node:fs");
@@ -1462,6 +1469,8 @@ function quoteValue(value) {
 var SET_BY_THE_DYNO = /* @__PURE__ */ new Set(["HOME", "PATH", "PWD", "OLDPWD", "SHLVL", "_", "PORT", "DYNO", "HOSTNAME", "BINARY_HOME"]);
 function describeOrigin(name, origin) {
   switch (origin.kind) {
+    case "execpack":
+      return "set by execpack for the binary";
     case "config":
       return SET_BY_THE_DYNO.has(name) ? "set by the dyno" : "config var";
     case "derived":
@@ -1580,6 +1589,35 @@ function readBinaryEnv(appDir) {
       cause
     });
   }
+}
+function releaseRoot(file, manifest) {
+  const relative = manifest.path ?? manifest.name;
+  return file.slice(0, file.length - relative.length - 1);
+}
+function libraryPath(home, folders, current) {
+  return [...folders.map((folder) => (0, import_node_path2.join)(home, folder)), ...current ? [current] : []].join(":");
+}
+
+// src/boot/boot.ts
+function asAShellWouldRun(file, env, commands) {
+  const folder = (0, import_node_path3.dirname)(file);
+  const entries = (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":");
+  const at = entries.indexOf(commands);
+  const path = entries.includes(folder) ? entries : at === -1 ? [...entries, folder] : [...entries.slice(0, at), folder, ...entries.slice(at)];
+  const name = (0, import_node_path3.basename)(file);
+  const found = lookUp(name, path);
+  return { env: { ...env, PATH: path.join(":") }, argv0: found === file ? name : file };
+}
+function lookUp(name, path) {
+  for (const folder of path) {
+    const candidate = (0, import_node_path3.join)(folder === "" ? "." : folder, name);
+    try {
+      (0, import_node_fs7.accessSync)(candidate, import_node_fs7.constants.X_OK);
+      if ((0, import_node_fs7.statSync)(candidate).isFile()) return candidate;
+    } catch {
+    }
+  }
+  return void 0;
 }
 
 // src/fetch/url-policy.ts
@@ -1718,8 +1756,20 @@ function resolve(appDir, configVars2, collectProblems = false) {
 }
 function showEnvironment(appDir, configVars2, options) {
   const release = installedRelease(options.installed);
+  const resolved = resolve(appDir, configVars2);
+  if (options.program) setForTheProgram(resolved, options.program);
   return escapeLayout(`${release ? `# installed: ${release}
-` : ""}${formatEnvironment(resolve(appDir, configVars2), options)}`);
+` : ""}${formatEnvironment(resolved, options)}`);
+}
+function setForTheProgram(resolved, program) {
+  const set = (name, value) => {
+    if (resolved.env[name] === value) return;
+    resolved.env[name] = value;
+    resolved.origins.set(name, { kind: "execpack" });
+  };
+  set("PATH", asAShellWouldRun(program.file, resolved.env, program.commandsDir).env.PATH ?? "");
+  set("BINARY_HOME", program.home);
+  if (program.libraryPath.length > 0) set("LD_LIBRARY_PATH", libraryPath(program.home, program.libraryPath, resolved.env.LD_LIBRARY_PATH));
 }
 function installedRelease(manifest) {
   const release = manifest?.release;
@@ -1791,42 +1841,42 @@ function undefinedReference(name, line, env) {
 // src/ctl/smoke.ts
 var import_node_child_process2 = require("node:child_process");
 var import_node_events = require("node:events");
-var import_node_fs8 = require("node:fs");
+var import_node_fs9 = require("node:fs");
 var import_node_net2 = require("node:net");
 
 // src/ctl/local-heroku.ts
 var import_node_child_process = require("node:child_process");
-var import_node_fs7 = require("node:fs");
+var import_node_fs8 = require("node:fs");
 var import_node_crypto = require("node:crypto");
-var import_node_path3 = require("node:path");
+var import_node_path4 = require("node:path");
 var NOT_ON_STACK = /* @__PURE__ */ new Set(["node", "nodejs", "npm", "npx", "corepack", "yarn", "pnpm"]);
 function makeStackPath(workDir, extraDirs = []) {
-  const dir = (0, import_node_path3.join)(workDir, "stack-bin");
-  if (!(0, import_node_fs7.existsSync)(dir)) {
-    (0, import_node_fs7.mkdirSync)(dir, { recursive: true });
+  const dir = (0, import_node_path4.join)(workDir, "stack-bin");
+  if (!(0, import_node_fs8.existsSync)(dir)) {
+    (0, import_node_fs8.mkdirSync)(dir, { recursive: true });
     for (const systemDir of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
-      if (!(0, import_node_fs7.existsSync)(systemDir)) continue;
-      for (const name of (0, import_node_fs7.readdirSync)(systemDir)) {
-        if (NOT_ON_STACK.has(name) || (0, import_node_fs7.existsSync)((0, import_node_path3.join)(dir, name))) continue;
-        (0, import_node_fs7.symlinkSync)((0, import_node_path3.join)(systemDir, name), (0, import_node_path3.join)(dir, name));
+      if (!(0, import_node_fs8.existsSync)(systemDir)) continue;
+      for (const name of (0, import_node_fs8.readdirSync)(systemDir)) {
+        if (NOT_ON_STACK.has(name) || (0, import_node_fs8.existsSync)((0, import_node_path4.join)(dir, name))) continue;
+        (0, import_node_fs8.symlinkSync)((0, import_node_path4.join)(systemDir, name), (0, import_node_path4.join)(dir, name));
       }
     }
   }
   return [...extraDirs, dir].join(":");
 }
 function nodeOnPath(workDir) {
-  const dir = (0, import_node_path3.join)(workDir, "nodejs-bin");
-  if (!(0, import_node_fs7.existsSync)(dir)) {
-    (0, import_node_fs7.mkdirSync)(dir, { recursive: true });
-    (0, import_node_fs7.symlinkSync)(process.execPath, (0, import_node_path3.join)(dir, "node"));
+  const dir = (0, import_node_path4.join)(workDir, "nodejs-bin");
+  if (!(0, import_node_fs8.existsSync)(dir)) {
+    (0, import_node_fs8.mkdirSync)(dir, { recursive: true });
+    (0, import_node_fs8.symlinkSync)(process.execPath, (0, import_node_path4.join)(dir, "node"));
     const npm = (0, import_node_child_process.spawnSync)("bash", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim();
-    if (npm) (0, import_node_fs7.symlinkSync)((0, import_node_fs7.realpathSync)(npm), (0, import_node_path3.join)(dir, "npm"));
+    if (npm) (0, import_node_fs8.symlinkSync)((0, import_node_fs8.realpathSync)(npm), (0, import_node_path4.join)(dir, "npm"));
   }
   return dir;
 }
 function writeEnvDir(envDir, vars) {
-  (0, import_node_fs7.mkdirSync)(envDir, { recursive: true });
-  for (const [name, value] of Object.entries(vars)) (0, import_node_fs7.writeFileSync)((0, import_node_path3.join)(envDir, name), value);
+  (0, import_node_fs8.mkdirSync)(envDir, { recursive: true });
+  for (const [name, value] of Object.entries(vars)) (0, import_node_fs8.writeFileSync)((0, import_node_path4.join)(envDir, name), value);
 }
 function runScript(file, args, env, onOutput, cwd) {
   return new Promise((resolve4, reject) => {
@@ -1847,13 +1897,13 @@ function runScript(file, args, env, onOutput, cwd) {
 }
 async function buildApp(options) {
   const id = (0, import_node_crypto.randomBytes)(4).toString("hex");
-  const buildDir = (0, import_node_path3.join)(options.workDir, `build_${id}`);
-  const cacheDir = options.cacheDir ?? (0, import_node_path3.join)(options.workDir, "cache");
-  const envDir = (0, import_node_path3.join)(options.workDir, `env_${id}`);
-  (0, import_node_fs7.cpSync)(options.appDir, buildDir, { recursive: true, filter: (source) => !source.endsWith("/.env") });
-  (0, import_node_fs7.mkdirSync)(cacheDir, { recursive: true });
+  const buildDir = (0, import_node_path4.join)(options.workDir, `build_${id}`);
+  const cacheDir = options.cacheDir ?? (0, import_node_path4.join)(options.workDir, "cache");
+  const envDir = (0, import_node_path4.join)(options.workDir, `env_${id}`);
+  (0, import_node_fs8.cpSync)(options.appDir, buildDir, { recursive: true, filter: (source) => !source.endsWith("/.env") });
+  (0, import_node_fs8.mkdirSync)(cacheDir, { recursive: true });
   writeEnvDir(envDir, options.configVars);
-  const bin = (name) => (0, import_node_path3.join)(options.buildpackDir, "bin", name);
+  const bin = (name) => (0, import_node_path4.join)(options.buildpackDir, "bin", name);
   const say = options.onOutput ?? (() => {
   });
   const detect = await runScript(bin("detect"), [buildDir], options.buildEnv);
@@ -1871,21 +1921,21 @@ async function buildApp(options) {
   say(`-----> Discovering process types
        ${describeProcessTypes(buildDir, release.stdout)}
 `);
-  const slugDir = (0, import_node_path3.join)(options.workDir, `app_${id}`);
-  (0, import_node_fs7.renameSync)(buildDir, slugDir);
+  const slugDir = (0, import_node_path4.join)(options.workDir, `app_${id}`);
+  (0, import_node_fs8.renameSync)(buildDir, slugDir);
   return { detect, compile, release, buildDir, slugDir, envDir };
 }
 function describeProcessTypes(appDir, releaseYaml) {
-  const procfile = (0, import_node_path3.join)(appDir, "Procfile");
-  if ((0, import_node_fs7.existsSync)(procfile)) return `Procfile declares types -> ${processTypes((0, import_node_fs7.readFileSync)(procfile, "utf8")).join(", ")}`;
+  const procfile = (0, import_node_path4.join)(appDir, "Procfile");
+  if ((0, import_node_fs8.existsSync)(procfile)) return `Procfile declares types -> ${processTypes((0, import_node_fs8.readFileSync)(procfile, "utf8")).join(", ")}`;
   return `Default types for buildpack -> ${processTypes(releaseYaml).join(", ")}`;
 }
 function processTypes(source) {
   return [...source.matchAll(/^[ \t]*([A-Za-z0-9_-]+):[ \t]*\S/gm)].map((match) => match[1] ?? "").filter((type) => type !== "default_process_types");
 }
 function processCommand(slugDir, releaseYaml, type = "web") {
-  const procfile = (0, import_node_path3.join)(slugDir, "Procfile");
-  const source = (0, import_node_fs7.existsSync)(procfile) ? (0, import_node_fs7.readFileSync)(procfile, "utf8") : releaseYaml;
+  const procfile = (0, import_node_path4.join)(slugDir, "Procfile");
+  const source = (0, import_node_fs8.existsSync)(procfile) ? (0, import_node_fs8.readFileSync)(procfile, "utf8") : releaseYaml;
   for (const line of source.split("\n")) {
     const match = /^\s*([A-Za-z0-9_-]+):\s*(.+?)\s*$/.exec(line);
     if (match && match[1] === type) return match[2];
@@ -1894,7 +1944,7 @@ function processCommand(slugDir, releaseYaml, type = "web") {
 }
 function startDyno(options) {
   const tmp = `${options.slugDir}.tmp`;
-  if (options.configVars.TMPDIR === void 0) (0, import_node_fs7.mkdirSync)(tmp, { recursive: true });
+  if (options.configVars.TMPDIR === void 0) (0, import_node_fs8.mkdirSync)(tmp, { recursive: true });
   const env = {
     TMPDIR: tmp,
     ...options.configVars,
@@ -2019,14 +2069,14 @@ function describeExit(code, signal) {
 }
 function runningExecutable(pid) {
   try {
-    return (0, import_node_fs8.readlinkSync)(`/proc/${pid}/exe`);
+    return (0, import_node_fs9.readlinkSync)(`/proc/${pid}/exe`);
   } catch {
     return void 0;
   }
 }
 function sameFile(a, b) {
   try {
-    return (0, import_node_fs8.realpathSync)(a) === (0, import_node_fs8.realpathSync)(b);
+    return (0, import_node_fs9.realpathSync)(a) === (0, import_node_fs9.realpathSync)(b);
   } catch {
     return false;
   }
@@ -2081,13 +2131,13 @@ async function smokeCommand(command, port, options, settings, skip) {
 }
 
 // src/ctl/try.ts
-var import_node_fs9 = require("node:fs");
+var import_node_fs10 = require("node:fs");
 var import_node_os = require("node:os");
-var import_node_path4 = require("node:path");
+var import_node_path5 = require("node:path");
 var import_dotenv = __toESM(require_dist(), 1);
 function readEnvFile(file) {
   try {
-    return (0, import_dotenv.parse)((0, import_node_fs9.readFileSync)(file, "utf8"));
+    return (0, import_dotenv.parse)((0, import_node_fs10.readFileSync)(file, "utf8"));
   } catch (cause) {
     throw new ExecpackError("ctl.env-file-unreadable", "The file of config vars cannot be read", {
       seen: [`file: ${file}`],
@@ -2097,8 +2147,8 @@ function readEnvFile(file) {
   }
 }
 function configVarsFor(options) {
-  const envFile = options.envFile ?? (0, import_node_path4.join)(options.appDir, ".env");
-  const read = options.envFile !== void 0 || (0, import_node_fs9.existsSync)(envFile);
+  const envFile = options.envFile ?? (0, import_node_path5.join)(options.appDir, ".env");
+  const read = options.envFile !== void 0 || (0, import_node_fs10.existsSync)(envFile);
   const configVars2 = { ...read ? readEnvFile(envFile) : {}, ...options.extraConfigVars };
   if (!configVars2.BINARY_URL?.trim()) throw missingBinaryUrl2(envFile, read);
   return configVars2;
@@ -2114,13 +2164,13 @@ function npmSettings() {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.toLowerCase().startsWith("npm_config_")));
 }
 async function tryApp(options) {
-  const appDir = (0, import_node_path4.resolve)(options.appDir);
-  if (!(0, import_node_fs9.existsSync)(appDir)) {
+  const appDir = (0, import_node_path5.resolve)(options.appDir);
+  if (!(0, import_node_fs10.existsSync)(appDir)) {
     throw new ExecpackError("ctl.app-not-found", "The app directory does not exist", { seen: [`directory: ${appDir}`], hint: "Pass the directory that holds the app's Procfile and binary.env." });
   }
   const configVars2 = configVarsFor({ ...options, appDir });
-  const workDir = (0, import_node_fs9.mkdtempSync)((0, import_node_path4.join)((0, import_node_os.tmpdir)(), "execpack-try-"));
-  const cleanup = () => (0, import_node_fs9.rmSync)(workDir, { recursive: true, force: true });
+  const workDir = (0, import_node_fs10.mkdtempSync)((0, import_node_path5.join)((0, import_node_os.tmpdir)(), "execpack-try-"));
+  const cleanup = () => (0, import_node_fs10.rmSync)(workDir, { recursive: true, force: true });
   let interrupted;
   const onSignal = (signal) => {
     interrupted ??= signal;
@@ -2137,7 +2187,7 @@ async function tryApp(options) {
       appDir,
       workDir,
       configVars: configVars2,
-      buildEnv: { ...npmSettings(), PATH: `${nodeOnPath(workDir)}:${path}`, HOME: (0, import_node_path4.join)(workDir, "home"), STACK: "heroku-24" },
+      buildEnv: { ...npmSettings(), PATH: `${nodeOnPath(workDir)}:${path}`, HOME: (0, import_node_path5.join)(workDir, "home"), STACK: "heroku-24" },
       onOutput: (chunk) => process.stdout.write(chunk)
     });
     stopListening();
@@ -2202,7 +2252,7 @@ function usageError(message) {
 }
 function configVars(appDir, envFile) {
   if (inDyno && envFile === void 0) return dynoConfigVars(process.env);
-  return readEnvFile(envFile ?? (0, import_node_path5.join)(appDir, ".env"));
+  return readEnvFile(envFile ?? (0, import_node_path6.join)(appDir, ".env"));
 }
 function installedManifest(appDir) {
   try {
@@ -2210,6 +2260,13 @@ function installedManifest(appDir) {
   } catch {
     return void 0;
   }
+}
+function installedProgram(appDir) {
+  const paths = installed ?? slugPaths(appDir);
+  const manifest = installedManifest(appDir);
+  if (manifest === void 0) return void 0;
+  const file = binaryPath(paths, manifest);
+  return { file, home: releaseRoot(file, manifest), libraryPath: manifest.libraryPath ?? [], commandsDir: commandsDir(paths) };
 }
 var OPTIONS = {
   app: { type: "string" },
@@ -2234,7 +2291,7 @@ function parseSeconds(option, value, fallback) {
   return Number(value);
 }
 function fromCaller(path) {
-  return (0, import_node_path5.resolve)(process.env.INIT_CWD ?? ".", path);
+  return (0, import_node_path6.resolve)(process.env.INIT_CWD ?? ".", path);
 }
 function parsePort2(port) {
   if (port === void 0) return void 0;
@@ -2245,11 +2302,11 @@ function parsePort2(port) {
 async function main(argv) {
   const [command, ...rest] = argv;
   const { values, positionals } = parseOptions(command, rest);
-  const appDir = values.app !== void 0 ? fromCaller(values.app) : (0, import_node_path5.resolve)(installed?.appDir ?? fromCaller("."));
+  const appDir = values.app !== void 0 ? fromCaller(values.app) : (0, import_node_path6.resolve)(installed?.appDir ?? fromCaller("."));
   const envFile = values["env-file"] === void 0 ? void 0 : fromCaller(values["env-file"]);
   switch (command) {
     case "env":
-      process.stdout.write(showEnvironment(appDir, configVars(appDir, envFile), { reveal: values.reveal ?? false, installed: installedManifest(appDir) }));
+      process.stdout.write(showEnvironment(appDir, configVars(appDir, envFile), { reveal: values.reveal ?? false, installed: installedManifest(appDir), program: installedProgram(appDir) }));
       return 0;
     case "check": {
       const report = checkApp(appDir, configVars(appDir, envFile), installedManifest(appDir));
@@ -2276,7 +2333,7 @@ async function runSmoke(appDir, envFile) {
   process.exitCode = 1;
   const processEnv = { ...process.env, ...vars };
   delete processEnv.EXECPACK_INTERNAL_NODE_OPTIONS;
-  processEnv.PATH = [(0, import_node_path5.join)(paths.root, "bin"), processEnv.PATH].filter(Boolean).join(":");
+  processEnv.PATH = [(0, import_node_path6.join)(paths.root, "bin"), processEnv.PATH].filter(Boolean).join(":");
   const passed = await runSmokeTest({
     paths,
     configVars: vars,

@@ -12,11 +12,13 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { constants as osConstants } from "node:os";
 import { dynoConfigVars } from "../boot/boot.js";
+import { releaseRoot } from "../boot/dyno.js";
 import { checkApp, showEnvironment } from "../ctl/inspect.js";
+import type { InstalledProgram } from "../ctl/inspect.js";
 import { ExecpackError } from "../common/errors.js";
 import { runMain } from "../common/main.js";
 import { warn } from "../common/output.js";
-import { installedSlugPaths, readManifest, slugPaths } from "../install/slug.js";
+import { binaryPath, commandsDir, installedSlugPaths, readManifest, slugPaths } from "../install/slug.js";
 import type { InstallManifest } from "../install/slug.js";
 import { runSmokeTest } from "../ctl/smoke.js";
 import { BOOT_TIMEOUT_SECONDS, bootTimeoutWarning, readEnvFile, tryApp, watchWebBoot, webExitedWarning } from "../ctl/try.js";
@@ -51,6 +53,15 @@ function installedManifest(appDir: string): InstallManifest | undefined {
   } catch {
     return undefined; // not built yet: env and check still say what they can from the config
   }
+}
+
+/** The program `execpack` runs, when the slug holds one: `env` shows what the boot sets for it alone. */
+function installedProgram(appDir: string): InstalledProgram | undefined {
+  const paths = installed ?? slugPaths(appDir);
+  const manifest = installedManifest(appDir);
+  if (manifest === undefined) return undefined;
+  const file = binaryPath(paths, manifest);
+  return { file, home: releaseRoot(file, manifest), libraryPath: manifest.libraryPath ?? [], commandsDir: commandsDir(paths) };
 }
 
 const OPTIONS = {
@@ -101,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
   const envFile = values["env-file"] === undefined ? undefined : fromCaller(values["env-file"]);
   switch (command) {
     case "env":
-      process.stdout.write(showEnvironment(appDir, configVars(appDir, envFile), { reveal: values.reveal ?? false, installed: installedManifest(appDir) }));
+      process.stdout.write(showEnvironment(appDir, configVars(appDir, envFile), { reveal: values.reveal ?? false, installed: installedManifest(appDir), program: installedProgram(appDir) }));
       return 0;
     case "check": {
       const report = checkApp(appDir, configVars(appDir, envFile), installedManifest(appDir));

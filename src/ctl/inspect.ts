@@ -8,7 +8,8 @@ import { CONNECTION_SCHEMES, whyNotConnectionUrl } from "../environment/connecti
 import { formatEnvironment, resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
 import { counted, escapeLayout, formatError } from "../common/output.js";
-import { BINARY_ENV_FILE, readBinaryEnv } from "../boot/boot.js";
+import { BINARY_ENV_FILE, asAShellWouldRun, readBinaryEnv } from "../boot/boot.js";
+import { libraryPath } from "../boot/dyno.js";
 import { describeRelease, parseReleaseName } from "../fetch/release-name.js";
 import { parseSourceUrl } from "../fetch/url-policy.js";
 import type { InstallManifest } from "../install/slug.js";
@@ -19,11 +20,35 @@ function resolve(appDir: string, configVars: ConfigVars, collectProblems = false
   return resolveEnvironment({ configVars, binaryEnv: readBinaryEnv(appDir), collectProblems });
 }
 
-/** The environment in dotenv form, each line marked with its origin, secrets masked unless `reveal`. */
-export function showEnvironment(appDir: string, configVars: ConfigVars, options: { reveal: boolean; installed?: InstallManifest | undefined }): string {
+/** The installed program `execpack` would run, for what the boot sets only for it. */
+export interface InstalledProgram { file: string; home: string; libraryPath: readonly string[]; commandsDir: string }
+
+/**
+ * The environment in dotenv form, each line marked with its origin, secrets masked unless `reveal`. With the
+ * installed program, also what the boot sets for it alone, as boot.ts does: PATH as a shell would run it (its
+ * folder before the release's commands), LD_LIBRARY_PATH with the release's library folders, BINARY_HOME.
+ */
+export function showEnvironment(
+  appDir: string,
+  configVars: ConfigVars,
+  options: { reveal: boolean; installed?: InstallManifest | undefined; program?: InstalledProgram | undefined },
+): string {
   const release = installedRelease(options.installed);
+  const resolved = resolve(appDir, configVars);
+  if (options.program) setForTheProgram(resolved, options.program);
   // Every name and value is escaped where it is formatted; this catches whatever a message forgot.
-  return escapeLayout(`${release ? `# installed: ${release}\n` : ""}${formatEnvironment(resolve(appDir, configVars), options)}`);
+  return escapeLayout(`${release ? `# installed: ${release}\n` : ""}${formatEnvironment(resolved, options)}`);
+}
+
+function setForTheProgram(resolved: ResolvedEnvironment, program: InstalledProgram): void {
+  const set = (name: string, value: string) => {
+    if (resolved.env[name] === value) return;
+    resolved.env[name] = value;
+    resolved.origins.set(name, { kind: "execpack" });
+  };
+  set("PATH", asAShellWouldRun(program.file, resolved.env, program.commandsDir).env.PATH ?? "");
+  set("BINARY_HOME", program.home);
+  if (program.libraryPath.length > 0) set("LD_LIBRARY_PATH", libraryPath(program.home, program.libraryPath, resolved.env.LD_LIBRARY_PATH));
 }
 
 /** What a release name resolved to when the slug was built: `acme/widget v1.2.0: widget_1.2.0_linux_amd64.tar.gz (...)`. */

@@ -17,7 +17,8 @@ import { ExecpackError, isExecpackError } from "../common/errors.js";
 import { SECRET_MASK, isSecretName, isSecretValue, maskUrlValue } from "../common/secrets.js";
 import { escapeControl, escapeLayout, hasControl } from "../common/output.js";
 
-export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { kind: "binary.env"; line: number };
+/** `execpack`: what the boot sets for the program itself (its PATH, LD_LIBRARY_PATH, BINARY_HOME), shown by `execpackctl env`. */
+export type Origin = { kind: "config" } | { kind: "derived"; from: string } | { kind: "binary.env"; line: number } | { kind: "execpack" };
 
 /** A binary.env line that was not applied, for `execpackctl env`. */
 export interface SkippedLine { name: string; line: number; reason: "config-var-set" | "internal" }
@@ -524,6 +525,8 @@ const SET_BY_THE_DYNO = new Set(["HOME", "PATH", "PWD", "OLDPWD", "SHLVL", "_", 
 
 function describeOrigin(name: string, origin: Origin): string {
   switch (origin.kind) {
+    case "execpack":
+      return "set by execpack for the binary";
     case "config":
       return SET_BY_THE_DYNO.has(name) ? "set by the dyno" : "config var";
     case "derived":

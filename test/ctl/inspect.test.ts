@@ -118,6 +118,18 @@ describe("execpackctl check", () => {
 });
 
 describe("execpackctl env", () => {
+  it("shows what the boot sets for the installed program alone: PATH as a shell runs it, LD_LIBRARY_PATH, BINARY_HOME", () => {
+    const home = join(appDir, ".execpack/binary");
+    const commands = join(appDir, ".execpack/commands");
+    const program = { file: join(home, "bin/server"), home, libraryPath: ["lib"], commandsDir: commands };
+    const configVars = { PATH: `/app/.execpack/bin:/usr/bin:/bin:${commands}`, LD_LIBRARY_PATH: "/opt/lib", BINARY_HOME: home };
+    const text = showEnvironment(withBinaryEnv(["A=1"]), configVars, { reveal: false, program });
+    expect(text).toContain(`PATH='/app/.execpack/bin:/usr/bin:/bin:${join(home, "bin")}:${commands}' # set by execpack for the binary`);
+    expect(text).toContain(`LD_LIBRARY_PATH='${join(home, "lib")}:/opt/lib' # set by execpack for the binary`);
+    expect(text).toContain(`BINARY_HOME='${home}' # set by the dyno`); // unchanged: the dyno's value is the program's
+    expect(showEnvironment(appDir, configVars, { reveal: false })).toContain("PATH='/app/.execpack/bin:/usr/bin:/bin:");
+  });
+
   it("masks secret names but not the shell's PWD or other names about a secret", () => {
     const configVars = { PWD: "/app", OLDPWD: "/", MYSQL_PWD: "hunter2", SSL_KEY_PATH: "/app/tls/key.pem", API_KEY: "k-123" };
     const text = showEnvironment(withBinaryEnv(["DB_PASS=${MYSQL_PWD}"]), configVars, { reveal: false });
