@@ -183,15 +183,21 @@ describe("execpackctl try --process", () => {
   });
 });
 
+/** An app folder `workDir/app` with this Procfile web line, whose .env points BINARY_URL at the probe release served here. */
+async function probeApp(workDir: string, web: string, extraEnv = ""): Promise<{ appDir: string; server: StaticServer }> {
+  const server = await serveProbeRelease(workDir);
+  const appDir = join(workDir, "app");
+  mkdirSync(appDir);
+  writeFileSync(join(appDir, "Procfile"), `web: ${web}\n`);
+  writeFileSync(join(appDir, ".env"), `BINARY_URL=${server.url}/probe.zip\n${extraEnv}`);
+  return { appDir, server };
+}
+
 describe("execpackctl try, run as a person runs it", () => {
   it("says when web has not bound $PORT within the boot timeout, as Heroku's R10 would, and a relative APP_DIR is the caller's", async () => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-r10-"));
     try {
-      const server = await serveProbeRelease(workDir);
-      const appDir = join(workDir, "app");
-      mkdirSync(appDir);
-      writeFileSync(join(appDir, "Procfile"), "web: execpack --wait\n"); // runs, never listens
-      writeFileSync(join(appDir, ".env"), `BINARY_URL=${server.url}/probe.zip\n`);
+      const { server } = await probeApp(workDir, "execpack --wait"); // runs, never listens
       // As `npm run execpackctl -- try app` from the folder above the app: npm runs in the checkout, INIT_CWD is the caller's.
       const child = spawn(TSX, [join(REPO, "src/cli/execpackctl.ts"), "try", "app", "--port", "5323", "--boot-timeout", "1"], {
         cwd: REPO, env: { ...process.env, INIT_CWD: workDir },
@@ -215,11 +221,7 @@ describe("execpackctl try, run as a person runs it", () => {
   it("Ctrl-C during the build: the build's processes end, then its folder goes, config vars and all; nothing starts", async () => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-int-"));
     try {
-      const server = await serveProbeRelease(workDir);
-      const appDir = join(workDir, "app");
-      mkdirSync(appDir);
-      writeFileSync(join(appDir, "Procfile"), "web: execpack --wait\n");
-      writeFileSync(join(appDir, ".env"), `BINARY_URL=${server.url}/probe.zip\nDATABASE_URL=postgres://u:${SECRETS.password}@db.internal/d\n`);
+      const { appDir, server } = await probeApp(workDir, "execpack --wait", `DATABASE_URL=postgres://u:${SECRETS.password}@db.internal/d\n`);
       // Its own process group, as a terminal gives a foreground job: Ctrl-C reaches try and the build alike.
       const child = spawn(TSX, [join(REPO, "src/cli/execpackctl.ts"), "try", appDir, "--port", "5324"], { cwd: REPO, detached: true });
       let stdout = "";
@@ -248,11 +250,7 @@ describe("execpackctl try, run as a person runs it", () => {
   it.each([0, 3])("says a web process that exits by itself (status %i) is a crash on Heroku, and ends with its status", async (exitStatus) => {
     const workDir = mkdtempSync(join(tmpdir(), "execpackctl-try-exit-"));
     try {
-      const server = await serveProbeRelease(workDir);
-      const appDir = join(workDir, "app");
-      mkdirSync(appDir);
-      writeFileSync(join(appDir, "Procfile"), `web: execpack --exit ${exitStatus}\n`);
-      writeFileSync(join(appDir, ".env"), `BINARY_URL=${server.url}/probe.zip\n`);
+      const { appDir, server } = await probeApp(workDir, `execpack --exit ${exitStatus}`);
       const { status, stderr } = await execpackctl(["try", appDir, "--port", "5322"]).finally(() => server.close());
       expect(status).toBe(exitStatus);
       expect(stderr).toContain(`The web process exited by itself with status ${exitStatus}`);
