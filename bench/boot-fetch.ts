@@ -9,7 +9,9 @@
  *   execpack zip         the same for the zip, which is downloaded first, then extracted (its index is at its end)
  *   curl | tar xz        `curl -s URL | tar xz && exec ./app`, in bash
  * and prints medians of wall time and the ratio against `curl | tar xz` (issue 9: ≤ 1.3x for the tar.gz).
- * Run: npm run bench:boot-fetch [-- RUNS]   (RUNS defaults to 5; BOOT_FETCH_BENCH_MIB=… sets the binary's size)
+ * Run: npm run bench:boot-fetch [-- RUNS]   (RUNS defaults to 5; BOOT_FETCH_BENCH_MIB=… sets the binary's size;
+ *      BENCH_BEFORE=<checkout> adds the same execpack cases with a slug built by another checkout of the buildpack,
+ *      the code before a change, interleaved with the others in the same run)
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
@@ -22,6 +24,7 @@ import { offlineNpm } from "../test/e2e/helpers/build-env.js";
 import { median, mib, releaseFixture } from "./release-fixture.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
+const BEFORE = process.env.BENCH_BEFORE;
 const RUNS = Number(process.argv[2] ?? 5);
 const BINARY_MIB = Number(process.env.BOOT_FETCH_BENCH_MIB ?? 60);
 
@@ -51,17 +54,23 @@ const workDir = mkdtempSync(join(tmpdir(), "execpack-bench-boot-fetch-"));
 const server = await serveDirectory(fixture.dir);
 try {
   const urlOf = (archive: string) => `${server.url}/${basename(archive)}`;
-  const build = await buildApp({
-    buildpackDir: REPO,
-    appDir: join(REPO, "test/fixtures/boot-fetch-app"),
-    workDir,
-    configVars: { BINARY_URL: urlOf(fixture.tarGz), BINARY_FETCH: "boot" },
-    buildEnv: { PATH: makeStackPath(workDir, [nodeOnPath(workDir)]), HOME: join(workDir, "home"), ...offlineNpm() },
-  });
-  if (!build.slugDir) throw new Error(`build failed:\n${build.compile?.stdout}\n${build.compile?.stderr}`);
-  const slug = build.slugDir;
-  const dynoEnv = (archive: string, scratch: string): NodeJS.ProcessEnv => ({
-    HOME: slug, PATH: makeStackPath(workDir), PORT: "5000", DYNO: "web.1", LANG: "en_US.UTF-8", TMPDIR: scratch,
+  const buildSlug = async (buildpackDir: string, name: string) => {
+    const build = await buildApp({
+      buildpackDir,
+      appDir: join(REPO, "test/fixtures/boot-fetch-app"),
+      workDir: join(workDir, name),
+      configVars: { BINARY_URL: urlOf(fixture.tarGz), BINARY_FETCH: "boot" },
+      buildEnv: { PATH: makeStackPath(workDir, [nodeOnPath(workDir)]), HOME: join(workDir, "home"), ...offlineNpm() },
+    });
+    if (!build.slugDir) throw new Error(`build failed:\n${build.compile?.stdout}\n${build.compile?.stderr}`);
+    return build.slugDir;
+  };
+  mkdirSync(join(workDir, "after"));
+  const slug = await buildSlug(REPO, "after");
+  if (BEFORE) mkdirSync(join(workDir, "before"));
+  const before = BEFORE ? await buildSlug(BEFORE, "before") : undefined;
+  const dynoEnv = (slugDir: string, archive: string, scratch: string): NodeJS.ProcessEnv => ({
+    HOME: slugDir, PATH: makeStackPath(workDir), PORT: "5000", DYNO: "web.1", LANG: "en_US.UTF-8", TMPDIR: scratch,
     BINARY_URL: urlOf(archive), BINARY_FETCH: "boot",
   });
   const dyno = 'for f in "${HOME}"/.profile.d/*.sh; do [ -r "${f}" ] && . "${f}"; done; exec execpack';
@@ -69,9 +78,13 @@ try {
 
   interface Case { name: string; run: (scratch: string) => Promise<number> }
   const cases: Case[] = [
-    { name: "execpack tar.gz", run: (scratch) => timed(dyno, dynoEnv(fixture.tarGz, scratch), slug) },
+    { name: "execpack tar.gz", run: (scratch) => timed(dyno, dynoEnv(slug, fixture.tarGz, scratch), slug) },
     { name: "curl | tar xz", run: (scratch) => timed(shell, { PATH: makeStackPath(workDir), HOME: scratch, BINARY_URL: urlOf(fixture.tarGz) }, scratch) },
-    { name: "execpack zip", run: (scratch) => timed(dyno, dynoEnv(fixture.zip, scratch), slug) },
+    { name: "execpack zip", run: (scratch) => timed(dyno, dynoEnv(slug, fixture.zip, scratch), slug) },
+    ...(before ? [
+      { name: "before: tar.gz", run: (scratch: string) => timed(dyno, dynoEnv(before, fixture.tarGz, scratch), before) },
+      { name: "before: zip", run: (scratch: string) => timed(dyno, dynoEnv(before, fixture.zip, scratch), before) },
+    ] : []),
   ];
   const samples = new Map<string, number[]>(cases.map((item) => [item.name, []]));
   for (let run = 0; run <= RUNS; run += 1) {
@@ -86,7 +99,7 @@ try {
   }
 
   const baseline = median(samples.get("curl | tar xz")!);
-  console.log(`\nboot to exec with BINARY_FETCH=boot, a ${mib(fixture.binaryBytes)} binary (tar.gz ${mib(statSync(fixture.tarGz).size)}, zip ${mib(statSync(fixture.zip).size)}) from loopback, median of ${RUNS} runs, ${process.version} drives the bench\n`);
+  console.log(`\nboot to exec with BINARY_FETCH=boot, a ${mib(fixture.binaryBytes)} binary (tar.gz ${mib(statSync(fixture.tarGz).size)}, zip ${mib(statSync(fixture.zip).size)}) from loopback, median of ${RUNS} runs${BEFORE ? `; "before": a slug built by ${BEFORE}` : ""}\n`);
   console.log(`${"case".padEnd(18)}${"wall ms".padStart(10)}${"vs curl | tar".padStart(15)}`);
   for (const item of cases) {
     const wall = median(samples.get(item.name)!);

@@ -21,7 +21,9 @@ async function main(): Promise<void> {
     settings: readBinarySettings({ BINARY_URL: url }),
     paths: slugPaths(join(scratch, "app")),
     cacheDir: join(scratch, "cache"),
-    // installRelease logs "Release: …" once the download is complete and verified, before extracting.
+    // installRelease logs "Release: …" once the download is complete and verified: before extracting a zip,
+    // after extracting a tar.gz, which is extracted while it downloads (so its "extract" phase is the install's
+    // last steps alone).
     log: (line) => {
       if (line.startsWith("Release:") && line.includes("sha256")) downloaded = performance.now();
     },
