@@ -18,6 +18,8 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+// @ts-expect-error: a plain ES module of the build scripts, without types
+import { withoutHttp2 } from "../lib/esbuild-without-http2.mjs";
 import { GNU_TIME, median, mib, releaseFixture } from "./release-fixture.js";
 import { serveDirectory } from "../test/helpers/static-server.js";
 
@@ -50,8 +52,10 @@ async function bundleRunner(outDir: string): Promise<string> {
     platform: "node",
     format: "cjs",
     target: "node22",
-    define: { "import.meta.url": "__execpack_module_url" },
+    // As lib/build-bootstrapper.mjs bundles the bootstrapper: undici's Milo parser and node:http2 left out.
+    define: { "import.meta.url": "__execpack_module_url", esbuildDetection: "true" },
     banner: { js: 'const __execpack_module_url = require("node:url").pathToFileURL(__filename).href;' },
+    plugins: [withoutHttp2],
     logLevel: "warning",
   });
   return outfile;

@@ -11,6 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { withoutHttp2 } from "./esbuild-without-http2.mjs";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = resolve(process.argv[2] ?? join(repo, "dist"));
@@ -42,6 +43,7 @@ const result = await esbuild.build({
   legalComments: "none",
   logLevel: "warning",
   metafile: true,
+  plugins: [withoutHttp2],
 });
 const ours = Object.keys(result.metafile.inputs).filter((input) => !input.includes("node_modules")).length;
 process.stdout.write(`${readdirSync(outDir).length} bundles from ${ours} modules in ${outDir}\n`);

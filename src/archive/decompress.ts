@@ -3,7 +3,6 @@
  * stream: gzip by zlib, xz by the system `xz`. The compressed bytes come from the downloaded file or straight
  * from the download as it arrives (install/install.ts): the same code reads both.
  */
-import { spawn } from "node:child_process";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { isSystemError } from "./safety.js";
@@ -36,6 +35,9 @@ export function decompressed(format: StreamedFormat, compressed: AsyncIterable<B
  * keeps the slug free of both and streams with the pipe's backpressure.
  */
 async function* xzDecompress(compressed: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  // Loaded here, for an xz release only: node:child_process (with dgram behind it) is 3 MB and 5 ms that the
+  // install step of a zip or tar.gz never needs.
+  const { spawn } = await import("node:child_process");
   const child = spawn("xz", ["--decompress", "--stdout"], { stdio: ["pipe", "pipe", "pipe"] });
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
