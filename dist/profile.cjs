@@ -5,9 +5,8 @@ const __execpack_module_url = require("node:url").pathToFileURL(__filename).href
 // src/cli/profile.ts
 var import_node_fs6 = require("node:fs");
 
-// src/boot/dyno.ts
-var import_node_fs2 = require("node:fs");
-var import_node_path2 = require("node:path");
+// src/boot/profile.ts
+var import_node_path4 = require("node:path");
 
 // src/common/errors.ts
 var BRAND = /* @__PURE__ */ Symbol.for("execpack.error");
@@ -28,133 +27,8 @@ function isExecpackError(error) {
   return error instanceof ExecpackError || error instanceof Error && error[BRAND] === true;
 }
 
-// src/boot/profile-record.ts
-var import_node_fs = require("node:fs");
-var import_node_path = require("node:path");
-var PROFILE_VARIABLE = "EXECPACK_INTERNAL_PROFILE";
-var MAGIC = "execpack-profile/1";
-function pairs(map, value) {
-  const fields = [String(map.size)];
-  for (const [name, v] of map) fields.push(name, value(v));
-  return fields;
-}
-function assignments(map) {
-  return [String(map.size), ...[...map].map(([name, value]) => `${name}=${value}`)];
-}
-function formatRecord(record) {
-  const fields = [
-    MAGIC,
-    record.fast ? "fast" : "slow",
-    record.root,
-    record.home,
-    record.libraryPrefix,
-    record.main,
-    record.commandsDir,
-    String(record.urlCount),
-    ...assignments(record.derived),
-    ...assignments(record.results),
-    ...pairs(record.inputs, (value) => value === void 0 ? "-" : `=${value}`),
-    ...pairs(record.commands, (value) => value)
-  ];
-  return `${fields.join("\0")}\0`;
-}
-function parseRecord(text) {
-  const fields = text.split("\0");
-  if (fields[0] !== MAGIC) return void 0;
-  let at = 8;
-  const assigned = () => {
-    const count = Number(fields[at++]);
-    const entries = fields.slice(at, at += count);
-    return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
-  };
-  const paired = (value) => {
-    const map = /* @__PURE__ */ new Map();
-    const count = Number(fields[at++]);
-    for (let i = 0; i < count; i++, at += 2) map.set(fields[at] ?? "", value(fields[at + 1] ?? ""));
-    return map;
-  };
-  const [, mode = "", root = "", home = "", libraryPrefix = "", main = "", commandsDir2 = "", urls = ""] = fields;
-  const derived = assigned();
-  const results = assigned();
-  const inputs = paired((field) => field === "-" ? void 0 : field.slice(1));
-  const commands = paired((field) => field);
-  return { fast: mode === "fast", root, home, libraryPrefix, main, commandsDir: commandsDir2, urlCount: Number(urls), inputs, results, commands, derived };
-}
-function readRecord(path) {
-  if (!path) return void 0;
-  try {
-    return parseRecord((0, import_node_fs.readFileSync)(path, "utf8"));
-  } catch {
-    return void 0;
-  }
-}
-function writeRecord(record, path) {
-  const dir = (0, import_node_path.dirname)(path);
-  const incoming = `${path}.${process.pid}`;
-  try {
-    (0, import_node_fs.mkdirSync)(dir, { recursive: true, mode: 448 });
-    const stat = (0, import_node_fs.lstatSync)(dir);
-    if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 63) !== 0) return false;
-    (0, import_node_fs.writeFileSync)(incoming, formatRecord(record), { mode: 384 });
-    (0, import_node_fs.renameSync)(incoming, path);
-    return true;
-  } catch {
-    try {
-      (0, import_node_fs.rmSync)(incoming, { force: true });
-    } catch {
-    }
-    return false;
-  }
-}
-function withoutProfileDerived(vars) {
-  const record = readRecord(vars[PROFILE_VARIABLE]);
-  if (record === void 0) return vars;
-  for (const [name, value] of record.derived) if (vars[name] === value) delete vars[name];
-  return vars;
-}
-
-// src/boot/dyno.ts
-var BINARY_ENV_FILE = "binary.env";
-var SET_ASIDE_PREFIX = "EXECPACK_INTERNAL_APP_";
-function dynoConfigVars(processEnv) {
-  const vars = { ...processEnv };
-  for (const name of Object.keys(vars)) {
-    if (!name.startsWith(SET_ASIDE_PREFIX)) continue;
-    vars[name.slice(SET_ASIDE_PREFIX.length)] = vars[name];
-    delete vars[name];
-  }
-  return withoutProfileDerived(vars);
-}
-function readBinaryEnv(appDir) {
-  const path = (0, import_node_path2.join)(appDir, BINARY_ENV_FILE);
-  try {
-    return { text: (0, import_node_fs2.readFileSync)(path, "utf8"), path: BINARY_ENV_FILE };
-  } catch (cause) {
-    if (cause.code === "ENOENT") return void 0;
-    throw new ExecpackError("env.binary-env-unreadable", "binary.env exists but cannot be read", {
-      seen: [`file: ${path}`],
-      hint: "Check the file's permissions in the repository.",
-      cause
-    });
-  }
-}
-function fetchesAtBoot(configVars) {
-  const mode = configVars.BINARY_FETCH?.trim().toLowerCase() ?? "";
-  return mode !== "" && mode !== "build";
-}
-function releaseRoot(file, manifest) {
-  const relative2 = manifest.path ?? manifest.name;
-  return file.slice(0, file.length - relative2.length - 1);
-}
-function libraryPath(home, folders, current) {
-  return [...folders.map((folder) => (0, import_node_path2.join)(home, folder)), ...current ? [current] : []].join(":");
-}
-
-// src/boot/profile.ts
-var import_node_path4 = require("node:path");
-
 // src/common/output.ts
-var import_node_fs3 = require("node:fs");
+var import_node_fs = require("node:fs");
 var ALERT = " !     ";
 var CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 var NAMED = { "\n": "\\n", "\r": "\\r", "	": "\\t" };
@@ -171,7 +45,7 @@ function escapeLayout(text) {
   return LAYOUT_SAFE.test(text) ? text.replace(new RegExp(LAYOUT_SAFE.source, "g"), (char) => escapeControl(char)) : text;
 }
 function write(fd, text) {
-  (0, import_node_fs3.writeSync)(fd, escapeLayout(text));
+  (0, import_node_fs.writeSync)(fd, escapeLayout(text));
 }
 function warn(message) {
   write(2, warningText(message));
@@ -802,50 +676,44 @@ function expand(text, quote, scope) {
   }
   return out;
 }
-function planBinaryEnv(text, path) {
-  const lines = [];
-  try {
-    for (const entry of parseBinaryEnv(text, path)) {
-      if (entry.name.startsWith(INTERNAL_PREFIX)) continue;
-      if (entry.quote === "single" || entry.quote === "backtick") {
-        lines.push({ name: entry.name, pieces: entry.raw === "" ? [] : [{ kind: "text", text: entry.raw }] });
-        continue;
-      }
-      const site = { path, entry };
-      const pieces = [];
-      for (const piece2 of valuePieces(entry.raw, entry.quote, site)) {
-        if (piece2.kind !== "op") {
-          pieces.push(piece2);
-          continue;
-        }
-        const word = piece2.operator.endsWith("-") ? valuePieces(piece2.word, entry.quote, site) : [];
-        if (!word.every((part) => part.kind === "text")) return void 0;
-        pieces.push({ ...piece2, word: word.map((part) => part.text).join("") });
-      }
-      lines.push({ name: entry.name, pieces });
-    }
-  } catch (error) {
-    if (isExecpackError(error)) return void 0;
-    throw error;
-  }
-  const texts = lines.flatMap(({ pieces }) => pieces.map((piece2) => piece2.kind === "text" ? piece2.text : piece2.kind === "op" ? piece2.word : ""));
-  return texts.some((text2) => text2.includes("\0")) ? void 0 : lines;
+function plannedPieces(entry, path) {
+  if (entry.quote === "single" || entry.quote === "backtick") return entry.raw === "" ? [] : [{ kind: "text", text: entry.raw }];
+  const site = { path, entry };
+  let literalDefaults = true;
+  const pieces = valuePieces(entry.raw, entry.quote, site).map((piece2) => {
+    if (piece2.kind !== "op") return piece2;
+    const word = piece2.operator.endsWith("-") ? valuePieces(piece2.word, entry.quote, site) : [];
+    literalDefaults &&= word.every((part) => part.kind === "text");
+    return { ...piece2, word: word.map((part) => part.kind === "text" ? part.text : "").join("") };
+  });
+  return literalDefaults ? pieces : void 0;
 }
-function binaryEnvSyntaxProblems(text, path) {
+function planBinaryEnv(text, path) {
   const problems = [];
-  for (const entry of parseBinaryEnv(text, path, (problem) => problems.push(problem))) {
-    if (entry.quote === "single" || entry.quote === "backtick") continue;
-    const site = { path, entry };
+  const lines = [];
+  let plannable = true;
+  const report = (problem) => {
+    problems.push(problem);
+    plannable = false;
+  };
+  for (const entry of parseBinaryEnv(text, path, report)) {
+    const applied = !entry.name.startsWith(INTERNAL_PREFIX);
+    let pieces;
     try {
-      for (const piece2 of valuePieces(entry.raw, entry.quote, site)) {
-        if (piece2.kind === "op" && piece2.operator.endsWith("-")) valuePieces(piece2.word, entry.quote, site);
-      }
+      pieces = plannedPieces(entry, path);
     } catch (error) {
       if (!isExecpackError(error)) throw error;
       problems.push({ line: entry.line, error });
+      plannable &&= !applied;
+      continue;
     }
+    if (!applied) continue;
+    if (pieces === void 0) plannable = false;
+    else lines.push({ name: entry.name, pieces });
   }
-  return problems.sort((a, b) => a.line - b.line);
+  const texts = lines.flatMap(({ pieces }) => pieces.map((piece2) => piece2.kind === "text" ? piece2.text : piece2.kind === "op" ? piece2.word : ""));
+  if (texts.some((text2) => text2.includes("\0"))) plannable = false;
+  return { lines: plannable ? lines : void 0, problems: problems.sort((a, b) => a.line - b.line) };
 }
 function hasUrlPassword(value) {
   return maskUrlValue(value) !== value;
@@ -917,8 +785,8 @@ function resolveEnvironment(input) {
 }
 
 // src/install/slug.ts
-var import_node_fs4 = require("node:fs");
-var import_node_path3 = require("node:path");
+var import_node_fs2 = require("node:fs");
+var import_node_path = require("node:path");
 var import_node_url = require("node:url");
 var SLUG_DIR_NAME = ".execpack";
 function appDirOf(moduleUrl) {
@@ -926,16 +794,16 @@ function appDirOf(moduleUrl) {
   const marker = file.lastIndexOf(`/${SLUG_DIR_NAME}/`);
   return marker === -1 ? process.cwd() : file.slice(0, marker) || "/";
 }
-function slugPaths(appDir, root = (0, import_node_path3.join)(appDir, SLUG_DIR_NAME)) {
-  return { appDir, root, binaryDir: (0, import_node_path3.join)(root, "binary"), manifest: (0, import_node_path3.join)(root, "binary.json") };
+function slugPaths(appDir, root = (0, import_node_path.join)(appDir, SLUG_DIR_NAME)) {
+  return { appDir, root, binaryDir: (0, import_node_path.join)(root, "binary"), manifest: (0, import_node_path.join)(root, "binary.json") };
 }
 var APP_DIR_FILE = "app-dir";
 function installedSlugPaths(moduleUrl) {
-  const root = (0, import_node_path3.dirname)((0, import_node_path3.dirname)((0, import_node_url.fileURLToPath)(moduleUrl)));
-  if ((0, import_node_path3.basename)(root) === SLUG_DIR_NAME) return slugPaths((0, import_node_path3.dirname)(root));
+  const root = (0, import_node_path.dirname)((0, import_node_path.dirname)((0, import_node_url.fileURLToPath)(moduleUrl)));
+  if ((0, import_node_path.basename)(root) === SLUG_DIR_NAME) return slugPaths((0, import_node_path.dirname)(root));
   let appDir = "";
   try {
-    appDir = (0, import_node_fs4.readFileSync)((0, import_node_path3.join)(root, APP_DIR_FILE), "utf8").trim();
+    appDir = (0, import_node_fs2.readFileSync)((0, import_node_path.join)(root, APP_DIR_FILE), "utf8").trim();
   } catch {
   }
   return appDir ? slugPaths(appDir, root) : void 0;
@@ -943,7 +811,7 @@ function installedSlugPaths(moduleUrl) {
 function readManifest(paths) {
   let text;
   try {
-    text = (0, import_node_fs4.readFileSync)(paths.manifest, "utf8");
+    text = (0, import_node_fs2.readFileSync)(paths.manifest, "utf8");
   } catch (cause) {
     throw new ExecpackError("boot.not-installed", "No binary is installed in this slug", {
       seen: [`missing: ${paths.manifest}`],
@@ -954,10 +822,136 @@ function readManifest(paths) {
   return JSON.parse(text);
 }
 function binaryPath(paths, manifest) {
-  return (0, import_node_path3.join)(paths.binaryDir, manifest.path ?? manifest.name);
+  return (0, import_node_path.join)(paths.binaryDir, manifest.path ?? manifest.name);
 }
 function commandsDir(paths) {
-  return (0, import_node_path3.join)(paths.root, "commands");
+  return (0, import_node_path.join)(paths.root, "commands");
+}
+
+// src/boot/dyno.ts
+var import_node_fs4 = require("node:fs");
+var import_node_path3 = require("node:path");
+
+// src/boot/profile-record.ts
+var import_node_fs3 = require("node:fs");
+var import_node_path2 = require("node:path");
+var PROFILE_VARIABLE = "EXECPACK_INTERNAL_PROFILE";
+var MAGIC = "execpack-profile/1";
+function pairs(map, value) {
+  const fields = [String(map.size)];
+  for (const [name, v] of map) fields.push(name, value(v));
+  return fields;
+}
+function assignments(map) {
+  return [String(map.size), ...[...map].map(([name, value]) => `${name}=${value}`)];
+}
+function formatRecord(record) {
+  const fields = [
+    MAGIC,
+    record.fast ? "fast" : "slow",
+    record.root,
+    record.home,
+    record.libraryPrefix,
+    record.main,
+    record.commandsDir,
+    String(record.urlCount),
+    ...assignments(record.derived),
+    ...assignments(record.results),
+    ...pairs(record.inputs, (value) => value === void 0 ? "-" : `=${value}`),
+    ...pairs(record.commands, (value) => value)
+  ];
+  return `${fields.join("\0")}\0`;
+}
+function parseRecord(text) {
+  const fields = text.split("\0");
+  if (fields[0] !== MAGIC) return void 0;
+  let at = 8;
+  const assigned = () => {
+    const count = Number(fields[at++]);
+    const entries = fields.slice(at, at += count);
+    return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+  };
+  const paired = (value) => {
+    const map = /* @__PURE__ */ new Map();
+    const count = Number(fields[at++]);
+    for (let i = 0; i < count; i++, at += 2) map.set(fields[at] ?? "", value(fields[at + 1] ?? ""));
+    return map;
+  };
+  const [, mode = "", root = "", home = "", libraryPrefix = "", main = "", commandsDir2 = "", urls = ""] = fields;
+  const derived = assigned();
+  const results = assigned();
+  const inputs = paired((field) => field === "-" ? void 0 : field.slice(1));
+  const commands = paired((field) => field);
+  return { fast: mode === "fast", root, home, libraryPrefix, main, commandsDir: commandsDir2, urlCount: Number(urls), inputs, results, commands, derived };
+}
+function readRecord(path) {
+  if (!path) return void 0;
+  try {
+    return parseRecord((0, import_node_fs3.readFileSync)(path, "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+function writeRecord(record, path) {
+  const dir = (0, import_node_path2.dirname)(path);
+  const incoming = `${path}.${process.pid}`;
+  try {
+    (0, import_node_fs3.mkdirSync)(dir, { recursive: true, mode: 448 });
+    const stat = (0, import_node_fs3.lstatSync)(dir);
+    if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 63) !== 0) return false;
+    (0, import_node_fs3.writeFileSync)(incoming, formatRecord(record), { mode: 384 });
+    (0, import_node_fs3.renameSync)(incoming, path);
+    return true;
+  } catch {
+    try {
+      (0, import_node_fs3.rmSync)(incoming, { force: true });
+    } catch {
+    }
+    return false;
+  }
+}
+function withoutProfileDerived(vars) {
+  const record = readRecord(vars[PROFILE_VARIABLE]);
+  if (record === void 0) return vars;
+  for (const [name, value] of record.derived) if (vars[name] === value) delete vars[name];
+  return vars;
+}
+
+// src/boot/dyno.ts
+var BINARY_ENV_FILE = "binary.env";
+var SET_ASIDE_PREFIX = "EXECPACK_INTERNAL_APP_";
+function dynoConfigVars(processEnv) {
+  const vars = { ...processEnv };
+  for (const name of Object.keys(vars)) {
+    if (!name.startsWith(SET_ASIDE_PREFIX)) continue;
+    vars[name.slice(SET_ASIDE_PREFIX.length)] = vars[name];
+    delete vars[name];
+  }
+  return withoutProfileDerived(vars);
+}
+function readBinaryEnv(appDir) {
+  const path = (0, import_node_path3.join)(appDir, BINARY_ENV_FILE);
+  try {
+    return { text: (0, import_node_fs4.readFileSync)(path, "utf8"), path: BINARY_ENV_FILE };
+  } catch (cause) {
+    if (cause.code === "ENOENT") return void 0;
+    throw new ExecpackError("env.binary-env-unreadable", "binary.env exists but cannot be read", {
+      seen: [`file: ${path}`],
+      hint: "Check the file's permissions in the repository.",
+      cause
+    });
+  }
+}
+function fetchesAtBoot(configVars) {
+  const mode = configVars.BINARY_FETCH?.trim().toLowerCase() ?? "";
+  return mode !== "" && mode !== "build";
+}
+function releaseRoot(file, manifest) {
+  const relative2 = manifest.path ?? manifest.name;
+  return file.slice(0, file.length - relative2.length - 1);
+}
+function libraryPath(home, folders, current) {
+  return [...folders.map((folder) => (0, import_node_path3.join)(home, folder)), ...current ? [current] : []].join(":");
 }
 
 // src/boot/profile.ts
@@ -1035,7 +1029,7 @@ function formatPlan(paths) {
   const home = releaseRoot(main, manifest);
   const fromRoot = (path) => (0, import_node_path5.relative)(paths.root, path);
   const binaryEnv = readBinaryEnv(paths.appDir);
-  const lines = binaryEnv === void 0 ? [] : planBinaryEnv(binaryEnv.text, binaryEnv.path);
+  const { lines, problems } = binaryEnv === void 0 ? { lines: [], problems: [] } : planBinaryEnv(binaryEnv.text, binaryEnv.path);
   const libraries = (manifest.libraryPath ?? []).map((folder) => fromRoot((0, import_node_path5.join)(home, folder)));
   const commands = Object.entries(manifest.commands ?? {}).flatMap(([name, path]) => [name, fromRoot((0, import_node_path5.join)(home, path))]);
   const fields = [
@@ -1052,10 +1046,12 @@ function formatPlan(paths) {
     String(lines?.length ?? 0),
     ...(lines ?? []).flatMap(({ name, pieces }) => [name, String(pieces.length), ...pieces.map(piece)])
   ];
-  return `${fields.join("\0")}\0`;
+  return { text: `${fields.join("\0")}\0`, problems };
 }
 function writePlan(paths) {
-  (0, import_node_fs5.writeFileSync)((0, import_node_path5.join)(paths.root, PLAN_FILE), formatPlan(paths), { mode: 420 });
+  const { text, problems } = formatPlan(paths);
+  (0, import_node_fs5.writeFileSync)((0, import_node_path5.join)(paths.root, PLAN_FILE), text, { mode: 420 });
+  return problems;
 }
 
 // src/common/main.ts
@@ -1097,12 +1093,8 @@ void runMain(() => {
 `);
   if (process.argv.includes("--write-plan")) {
     try {
-      writePlan(paths);
-      const binaryEnv = readBinaryEnv(paths.appDir);
-      for (const { error } of binaryEnv === void 0 ? [] : binaryEnvSyntaxProblems(binaryEnv.text, binaryEnv.path)) {
-        (0, import_node_fs6.writeSync)(1, `${escapeControl(error.message)} [${error.code}]
+      for (const { error } of writePlan(paths)) (0, import_node_fs6.writeSync)(1, `${escapeControl(error.message)} [${error.code}]
 `);
-      }
     } catch (error) {
       if (!isExecpackError(error) && error.code === void 0) throw error;
     }

@@ -21,7 +21,7 @@
 import { writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { planBinaryEnv } from "../environment/environment.js";
-import type { PlannedLine } from "../environment/environment.js";
+import type { LineProblem, Piece } from "../environment/environment.js";
 import { binaryPath, readManifest } from "../install/slug.js";
 import type { SlugPaths } from "../install/slug.js";
 import { BINARY_ENV_FILE, readBinaryEnv, releaseRoot } from "./dyno.js";
@@ -29,19 +29,20 @@ import { BINARY_ENV_FILE, readBinaryEnv, releaseRoot } from "./dyno.js";
 export const PLAN_FILE = "profile-plan";
 const MAGIC = "execpack-profile-plan/2";
 
-function piece(part: PlannedLine["pieces"][number]): string {
+function piece(part: Piece): string {
   if (part.kind === "text") return `T${part.text}`;
   if (part.kind === "ref") return `R${part.name}`;
   return `O${part.operator}${part.name}=${part.word}`;
 }
 
-export function formatPlan(paths: SlugPaths): string {
+/** The plan's text, and binary.env's syntax errors (read in the same pass) for the build log. */
+export function formatPlan(paths: SlugPaths): { text: string; problems: LineProblem[] } {
   const manifest = readManifest(paths);
   const main = binaryPath(paths, manifest);
   const home = releaseRoot(main, manifest);
   const fromRoot = (path: string): string => relative(paths.root, path);
   const binaryEnv = readBinaryEnv(paths.appDir);
-  const lines = binaryEnv === undefined ? [] : planBinaryEnv(binaryEnv.text, binaryEnv.path);
+  const { lines, problems } = binaryEnv === undefined ? { lines: [], problems: [] } : planBinaryEnv(binaryEnv.text, binaryEnv.path);
   const libraries = (manifest.libraryPath ?? []).map((folder) => fromRoot(join(home, folder)));
   const commands = Object.entries(manifest.commands ?? {}).flatMap(([name, path]) => [name, fromRoot(join(home, path))]);
   const fields = [
@@ -58,10 +59,15 @@ export function formatPlan(paths: SlugPaths): string {
     String(lines?.length ?? 0),
     ...(lines ?? []).flatMap(({ name, pieces }) => [name, String(pieces.length), ...pieces.map(piece)]),
   ];
-  return `${fields.join("\0")}\0`;
+  return { text: `${fields.join("\0")}\0`, problems };
 }
 
-/** Written at build time (lib/slug.sh, warm_profile); a failure only leaves every boot to the Node.js step. */
-export function writePlan(paths: SlugPaths): void {
-  writeFileSync(join(paths.root, PLAN_FILE), formatPlan(paths), { mode: 0o644 });
+/**
+ * Written at build time (lib/slug.sh, warm_profile); a failure only leaves every boot to the Node.js step.
+ * Returns binary.env's syntax errors, which the build prints as warnings.
+ */
+export function writePlan(paths: SlugPaths): LineProblem[] {
+  const { text, problems } = formatPlan(paths);
+  writeFileSync(join(paths.root, PLAN_FILE), text, { mode: 0o644 });
+  return problems;
 }

@@ -7,13 +7,11 @@
  * errors on stdout, one line each, for the build log: every boot would stop on them.
  */
 import { writeSync } from "node:fs";
-import { readBinaryEnv } from "../boot/dyno.js";
 import { profile } from "../boot/profile.js";
 import { writePlan } from "../boot/profile-plan.js";
 import { isExecpackError } from "../common/errors.js";
 import { runMain } from "../common/main.js";
 import { escapeControl } from "../common/output.js";
-import { binaryEnvSyntaxProblems } from "../environment/environment.js";
 import { appDirOf, installedSlugPaths, slugPaths } from "../install/slug.js";
 
 void runMain(() => {
@@ -22,11 +20,7 @@ void runMain(() => {
   for (const warning of warnings) writeSync(2, `${warning}\n`);
   if (process.argv.includes("--write-plan")) {
     try {
-      writePlan(paths);
-      const binaryEnv = readBinaryEnv(paths.appDir);
-      for (const { error } of binaryEnv === undefined ? [] : binaryEnvSyntaxProblems(binaryEnv.text, binaryEnv.path)) {
-        writeSync(1, `${escapeControl(error.message)} [${error.code}]\n`);
-      }
+      for (const { error } of writePlan(paths)) writeSync(1, `${escapeControl(error.message)} [${error.code}]\n`);
     } catch (error) {
       // No plan (no install yet, an unreadable binary.env): every dyno start takes the Node.js step instead.
       if (!isExecpackError(error) && (error as NodeJS.ErrnoException).code === undefined) throw error;

@@ -238,8 +238,8 @@ function matchingBrace(text: string, from: number): number {
 /**
  * A piece of a binary.env value as expansion reads it: literal text, a `$NAME` or `${NAME}` reference, or a
  * `${NAME<operator>word}` whose word is expanded (`-`) or shown (`?`) only when NAME is missing. Read whole before
- * anything is looked up, so the profile step can turn a file into a plan the dyno's shell applies
- * (compileBinaryEnv, launchers/execpack-profile-step).
+ * anything is looked up, so the build can turn a file into a plan the dyno's shell applies (planBinaryEnv,
+ * launchers/execpack-profile-step).
  */
 export type Piece =
   | { kind: "text"; text: string }
@@ -331,69 +331,65 @@ function expand(text: string, quote: Quote, scope: Scope): string {
   return out;
 }
 
-/** A binary.env line as the dyno's shell applies it (boot/profile-plan.ts): each default already literal. */
-export interface PlannedLine {
-  name: string;
-  pieces: Array<{ kind: "text"; text: string } | { kind: "ref"; name: string } | { kind: "op"; name: string; operator: ":-" | "-" | ":?" | "?"; word: string }>;
+/** A binary.env line as the dyno's shell applies it (boot/profile-plan.ts): every `-` default's word is literal. */
+export interface PlannedLine { name: string; pieces: Piece[] }
+
+/** binary.env as the build reads it, before any config var is known. */
+export interface BinaryEnvPlan {
+  /**
+   * The lines the profile step's shell path applies without Node.js (EXECPACK_INTERNAL_* left out: the boot never
+   * applies them), or undefined when one needs more than a plan holds: a syntax error, a default that is itself
+   * expanded (`${A:-${B}}`), a NUL. Whether a config var is set, and every value, is for the boot to see.
+   */
+  lines: PlannedLine[] | undefined;
+  /** Every syntax error, in line order, each line's substitutions included: every boot would stop on them. */
+  problems: LineProblem[];
 }
 
-/**
- * binary.env as a plan the profile step's shell path can apply without Node.js, or undefined when a line needs
- * more than a plan holds: a syntax error (the boot reports it, with its code), a default that is itself
- * expanded (`${A:-${B}}`), a NUL. Lines the boot never applies (EXECPACK_INTERNAL_*) are left out; whether a
- * config var is set, and every value, is for the boot to see.
- */
-export function planBinaryEnv(text: string, path: string): PlannedLine[] | undefined {
-  const lines: PlannedLine[] = [];
-  try {
-    for (const entry of parseBinaryEnv(text, path)) {
-      if (entry.name.startsWith(INTERNAL_PREFIX)) continue;
-      if (entry.quote === "single" || entry.quote === "backtick") {
-        lines.push({ name: entry.name, pieces: entry.raw === "" ? [] : [{ kind: "text", text: entry.raw }] });
-        continue;
-      }
-      const site = { path, entry };
-      const pieces: PlannedLine["pieces"] = [];
-      for (const piece of valuePieces(entry.raw, entry.quote, site)) {
-        if (piece.kind !== "op") {
-          pieces.push(piece);
-          continue;
-        }
-        // A `?` operator's word is the error's message: the boot that reports it is Node.js's.
-        const word = piece.operator.endsWith("-") ? valuePieces(piece.word, entry.quote, site) : [];
-        if (!word.every((part) => part.kind === "text")) return undefined;
-        pieces.push({ ...piece, word: word.map((part) => part.text).join("") });
-      }
-      lines.push({ name: entry.name, pieces });
-    }
-  } catch (error) {
-    if (isExecpackError(error)) return undefined; // a syntax error: the boot reports it, with its code and line
-    throw error;
-  }
-  // The shell's fields are NUL-terminated: a value holding a NUL stays with Node.js, which passes on what it can.
-  const texts = lines.flatMap(({ pieces }) => pieces.map((piece) => (piece.kind === "text" ? piece.text : piece.kind === "op" ? piece.word : "")));
-  return texts.some((text) => text.includes("\0")) ? undefined : lines;
+/** One entry's pieces, each `-` default's word literal; undefined when a default holds a substitution. Throws a syntax error. */
+function plannedPieces(entry: Entry, path: string): Piece[] | undefined {
+  if (entry.quote === "single" || entry.quote === "backtick") return entry.raw === "" ? [] : [{ kind: "text", text: entry.raw }];
+  const site = { path, entry };
+  let literalDefaults = true;
+  const pieces = valuePieces(entry.raw, entry.quote, site).map((piece): Piece => {
+    if (piece.kind !== "op") return piece;
+    // A `?` operator's word is the error's message: the boot that reports it is Node.js's.
+    const word = piece.operator.endsWith("-") ? valuePieces(piece.word, entry.quote, site) : [];
+    literalDefaults &&= word.every((part) => part.kind === "text");
+    return { ...piece, word: word.map((part) => (part.kind === "text" ? part.text : "")).join("") };
+  });
+  return literalDefaults ? pieces : undefined;
 }
 
-/**
- * binary.env's syntax errors, in line order: what a build can tell before any config var is known (a missing
- * `${NAME:?}` variable is the boot's to report). Every line is read, and every substitution in it.
- */
-export function binaryEnvSyntaxProblems(text: string, path: string): LineProblem[] {
+/** Reads binary.env once for the build: the shell path's plan and the syntax errors to warn about. */
+export function planBinaryEnv(text: string, path: string): BinaryEnvPlan {
   const problems: LineProblem[] = [];
-  for (const entry of parseBinaryEnv(text, path, (problem) => problems.push(problem))) {
-    if (entry.quote === "single" || entry.quote === "backtick") continue;
-    const site = { path, entry };
+  const lines: PlannedLine[] = [];
+  let plannable = true;
+  const report = (problem: LineProblem): void => {
+    problems.push(problem);
+    plannable = false;
+  };
+  for (const entry of parseBinaryEnv(text, path, report)) {
+    // An EXECPACK_INTERNAL_* line is reported like any other, but the boot never applies it: nor does the plan.
+    const applied = !entry.name.startsWith(INTERNAL_PREFIX);
+    let pieces: Piece[] | undefined;
     try {
-      for (const piece of valuePieces(entry.raw, entry.quote, site)) {
-        if (piece.kind === "op" && piece.operator.endsWith("-")) valuePieces(piece.word, entry.quote, site);
-      }
+      pieces = plannedPieces(entry, path);
     } catch (error) {
       if (!isExecpackError(error)) throw error;
       problems.push({ line: entry.line, error });
+      plannable &&= !applied;
+      continue;
     }
+    if (!applied) continue;
+    if (pieces === undefined) plannable = false;
+    else lines.push({ name: entry.name, pieces });
   }
-  return problems.sort((a, b) => a.line - b.line);
+  // The shell's fields are NUL-terminated: a value holding a NUL stays with Node.js, which passes on what it can.
+  const texts = lines.flatMap(({ pieces }) => pieces.map((piece) => (piece.kind === "text" ? piece.text : piece.kind === "op" ? piece.word : "")));
+  if (texts.some((text) => text.includes("\0"))) plannable = false;
+  return { lines: plannable ? lines : undefined, problems: problems.sort((a, b) => a.line - b.line) };
 }
 
 /** A value holding a URL credential (user info, or a secret-named query parameter), whole or inside text. */

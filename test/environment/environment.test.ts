@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ExecpackError } from "../../src/common/errors.js";
 import { hasControl } from "../../src/common/output.js";
-import { binaryEnvSyntaxProblems, formatEnvironment, maskedValue, planBinaryEnv, resolveEnvironment } from "../../src/environment/environment.js";
+import { formatEnvironment, maskedValue, planBinaryEnv, resolveEnvironment } from "../../src/environment/environment.js";
 import type { ResolvedEnvironment } from "../../src/environment/environment.js";
 
 const PATH = "/app/binary.env";
@@ -229,9 +229,10 @@ describe("resolveEnvironment collecting problems (execpackctl check)", () => {
 describe("binary.env at build time", () => {
   it("lists every syntax error in line order, substitutions and defaults included, and nothing that needs a config var", () => {
     const text = "A=${MISSING:?set it}\nB='open\nC=${D:-${E}\nF=${1BAD}\nG=ok\n";
-    const problems = binaryEnvSyntaxProblems(text, "binary.env");
+    const { problems, lines } = planBinaryEnv(text, "binary.env");
     expect(problems.map(({ line, error }) => [line, error.code])).toEqual([[2, "env.binary-env-syntax"], [3, "env.binary-env-syntax"], [4, "env.binary-env-syntax"]]);
-    expect(binaryEnvSyntaxProblems("A=${B:-x}\n", "binary.env")).toEqual([]);
+    expect(lines).toBeUndefined(); // and no plan: the boot reports them
+    expect(planBinaryEnv("A=${B:-x}\n", "binary.env").problems).toEqual([]);
   });
 
   it.each([
@@ -245,14 +246,14 @@ describe("binary.env at build time", () => {
       { name: "C", pieces: [{ kind: "text", text: "$x\n" }] },
     ]],
   ])("plans %s for the shell path", (_, text, plan) => {
-    expect(planBinaryEnv(text, "binary.env")).toEqual(plan);
+    expect(planBinaryEnv(text, "binary.env").lines).toEqual(plan);
   });
 
   it.each([
     ["a syntax error", "A='open\n"],
     ["a default that is itself expanded", "A=${B:-${C}}\n"],
   ])("plans nothing for %s: Node.js applies it", (_, text) => {
-    expect(planBinaryEnv(text, "binary.env")).toBeUndefined();
+    expect(planBinaryEnv(text, "binary.env").lines).toBeUndefined();
   });
 });
 
