@@ -1396,10 +1396,14 @@ async function boot(paths, args, configVars) {
   if (atBoot) pointShellHomeAt(configVars["BINARY_HOME"], home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
-  const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
-  env.BINARY_HOME = home;
-  if (manifest.libraryPath?.length) env.LD_LIBRARY_PATH = libraryPath(home, manifest.libraryPath, env.LD_LIBRARY_PATH);
+  const { env, argv0 } = forTheProgram(target, home, manifest.libraryPath, resolved.env, commandsDir(paths));
   return execInPlace(target, argv0, args, env);
+}
+function forTheProgram(file, home, libraryFolders, env, commands) {
+  const shelled = asAShellWouldRun(file, env, commands);
+  shelled.env.BINARY_HOME = home;
+  if (libraryFolders?.length) shelled.env.LD_LIBRARY_PATH = libraryPath(home, libraryFolders, shelled.env.LD_LIBRARY_PATH);
+  return shelled;
 }
 function programToRun(home, binary, manifest, command) {
   if (command === void 0 || command === "") return binary;

@@ -1599,6 +1599,12 @@ function libraryPath(home, folders, current) {
 }
 
 // src/boot/boot.ts
+function forTheProgram(file, home, libraryFolders, env, commands) {
+  const shelled = asAShellWouldRun(file, env, commands);
+  shelled.env.BINARY_HOME = home;
+  if (libraryFolders?.length) shelled.env.LD_LIBRARY_PATH = libraryPath(home, libraryFolders, shelled.env.LD_LIBRARY_PATH);
+  return shelled;
+}
 function asAShellWouldRun(file, env, commands) {
   const folder = (0, import_node_path3.dirname)(file);
   const entries = (env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":");
@@ -1762,14 +1768,12 @@ function showEnvironment(appDir, configVars2, options) {
 ` : ""}${formatEnvironment(resolved, options)}`);
 }
 function setForTheProgram(resolved, program) {
-  const set = (name, value) => {
-    if (resolved.env[name] === value) return;
+  const { env } = forTheProgram(program.file, program.home, program.libraryPath, resolved.env, program.commandsDir);
+  for (const [name, value] of Object.entries(env)) {
+    if (resolved.env[name] === value) continue;
     resolved.env[name] = value;
     resolved.origins.set(name, { kind: "execpack" });
-  };
-  set("PATH", asAShellWouldRun(program.file, resolved.env, program.commandsDir).env.PATH ?? "");
-  set("BINARY_HOME", program.home);
-  if (program.libraryPath.length > 0) set("LD_LIBRARY_PATH", libraryPath(program.home, program.libraryPath, resolved.env.LD_LIBRARY_PATH));
+  }
 }
 function installedRelease(manifest) {
   const release = manifest?.release;

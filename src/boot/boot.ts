@@ -36,10 +36,26 @@ export async function boot(paths: SlugPaths, args: readonly string[], configVars
   if (atBoot) pointShellHomeAt(configVars["BINARY_HOME"], home);
   const target = programToRun(home, file, manifest, configVars[COMMAND_VARIABLE]);
   const resolved = bootEnvironment(paths, configVars);
-  const { env, argv0 } = asAShellWouldRun(target, resolved.env, commandsDir(paths));
-  env.BINARY_HOME = home;
-  if (manifest.libraryPath?.length) env.LD_LIBRARY_PATH = libraryPath(home, manifest.libraryPath, env.LD_LIBRARY_PATH);
+  const { env, argv0 } = forTheProgram(target, home, manifest.libraryPath, resolved.env, commandsDir(paths));
   return execInPlace(target, argv0, args, env);
+}
+
+/**
+ * What the boot sets for the program alone, over the resolved environment: PATH and argv[0] as a shell would
+ * run it, BINARY_HOME, and the release's library folders first on LD_LIBRARY_PATH. `execpackctl env` shows the
+ * same (ctl/inspect.ts); launchers/execpack's fast path does it in bash: change all three together.
+ */
+export function forTheProgram(
+  file: string,
+  home: string,
+  libraryFolders: readonly string[] | undefined,
+  env: Readonly<Record<string, string>>,
+  commands: string,
+): { env: Record<string, string>; argv0: string } {
+  const shelled = asAShellWouldRun(file, env, commands);
+  shelled.env.BINARY_HOME = home;
+  if (libraryFolders?.length) shelled.env.LD_LIBRARY_PATH = libraryPath(home, libraryFolders, shelled.env.LD_LIBRARY_PATH);
+  return shelled;
 }
 
 function programToRun(home: string, binary: string, manifest: InstallManifest, command: string | undefined): string {

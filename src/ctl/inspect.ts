@@ -8,8 +8,7 @@ import { CONNECTION_SCHEMES, whyNotConnectionUrl } from "../environment/connecti
 import { formatEnvironment, resolveEnvironment } from "../environment/environment.js";
 import type { ResolvedEnvironment } from "../environment/environment.js";
 import { counted, escapeLayout, formatError } from "../common/output.js";
-import { BINARY_ENV_FILE, asAShellWouldRun, readBinaryEnv } from "../boot/boot.js";
-import { libraryPath } from "../boot/dyno.js";
+import { BINARY_ENV_FILE, forTheProgram, readBinaryEnv } from "../boot/boot.js";
 import { describeRelease, parseReleaseName } from "../fetch/release-name.js";
 import { parseSourceUrl } from "../fetch/url-policy.js";
 import type { InstallManifest } from "../install/slug.js";
@@ -40,15 +39,14 @@ export function showEnvironment(
   return escapeLayout(`${release ? `# installed: ${release}\n` : ""}${formatEnvironment(resolved, options)}`);
 }
 
+/** The boot's own additions (boot.ts, forTheProgram), each value it changes marked as execpack's. */
 function setForTheProgram(resolved: ResolvedEnvironment, program: InstalledProgram): void {
-  const set = (name: string, value: string) => {
-    if (resolved.env[name] === value) return;
+  const { env } = forTheProgram(program.file, program.home, program.libraryPath, resolved.env, program.commandsDir);
+  for (const [name, value] of Object.entries(env)) {
+    if (resolved.env[name] === value) continue;
     resolved.env[name] = value;
     resolved.origins.set(name, { kind: "execpack" });
-  };
-  set("PATH", asAShellWouldRun(program.file, resolved.env, program.commandsDir).env.PATH ?? "");
-  set("BINARY_HOME", program.home);
-  if (program.libraryPath.length > 0) set("LD_LIBRARY_PATH", libraryPath(program.home, program.libraryPath, resolved.env.LD_LIBRARY_PATH));
+  }
 }
 
 /** What a release name resolved to when the slug was built: `acme/widget v1.2.0: widget_1.2.0_linux_amd64.tar.gz (...)`. */
