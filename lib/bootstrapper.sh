@@ -61,6 +61,28 @@ bootstrapper::install_launchers() {
 	# the pinned release, both with process.execve, so no marker is written, and no Node.js is started to ask.
 }
 
+# Runs the profile step once at build time (src/cli/profile-loader.ts, src/cli/profile.ts) from the install at
+# <root> (a slug's .execpack, Fir's execpack layer) with <flags> (--write-code-cache, --write-plan), and prints
+# what it prints on stdout: binary.env's syntax errors, which --write-plan finds. The environment is clean but
+# for a URL of every scheme, a malformed and a placeholder one, so the code a dyno start runs is the code that
+# runs (and, with --write-code-cache, gets compiled). A failure only costs what the flags would have written.
+bootstrapper::run_profile_step() {
+	local node="${1}"
+	local root="${2}"
+	shift 2
+	local scratch
+	scratch="$(mktemp -d)"
+	env -i PATH="/usr/bin:/bin" PORT=5000 \
+		DATABASE_URL="postgres://u:p%40ss@db.internal:5432/db?sslmode=require" JAWSDB_URL="mysql://u:p@mysql.internal:3306/db" \
+		CLEARDB_DATABASE_URL="mysql://u:p@cleardb.internal/heroku_db?reconnect=true" REDIS_URL="redis://h:p@cache.internal:6379" \
+		REDIS_TLS_URL="rediss://:p@cache.internal:6380" CLOUDAMQP_URL="amqp://u:p@mq.internal/vhost" \
+		MONGODB_URI="mongodb://u:p@m1.internal,m2.internal:27018/db" MONGO_SRV_URL="mongodb+srv://u:p@cluster.internal/db" \
+		IPV6_DATABASE_URL="postgresql://u:p@[::1]:5432/db" BROKEN_URL="postgres://u:p@db.internal:port/db" \
+		PENDING_URL="mysql://u:p@changeme:3306/db" \
+		"${node}" "${root}/bootstrapper/profile-loader.cjs" "${scratch}/record" "$@" 2>/dev/null || true
+	rm -rf "${scratch}"
+}
+
 # Prints binary.env's syntax errors, one per line with its code as the profile step found them at build time
 # (src/cli/profile.ts, --write-plan), as build warnings, if there are any.
 bootstrapper::binary_env_problems() {

@@ -164,12 +164,8 @@ cnb::write_layer_env() {
 cnb::write_profile_plan() {
 	local node="${1}"
 	local execpack_layer="${2}"
-	local scratch problems=""
 	rm -f "${execpack_layer}/profile-plan"
-	scratch="$(mktemp -d)"
-	problems="$(env -i PATH="/usr/bin:/bin" "${node}" "${execpack_layer}/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-plan 2>/dev/null)" || true
-	rm -rf "${scratch}"
-	bootstrapper::binary_env_problems "${problems}"
+	bootstrapper::binary_env_problems "$(bootstrapper::run_profile_step "${node}" "${execpack_layer}" --write-plan)"
 }
 
 # Installs the execpack layer's exec.d program (launchers/execpack-exec-d), which the launcher runs before every

@@ -30,11 +30,10 @@ PROFILE
 	slug::warm_profile "${build_dir}" "${2:-}"
 }
 
-# Runs the profile step once, in a clean environment, to write the plan of its shell path
+# Runs the profile step once (bootstrapper::run_profile_step) to write the plan of its shell path
 # (.execpack/profile-plan, src/boot/profile-plan.ts: most dyno starts then need no Node.js at all) and V8's code
 # cache of its compiled functions (src/cli/profile-loader.ts): a start that does need the Node.js step skips
-# compiling them. A URL of every scheme, a malformed and a placeholder one, and the app's own binary.env make
-# the code a boot runs compiled. A failure only costs the cache and the plan. With a <cache-dir>, the build
+# compiling them. A failure only costs the cache and the plan. With a <cache-dir>, the build
 # cache keeps both under a key of what makes them (the bundles, the app's binary.env and install manifest, the
 # Node.js, this function), and a build with the same key copies them instead of starting Node.js
 # (lib/release_reuse.sh's rebuilds start none). A stale code cache would only be rejected by V8.
@@ -43,11 +42,11 @@ PROFILE
 slug::warm_profile() {
 	local build_dir="${1}"
 	local cache_dir="${2:-}"
-	local scratch key="" problems=""
+	local key="" problems=""
 	if [[ -n "${cache_dir}" ]]; then
 		key="$({
 			"${build_dir}/.execpack/node/bin/node" --version
-			declare -f slug::warm_profile
+			declare -f slug::warm_profile bootstrapper::run_profile_step
 			cd "${build_dir}" && sha256sum -- .execpack/bootstrapper/profile.cjs .execpack/bootstrapper/profile-loader.cjs .execpack/binary.json
 			[[ ! -f "${build_dir}/binary.env" ]] || cat "${build_dir}/binary.env"
 		} | sha256sum)" || key=""
@@ -59,16 +58,7 @@ slug::warm_profile() {
 		fi
 		rm -f "${build_dir}/.execpack/profile-code-cache" "${build_dir}/.execpack/profile-plan"
 	fi
-	scratch="$(mktemp -d)"
-	problems="$(env -i HOME="${build_dir}" PATH="/usr/bin:/bin" PORT=5000 \
-		DATABASE_URL="postgres://u:p%40ss@db.internal:5432/db?sslmode=require" JAWSDB_URL="mysql://u:p@mysql.internal:3306/db" \
-		CLEARDB_DATABASE_URL="mysql://u:p@cleardb.internal/heroku_db?reconnect=true" REDIS_URL="redis://h:p@cache.internal:6379" \
-		REDIS_TLS_URL="rediss://:p@cache.internal:6380" CLOUDAMQP_URL="amqp://u:p@mq.internal/vhost" \
-		MONGODB_URI="mongodb://u:p@m1.internal,m2.internal:27018/db" MONGO_SRV_URL="mongodb+srv://u:p@cluster.internal/db" \
-		IPV6_DATABASE_URL="postgresql://u:p@[::1]:5432/db" BROKEN_URL="postgres://u:p@db.internal:port/db" \
-		PENDING_URL="mysql://u:p@changeme:3306/db" \
-		"${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack/bootstrapper/profile-loader.cjs" "${scratch}/record" --write-code-cache --write-plan 2>/dev/null)" || true
-	rm -rf "${scratch}"
+	problems="$(bootstrapper::run_profile_step "${build_dir}/.execpack/node/bin/node" "${build_dir}/.execpack" --write-code-cache --write-plan)"
 	bootstrapper::binary_env_problems "${problems}"
 	if [[ -n "${key}" && -f "${build_dir}/.execpack/profile-code-cache" && -f "${build_dir}/.execpack/profile-plan" ]]; then
 		# Key last, so a half-written entry is never used; a failure only costs the next build a Node.js start.
