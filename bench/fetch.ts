@@ -19,7 +19,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 // @ts-expect-error: a plain ES module of the build scripts, without types
-import { withoutHttp2 } from "../lib/esbuild-without-http2.mjs";
+import { BUNDLE_OPTIONS, MODULE_URL_BANNER } from "../lib/bundle-options.mjs";
 import { GNU_TIME, median, mib, releaseFixture } from "./release-fixture.js";
 import { serveDirectory } from "../test/helpers/static-server.js";
 
@@ -48,14 +48,8 @@ async function bundleRunner(outDir: string): Promise<string> {
   await esbuild.build({
     entryPoints: [join(REPO, "bench/fetch-runner.ts")],
     outfile,
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node22",
-    // As lib/build-bootstrapper.mjs bundles the bootstrapper: undici's Milo parser and node:http2 left out.
-    define: { "import.meta.url": "__execpack_module_url", esbuildDetection: "true" },
-    banner: { js: 'const __execpack_module_url = require("node:url").pathToFileURL(__filename).href;' },
-    plugins: [withoutHttp2],
+    ...BUNDLE_OPTIONS, // as lib/build-bootstrapper.mjs bundles the bootstrapper
+    banner: { js: MODULE_URL_BANNER },
     logLevel: "warning",
   });
   return outfile;
