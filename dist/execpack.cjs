@@ -1134,13 +1134,17 @@ function lookup(name, scope) {
 }
 var UsesFailedLine = class extends Error {
 };
+function requiredHint(name, message) {
+  const own = message.trim() === "" ? [] : [message.trim().replace(/(?<![.!?])$/, ".")];
+  const how = /config:set/.test(message) ? [] : [`Set it with \`heroku config:set ${name}=...\`.`];
+  return [...own, ...how].join(" ");
+}
 function requiredError(name, operator, message, scope) {
   const { path, entry } = scope;
   const state = operator === ":?" ? "is empty or not set" : "is not set";
   return new ExecpackError("env.required", `${name} ${state}, and ${path} line ${entry.line} requires it`, {
     seen: [`${path}:${entry.line}: ${entry.name} uses \${${name}${operator}...}`],
-    // The app's own message says what the value is; how to set it is ours to add, unless the message says it.
-    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}${/config:set/.test(message) ? "" : `Set it with \`heroku config:set ${name}=...\`.`}`.trim()
+    hint: requiredHint(name, message)
   });
 }
 function matchingBrace(text, from) {

@@ -210,14 +210,20 @@ function lookup(name: string, scope: Scope): string | undefined {
 /** Thrown while collecting problems when a line uses a variable whose own line failed, which is reported already. */
 class UsesFailedLine extends Error {}
 
+/** The app's own message says what the value is; how to set it is ours to add, unless the message says it. */
+function requiredHint(name: string, message: string): string {
+  const own = message.trim() === "" ? [] : [message.trim().replace(/(?<![.!?])$/, ".")];
+  const how = /config:set/.test(message) ? [] : [`Set it with \`heroku config:set ${name}=...\`.`];
+  return [...own, ...how].join(" ");
+}
+
 function requiredError(name: string, operator: string, message: string, scope: Scope): ExecpackError {
   const { path, entry } = scope;
   const state = operator === ":?" ? "is empty or not set" : "is not set";
   // The message is the author's text from the file, shown as written: it never holds a value.
   return new ExecpackError("env.required", `${name} ${state}, and ${path} line ${entry.line} requires it`, {
     seen: [`${path}:${entry.line}: ${entry.name} uses \${${name}${operator}...}`],
-    // The app's own message says what the value is; how to set it is ours to add, unless the message says it.
-    hint: `${message.trim() === "" ? "" : `${message.trim().replace(/(?<![.!?])$/, ".")} `}${/config:set/.test(message) ? "" : `Set it with \`heroku config:set ${name}=...\`.`}`.trim(),
+    hint: requiredHint(name, message),
   });
 }
 
