@@ -9,10 +9,12 @@
  * download and extract phases (a tar.gz is extracted while it downloads: its "download" holds both), and peak
  * RSS (GNU time's %M: the largest process of the case).
  * `sync` runs before every case so no case pays for the previous one's dirty pages.
+ * The execpack child runs as bin/compile runs the install step: with its Node.js flags (lib/bootstrapper.sh,
+ * BOOTSTRAPPER_INSTALL_NODE_FLAGS) and MALLOC_ARENA_MAX=2, but without a compile cache (as on a first build).
  * Run: npx tsx bench/fetch.ts [RUNS]    (RUNS defaults to 5; FETCH_BENCH_MIB=… changes the binary size;
- *      FETCH_BENCH_NODE_FLAGS="--max-semi-space-size=1" runs the execpack child with those Node.js flags)
+ *      FETCH_BENCH_NODE_FLAGS="--max-semi-space-size=1" runs the execpack child with those flags instead)
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -26,7 +28,13 @@ import { serveDirectory } from "../test/helpers/static-server.js";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 5);
 const BINARY_MIB = Number(process.env.FETCH_BENCH_MIB ?? 200);
-const NODE_FLAGS = (process.env.FETCH_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const NODE_FLAGS = process.env.FETCH_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? installStepFlags();
+
+/** The flags bin/compile starts the install step with, from where it keeps them. */
+function installStepFlags(): string[] {
+  const script = 'source lib/bootstrapper.sh && printf "%s\\n" "${BOOTSTRAPPER_INSTALL_NODE_FLAGS[@]}"';
+  return execFileSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8" }).split("\n").filter(Boolean);
+}
 
 interface Sample {
   wallMs: number;
@@ -56,13 +64,13 @@ async function bundleRunner(outDir: string): Promise<string> {
 }
 
 /** Runs a command (under GNU time when there is one); resolves with its wall time, stdout and peak RSS. */
-function timed(command: string, args: readonly string[], scratch: string): Promise<{ wallMs: number; stdout: string; peakKiB: number | undefined }> {
+function timed(command: string, args: readonly string[], scratch: string, env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; stdout: string; peakKiB: number | undefined }> {
   const rssFile = join(scratch, "time.out");
   const [file, argv] = GNU_TIME ? [GNU_TIME, ["-f", "%M", "-o", rssFile, command, ...args]] : [command, [...args]];
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     // Asynchronous on purpose: the release server lives in this process and must keep serving.
-    const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], env });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -98,7 +106,7 @@ try {
     format,
     run: async (scratch) => {
       const url = `${server.url}/${basename(format === "zip" ? fixture.zip : fixture.tarGz)}`;
-      const result = await timed(process.execPath, [...NODE_FLAGS, runner, url, scratch], scratch);
+      const result = await timed(process.execPath, [...NODE_FLAGS, runner, url, scratch], scratch, { ...process.env, MALLOC_ARENA_MAX: "2" });
       const report = JSON.parse(result.stdout) as { downloadMs: number; extractMs: number; maxRssKiB: number; size: number };
       if (report.size !== fixture.binaryBytes) throw new Error(`installed ${report.size} bytes, expected ${fixture.binaryBytes}`);
       return { wallMs: result.wallMs, peakKiB: result.peakKiB ?? report.maxRssKiB, downloadMs: report.downloadMs, extractMs: report.extractMs };
@@ -131,7 +139,7 @@ try {
   }
 
   const archiveSize = (format: "zip" | "tar.gz") => statSync(format === "zip" ? fixture.zip : fixture.tarGz).size;
-  const flags = NODE_FLAGS.length ? `, execpack with ${NODE_FLAGS.join(" ")}` : "";
+  const flags = `, execpack with ${NODE_FLAGS.length ? NODE_FLAGS.join(" ") : "no flags"}`;
   console.log(`\nfetch + extract of a ${mib(fixture.binaryBytes)} ELF from loopback, median of ${RUNS} runs, Node ${process.version}${flags}, ${GNU_TIME ? "peak RSS by GNU time" : "peak RSS of the execpack process only"}`);
   console.log(`archives: zip ${mib(archiveSize("zip"))}, tar.gz ${mib(archiveSize("tar.gz"))}\n`);
   console.log(`${pad("case", 18, true)}${pad("wall ms", 10)}${pad("vs tools", 10)}${pad("download", 10)}${pad("extract", 10)}${pad("peak RSS", 11)}`);

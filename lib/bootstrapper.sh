@@ -19,6 +19,19 @@ bootstrapper::install() {
 	output::indent "Installed ${#bundles[@]} bundles from the buildpack's dist/"
 }
 
+# The Node.js flags of the install step (bin/compile, bin/build; bench/fetch.ts reads them from here), which
+# run it under MALLOC_ARENA_MAX=2 besides: two malloc arenas instead of one per thread, a few MB. Measured with
+# bench/compile-memory.ts (peak RSS for a 500 MB archive) and bench/fetch.ts (time):
+#   --max-semi-space-size=1  a 1 MB young generation returns spent stream buffers early: 167 -> 120 MB, faster.
+#   --expose-gc              lets the extraction collect every few MiB it writes (src/archive/byte-stream.ts).
+#   --liftoff-only           undici's WebAssembly HTTP parser is never recompiled by V8's optimizing compiler,
+#                            whose working memory was some 9 MB of the peak (the parser is a sliver of the time).
+#   --max-opt=2              Maglev, V8's mid-tier compiler, at most, never TurboFan: TurboFan's own code pages
+#                            (file-backed, counted in RSS) and working memory were some 4 MB of the peak, and the
+#                            hot loops here are zlib's, OpenSSL's and the kernel's: no slower (bench/fetch.ts).
+# shellcheck disable=SC2034 # read by bin/compile and bin/build, which source this file
+readonly BOOTSTRAPPER_INSTALL_NODE_FLAGS=(--max-semi-space-size=1 --expose-gc --liftoff-only --max-opt=2)
+
 # Runs a bootstrapper command (<node> <bundle> ARGS...). Its own failures are explained by the bootstrapper
 # (status 1: an error with a code; 70: an internal error); a Node.js killed by a signal (an abort inside a
 # dependency, a segfault, the kernel's OOM killer) printed nothing of ours, so that is said here.

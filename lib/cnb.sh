@@ -91,10 +91,10 @@ cnb::write_layer_toml() {
 # run the bootstrapper and is for the image's architecture (a Node.js buildpack ran first), else the pinned
 # release.
 cnb::wanted_node_version() {
-	local found
-	if found="$(command -v node)" && nodejs::is_capable "${found}" &&
-		[[ "$(nodejs::platform_of "${found}")" == "$(nodejs::target_platform)" ]]; then
-		"${found}" --version
+	local found probe
+	if found="$(command -v node)" && probe="$(nodejs::probe "${found}")" &&
+		[[ "$(nodejs::platform "${probe%% *}")" == "$(nodejs::target_platform)" ]]; then
+		echo "${probe#* }"
 	else
 		echo "v${NODEJS_VERSION}"
 	fi

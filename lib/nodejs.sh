@@ -15,12 +15,36 @@ nodejs::is_capable() {
 }
 
 # Prints "<arch> <version>" of the given node (`x64 v24.21.0`) when it can run the bootstrapper; fails
-# otherwise. One start of that node answers both questions (some 40 ms each on a build machine).
+# otherwise. A node that is an ELF executable is asked only `--version`, which answers before V8 starts (some
+# 5 ms instead of 40 on a build machine), and its architecture is read from its ELF header: on Linux every
+# Node.js from 22.15 on has process.execve, so the version answers both questions. Anything else (a version
+# manager's shim script, an ELF for a machine this does not name) is started once and asked directly.
 nodejs::probe() {
 	local node="${1}"
+	local arch version
+	if arch="$(nodejs::elf_arch "${node}")" && version="$("${node}" --version 2>/dev/null)" &&
+		[[ "${version}" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
+		local major="${BASH_REMATCH[1]}" minor="${BASH_REMATCH[2]}"
+		((major > 22 || (major == 22 && minor >= 19))) || return 1
+		echo "${arch} ${version}"
+		return 0
+	fi
 	"${node}" -e 'const [major, minor] = process.versions.node.split(".").map(Number);
 if (!((major > 22 || (major === 22 && minor >= 19)) && typeof process.execve === "function")) process.exit(1);
 console.log(process.arch, process.version)' 2>/dev/null
+}
+
+# Prints the architecture, as Node.js names it (x64, arm64), of a 64-bit little-endian ELF executable (links
+# followed); fails for any other file. Bytes 0-5 of the header: the magic, the class (2: 64-bit), the byte
+# order (1: little-endian); bytes 18-19: e_machine (62: x86-64, 183: AArch64).
+nodejs::elf_arch() {
+	local header
+	header="$(od -An -tx1 -N20 -- "$(readlink -f -- "${1}")" 2>/dev/null | tr -d ' \n')" || return 1
+	case "${header}" in
+		7f454c460201????????????????????????3e00) echo x64 ;;
+		7f454c460201????????????????????????b700) echo arm64 ;;
+		*) return 1 ;;
+	esac
 }
 
 # Prints the architecture name Node.js uses in its release file names, for an architecture as `uname -m`
@@ -42,12 +66,6 @@ nodejs::platform() {
 # architecture (CNB_TARGET_ARCH); a classic build runs on the kind of machine its dynos are.
 nodejs::target_platform() {
 	nodejs::platform "${CNB_TARGET_ARCH:-$(uname -m)}"
-}
-
-# Prints the platform of a node executable that runs here.
-nodejs::platform_of() {
-	local node="${1}"
-	nodejs::platform "$("${node}" -p process.arch)"
 }
 
 # Installs the target's Node.js into <target>/bin/node: the one on PATH when it can run the bootstrapper and

@@ -20,20 +20,29 @@ export const INFLATE_CHUNK = 256 * 1024;
  * starts the install step with --expose-gc). A spent chunk's memory is outside V8's heap and is freed only
  * when its small JavaScript object is collected, and the young generation (1 MB in bin/compile) fills with
  * those objects only every 50 MB or so of chunks: a zip of 500 MB left some 25 MB of spent chunks waiting
- * (bench/compile-memory.ts). A collection every 4 MiB costs some 0.3 ms each, about 40 ms for 500 MB, and
- * took the zip's peak from 119 to 92 MB; the tar.gz's, whose chunks come at the network's pace, moved little.
+ * (bench/compile-memory.ts). A collection every 2 MiB costs some 0.3 ms each, some 75 ms for 500 MB that
+ * measured no slower (fewer chunks waiting to be freed), and holds the zip's peak 4 MB lower than every 4 MiB.
+ *
+ * Every 8th collection (16 MiB) is a full one: a chunk still queued in a stream when a young collection comes
+ * is moved to the old generation, where only a full collection frees it, and those come rarely with a heap
+ * this small. The install step on a 500 MB tar.gz, whose chunks wait in several streams at the network's pace,
+ * peaked at 75 MiB in most runs and 94 MiB in some with none, 77-79 MiB with one every 32 MiB, 73-75 MiB with
+ * one every 16 MiB, and 72 MiB with one every 8 MiB, but 6% slower (bench/compile-memory.ts measures the build).
  */
-const COLLECT_EVERY_BYTES = 4 * 1024 * 1024;
+const COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
+const FULL_COLLECTION_EVERY = 8;
 let writtenSinceCollection = 0;
-const collect = (globalThis as { gc?: (options: { type: "minor" }) => void }).gc;
+let collections = 0;
+const collect = (globalThis as { gc?: (options: { type: "minor" | "major" }) => void }).gc;
 
-/** Counts bytes written out; every few MiB, collects the young generation (when exposed), freeing spent chunks. */
+/** Counts bytes written out; every few MiB, collects (when exposed), freeing spent chunks. */
 export function spent(bytes: number): void {
   if (collect === undefined) return;
   writtenSinceCollection += bytes;
   if (writtenSinceCollection < COLLECT_EVERY_BYTES) return;
   writtenSinceCollection = 0;
-  collect({ type: "minor" });
+  collections = (collections + 1) % FULL_COLLECTION_EVERY;
+  collect({ type: collections === 0 ? "major" : "minor" });
 }
 
 /**

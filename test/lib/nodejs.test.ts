@@ -4,7 +4,7 @@
  * kept in the build cache: reused after a local check, without the network; dropped and fetched again when the
  * check fails.
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { nodeMirror, pinnedNodeVersion } from "../e2e/helpers/node-mirror.js";
+import { elfHeader } from "../helpers/elf-binary.js";
 import { serveDirectory } from "../helpers/static-server.js";
 import { runScript } from "../../src/ctl/local-heroku.js";
 
@@ -53,6 +54,42 @@ describe("nodejs::is_capable", () => {
     ["24.21.0", false, false],
   ])("Node.js %s (process.execve: %s) → %s", (version, execve, capable) => {
     expect(nodejsSh(`nodejs::is_capable ${JSON.stringify(fakeNode(version, execve))}`).status).toBe(capable ? 0 : 1);
+  });
+});
+
+describe("nodejs::probe", () => {
+  /** An ELF `node` built by this machine's cc: it answers `--version` with `version`, and fails at anything else. */
+  function versionOnlyElf(version: string): string {
+    const source = join(work, `version-only-${version}.c`);
+    const node = join(work, `version-only-${version}`);
+    writeFileSync(source, `#include <stdio.h>\n#include <string.h>\nint main(int c, char **v) { if (c == 2 && !strcmp(v[1], "--version")) { puts("${version}"); return 0; } return 3; }\n`);
+    execFileSync("cc", ["-o", node, source]);
+    return node;
+  }
+
+  it("asks an ELF node only --version, and reads its architecture from its header: no V8 start", () => {
+    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v24.1.0"))}`).stdout).toBe(`${process.arch} v24.1.0\n`);
+    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v22.19.0"))}`).stdout).toBe(`${process.arch} v22.19.0\n`);
+    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v22.18.1"))}`).status).toBe(1);
+    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v20.19.0"))}`).status).toBe(1);
+  });
+
+  it("starts a node that is not an ELF executable (a shim script) and asks it directly", () => {
+    expect(nodejsSh(`nodejs::probe ${JSON.stringify(fakeNode("24.21.0", true))}`).stdout).toBe(`${process.arch} v${process.versions.node}\n`);
+    expect(nodejsSh(`nodejs::probe ${JSON.stringify(fakeNode("24.21.0", false))}`).status).toBe(1);
+  });
+
+  it.each([
+    [{ machine: "x86_64" }, "x64"],
+    [{ machine: "aarch64" }, "arm64"],
+    [{ machine: "x86_64", class: 32 as const }, undefined],
+    [{ machine: "aarch64", endianness: "big" as const }, undefined],
+    [{ machine: "riscv" }, undefined],
+  ])("nodejs::elf_arch of %o → %s", (spec, arch) => {
+    const file = join(work, `header-${JSON.stringify(spec).replace(/\W/g, "")}`);
+    writeFileSync(file, elfHeader(spec));
+    const result = nodejsSh(`nodejs::elf_arch ${JSON.stringify(file)}`);
+    expect([result.status, result.stdout]).toEqual(arch ? [0, `${arch}\n`] : [1, ""]);
   });
 });
 
