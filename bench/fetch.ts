@@ -5,6 +5,8 @@
  *   execpack zip / tar.gz     installRelease in a child (bench/fetch-runner.ts, bundled by esbuild like the
  *                             bootstrapper): download, SHA-256, build-cache copy, choose, extract, install
  *   curl + unzip / tar -xzf   `curl -o` then `unzip` or `tar -xzf`
+ *   bare Node.js zip          bench/fetch-bare.cjs: node:http, one inflate, no checks, for the zip only: what
+ *                             Node.js's own start and I/O cost, whatever the code (the least at small sizes)
  * and prints medians of wall time, the ratio against curl + the extractor (target ≤ 1.2x), execpack's
  * download and extract phases (a tar.gz is extracted while it downloads: its "download" holds both), and peak
  * RSS (GNU time's %M: the largest process of the case).
@@ -125,7 +127,16 @@ try {
       return { wallMs: result.wallMs, peakKiB: result.peakKiB };
     },
   });
-  const cases = [execpack("zip"), tools("zip"), execpack("tar.gz"), tools("tar.gz")];
+  const bare: Case = {
+    name: "bare Node.js zip",
+    format: "zip",
+    run: async (scratch) => {
+      const result = await timed(process.execPath, [join(REPO, "bench/fetch-bare.cjs"), `${server.url}/${basename(fixture.zip)}`, scratch], scratch);
+      if ((JSON.parse(result.stdout) as { size: number }).size !== fixture.binaryBytes) throw new Error("bare Node.js installed the wrong size");
+      return { wallMs: result.wallMs, peakKiB: result.peakKiB };
+    },
+  };
+  const cases = [execpack("zip"), bare, tools("zip"), execpack("tar.gz"), tools("tar.gz")];
 
   const samples = new Map<string, Sample[]>(cases.map((item) => [item.name, []]));
   for (let run = 0; run <= RUNS; run += 1) {
@@ -146,7 +157,7 @@ try {
   for (const item of cases) {
     const list = samples.get(item.name)!;
     const wall = median(list.map((sample) => sample.wallMs));
-    const tool = cases.find((other) => other.format === item.format && !other.name.startsWith("execpack"))!;
+    const tool = cases.find((other) => other.format === item.format && other.name.startsWith("curl"))!;
     const ratio = wall / median(samples.get(tool.name)!.map((sample) => sample.wallMs));
     const phase = (key: "downloadMs" | "extractMs") => (list[0]?.[key] === undefined ? "" : median(list.map((sample) => sample[key]!)).toFixed(0));
     const peaks = list.map((sample) => sample.peakKiB).filter((value) => value !== undefined);
