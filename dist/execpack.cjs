@@ -469,6 +469,10 @@ function assertInterpreter(file, interpreter, kind) {
   );
 }
 
+// src/install/node-flags.ts
+var INSTALL_NODE_FLAGS = ["--max-semi-space-size=1", "--expose-gc", "--liftoff-only", "--max-opt=2"];
+var INSTALL_MALLOC_ARENA_MAX = "2";
+
 // src/install/slug.ts
 var import_node_fs3 = require("node:fs");
 var import_node_path = require("node:path");
@@ -560,10 +564,13 @@ Booting the binary installed at build time instead (sha256 ${buildManifest.sha25
 }
 function runFetchProcess(paths, id, deadline, env, builtTag) {
   const bundle = (0, import_node_url2.fileURLToPath)(new URL("./boot-fetch.cjs", __execpack_module_url));
-  const child = (0, import_node_child_process.spawnSync)(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline), ...builtTag ? [builtTag] : []], {
+  const args = [...INSTALL_NODE_FLAGS, bundle, paths.root, paths.appDir, id, String(deadline), ...builtTag ? [builtTag] : []];
+  const child = (0, import_node_child_process.spawnSync)(process.execPath, args, {
     // The child's progress lines go straight to the dyno's stderr; stdout carries only its report.
     stdio: ["ignore", "pipe", "inherit"],
-    env,
+    // The install step's memory settings (its peak is the dyno's, before the binary starts), and its speed:
+    // a 60 MiB tar.gz booted 3% sooner with them (bench/boot-fetch.ts, 1.23-1.25x against 1.26-1.29x).
+    env: { ...env, MALLOC_ARENA_MAX: INSTALL_MALLOC_ARENA_MAX },
     timeout: Math.max(0, deadline - Date.now()) + EXTRACT_GRACE_MS,
     killSignal: "SIGKILL",
     maxBuffer: 1024 * 1024

@@ -19,8 +19,9 @@ bootstrapper::install() {
 	output::indent "Installed ${#bundles[@]} bundles from the buildpack's dist/"
 }
 
-# The Node.js flags of the install step (bin/compile, bin/build; bench/fetch.ts reads them from here), which
-# run it under MALLOC_ARENA_MAX=2 besides: two malloc arenas instead of one per thread, a few MB. Measured with
+# The Node.js flags of the install step (bin/compile, bin/build; bench/fetch.ts reads them from here), and of
+# the boot-time fetch, whose process src/install/node-flags.ts starts with the same list (a test holds the two
+# equal). Both run under MALLOC_ARENA_MAX=2 besides: two malloc arenas instead of one per thread, a few MB. Measured with
 # bench/compile-memory.ts (peak RSS for a 500 MB archive) and bench/fetch.ts (time):
 #   --max-semi-space-size=1  a 1 MB young generation returns spent stream buffers early: 167 -> 120 MB, faster.
 #   --expose-gc              lets the extraction collect every few MiB it writes (src/archive/byte-stream.ts).
@@ -50,13 +51,14 @@ bootstrapper::run() {
 # <slug-dir>/compile-cache, leaves V8's code for it in the slug (portable: the cache names the bundle relative to
 # itself, so it holds when the slug moves from /tmp/build_<id> to /app), and src/boot/boot-fetch.ts points the
 # boot's fetch at it: some 20 ms less at every start (bench/boot-fetch.ts). Node.js checks each entry against
-# the bundle's content and its own version and flags, and compiles afresh when one does not match.
+# the bundle's content and its own version and flags, and compiles afresh when one does not match: so this runs
+# with the flags the boot starts the fetch with (the install step's, src/install/node-flags.ts).
 # A failure costs only that speed, so it is not the build's.
 bootstrapper::warm_boot_fetch() {
 	local node="${1}"
 	local slug_dir="${2}"
 	NODE_COMPILE_CACHE="${slug_dir}/compile-cache" NODE_COMPILE_CACHE_PORTABLE=1 \
-		"${node}" "${slug_dir}/bootstrapper/boot-fetch.cjs" --compile-cache-only >/dev/null 2>&1 || rm -rf "${slug_dir}/compile-cache"
+		"${node}" "${BOOTSTRAPPER_INSTALL_NODE_FLAGS[@]}" "${slug_dir}/bootstrapper/boot-fetch.cjs" --compile-cache-only >/dev/null 2>&1 || rm -rf "${slug_dir}/compile-cache"
 }
 
 # Copies the launchers into <slug-dir>/bin.

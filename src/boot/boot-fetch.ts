@@ -20,6 +20,7 @@ import { formatError, warn } from "../common/output.js";
 import { REPORT_URL } from "../common/main.js";
 import { maskUrl } from "../common/secrets.js";
 import { assertExecutable } from "../archive/runnable.js";
+import { INSTALL_MALLOC_ARENA_MAX, INSTALL_NODE_FLAGS } from "../install/node-flags.js";
 import { binaryPath } from "../install/slug.js";
 import { bootScratchRoot } from "./scratch.js";
 import type { InstallManifest, SlugPaths } from "../install/slug.js";
@@ -84,10 +85,13 @@ export function fetchAtBoot(paths: SlugPaths, buildManifest: InstallManifest, co
 
 function runFetchProcess(paths: SlugPaths, id: string, deadline: number, env: NodeJS.ProcessEnv, builtTag: string | undefined): InstallManifest {
   const bundle = fileURLToPath(new URL("./boot-fetch.cjs", import.meta.url));
-  const child = spawnSync(process.execPath, [bundle, paths.root, paths.appDir, id, String(deadline), ...(builtTag ? [builtTag] : [])], {
+  const args = [...INSTALL_NODE_FLAGS, bundle, paths.root, paths.appDir, id, String(deadline), ...(builtTag ? [builtTag] : [])];
+  const child = spawnSync(process.execPath, args, {
     // The child's progress lines go straight to the dyno's stderr; stdout carries only its report.
     stdio: ["ignore", "pipe", "inherit"],
-    env,
+    // The install step's memory settings (its peak is the dyno's, before the binary starts), and its speed:
+    // a 60 MiB tar.gz booted 3% sooner with them (bench/boot-fetch.ts, 1.23-1.25x against 1.26-1.29x).
+    env: { ...env, MALLOC_ARENA_MAX: INSTALL_MALLOC_ARENA_MAX },
     timeout: Math.max(0, deadline - Date.now()) + EXTRACT_GRACE_MS,
     killSignal: "SIGKILL",
     maxBuffer: 1024 * 1024,

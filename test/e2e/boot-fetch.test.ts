@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, makeStackPath, nodeOnPath, processCommand, startDyno } from "../../src/ctl/local-heroku.js";
 import type { BuildResult } from "../../src/ctl/local-heroku.js";
+import { INSTALL_NODE_FLAGS } from "../../src/install/node-flags.js";
 import { ok, stall, startFaultServer, status } from "../helpers/fault-server.js";
 import type { FaultServer } from "../helpers/fault-server.js";
 import { probeBinary, readProbeReport } from "../helpers/probe.js";
@@ -152,9 +153,10 @@ describe("BINARY_FETCH=boot, end to end", () => {
     const started = await boot({ BINARY_URL: server.url(RELEASE), BINARY_FETCH: "boot" }, (slugDir) => (before = listing(slugDir)));
     expect(before.some((line) => /^v\d+\.\d+\.\d+-/.test(line))).toBe(true); // Node.js's folder for its version
     expect(listing(started.slugDir)).toEqual(before);
-    // The slug's Node.js, asked to say what it does with the cache, accepts the code for the bundle at its new path.
+    // The slug's Node.js, asked to say what it does with the cache, accepts the code for the bundle at its new path,
+    // run with the flags the boot gives it (V8 refuses code made under other flags).
     const node = join(started.slugDir, ".execpack/node/bin/node");
-    const debug = spawnSync(node, [join(started.slugDir, ".execpack/bootstrapper/boot-fetch.cjs"), "--compile-cache-only"], {
+    const debug = spawnSync(node, [...INSTALL_NODE_FLAGS, join(started.slugDir, ".execpack/bootstrapper/boot-fetch.cjs"), "--compile-cache-only"], {
       env: { NODE_COMPILE_CACHE: cacheDir(started.slugDir), NODE_COMPILE_CACHE_PORTABLE: "1", NODE_DEBUG_NATIVE: "COMPILE_CACHE" }, encoding: "utf8",
     });
     expect(debug.status).toBe(0);
