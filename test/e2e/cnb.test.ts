@@ -689,7 +689,11 @@ describe("an arm64 image built on this amd64 machine (CNB_TARGET_ARCH=arm64)", (
       buildpackLayers: [cnb.layersDir],
       processes: cnb.processes(),
       appDir: cnb.appDir,
-      env: { PATH: buildEnv.PATH, HOME: join(workDir, "home"), CNB_APP_DIR: cnb.appDir, PORT: "5123", DYNO: "web.1", ...RUNTIME_CONFIG, ...extra },
+      env: {
+        PATH: buildEnv.PATH, HOME: join(workDir, "home"), CNB_APP_DIR: cnb.appDir, PORT: "5123", DYNO: "web.1",
+        TMPDIR: join(workDir, "tmp"), // the exec.d step's records stay in the test's folder, as for the amd64 processes
+        ...RUNTIME_CONFIG, ...extra,
+      },
       via: viaAarch64Binfmt(),
       ...options,
     });
