@@ -31,9 +31,9 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 
-// ../../main/node_modules/dotenv/dist/index.cjs
+// node_modules/dotenv/dist/index.cjs
 var require_dist = __commonJS({
-  "../../main/node_modules/dotenv/dist/index.cjs"(exports2, module2) {
+  "node_modules/dotenv/dist/index.cjs"(exports2, module2) {
     var j = (e, n) => () => {
       try {
         return n || e((n = { exports: {} }).exports, n), n.exports;

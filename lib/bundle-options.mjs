@@ -31,5 +31,8 @@ export const BUNDLE_OPTIONS = {
   // (client-h1.js; llhttp parses either way): 0.2 MB less for every Node.js that loads the install step or the
   // boot-time fetch to compile.
   define: { "import.meta.url": "__execpack_module_url", esbuildDetection: "true" },
+  // Module paths as the checkout names them, not as its links resolve: the bundles' path comments are the same
+  // in a checkout whose node_modules is a link to another's (a git worktree), so dist/ stays reproducible.
+  preserveSymlinks: true,
   plugins: [withoutHttp2],
 };
