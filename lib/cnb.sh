@@ -91,10 +91,10 @@ cnb::write_layer_toml() {
 # run the bootstrapper and is for the image's architecture (a Node.js buildpack ran first), else the pinned
 # release.
 cnb::wanted_node_version() {
-	local found probe
-	if found="$(command -v node)" && probe="$(nodejs::probe "${found}")" &&
-		[[ "$(nodejs::platform "${probe%% *}")" == "$(nodejs::target_platform)" ]]; then
-		echo "${probe#* }"
+	local found probe arch version
+	if found="$(command -v node)" && probe="$(nodejs::probe "${found}")" && read -r arch version _ <<<"${probe}" &&
+		[[ "$(nodejs::platform "${arch}")" == "$(nodejs::target_platform)" ]]; then
+		echo "${version}"
 	else
 		echo "v${NODEJS_VERSION}"
 	fi

@@ -7,31 +7,51 @@
 readonly NODEJS_VERSION="24.21.0"
 readonly NODEJS_DEFAULT_MIRROR="https://nodejs.org/dist"
 
-# Succeeds when the given node can run the bootstrapper: Node.js 22.19 or later (undici 8, the download
-# client, needs it) with process.execve (22.15+) for the hand-off.
+# Succeeds when the given node can run the bootstrapper: Node.js 22.19 or later (undici 8, the download client,
+# needs it) with process.execve (22.15 on the 22 line, 23.11 on the next) for the hand-off.
 nodejs::is_capable() {
 	local node="${1}"
 	nodejs::probe "${node}" >/dev/null
 }
 
-# Prints "<arch> <version>" of the given node (`x64 v24.21.0`) when it can run the bootstrapper; fails
-# otherwise. A node that is an ELF executable is asked only `--version`, which answers before V8 starts (some
-# 5 ms instead of 40 on a build machine), and its architecture is read from its ELF header: on Linux every
-# Node.js from 22.15 on has process.execve, so the version answers both questions. Anything else (a version
-# manager's shim script, an ELF for a machine this does not name) is started once and asked directly.
+# Executables smaller than this are not Node.js itself (every release's `node` is some 100 MB): a version
+# manager's launcher, or a `node` linked to a shared libnode.
+readonly NODEJS_MIN_EXECUTABLE_BYTES=$((20 * 1024 * 1024))
+
+# Prints "<arch> <version> <executable>" of the given node (`x64 v24.21.0 /app/.heroku/node/bin/node`) when it
+# can run the bootstrapper, <executable> being the file that is Node.js (what goes into the slug); fails
+# otherwise. A node that is a Node.js executable (an ELF of Node.js's size, links followed) is asked only
+# `--version`, which answers before V8 starts (some 5 ms instead of 40 on a build machine), and its architecture
+# is read from its ELF header: the version says whether it has process.execve. Anything else (a version
+# manager's shim, script or small launcher; a `node` linked to a shared libnode) is started once and asked
+# directly, and says where it really is, which must be a Node.js executable.
 nodejs::probe() {
 	local node="${1}"
-	local arch version
-	if arch="$(nodejs::elf_arch "${node}")" && version="$("${node}" --version 2>/dev/null)" &&
-		[[ "${version}" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
-		local major="${BASH_REMATCH[1]}" minor="${BASH_REMATCH[2]}"
-		((major > 22 || (major == 22 && minor >= 19))) || return 1
-		echo "${arch} ${version}"
+	local executable arch version
+	executable="$(readlink -f -- "${node}")" || return 1
+	if arch="$(nodejs::elf_arch "${executable}")" && (($(stat --format %s -- "${executable}") > NODEJS_MIN_EXECUTABLE_BYTES)) &&
+		version="$("${executable}" --version 2>/dev/null)" && [[ "${version}" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
+		nodejs::version_is_capable "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" || return 1
+		echo "${arch} ${version} ${executable}"
 		return 0
 	fi
-	"${node}" -e 'const [major, minor] = process.versions.node.split(".").map(Number);
+	local answer
+	answer="$("${node}" -e 'const [major, minor] = process.versions.node.split(".").map(Number);
 if (!((major > 22 || (major === 22 && minor >= 19)) && typeof process.execve === "function")) process.exit(1);
-console.log(process.arch, process.version)' 2>/dev/null
+console.log(process.arch, process.version, process.execPath)' 2>/dev/null)" || return 1
+	read -r arch version executable <<<"${answer}"
+	# Where it really is must be Node.js itself: a `node` linked to a shared libnode (a distribution's package)
+	# would not start from the slug, which holds the executable alone.
+	(($(stat --format %s -- "${executable}" 2>/dev/null || echo 0) > NODEJS_MIN_EXECUTABLE_BYTES)) || return 1
+	echo "${answer}"
+}
+
+# Succeeds for a Node.js version (major, minor) that has undici 8's floor (22.19) and process.execve (22.15 on
+# the 22 line; 23.11 on the next, which 23.0-23.10 lack).
+nodejs::version_is_capable() {
+	local major="${1}"
+	local minor="${2}"
+	((major >= 24 || (major == 23 && minor >= 11) || (major == 22 && minor >= 19)))
 }
 
 # Prints the architecture, as Node.js names it (x64, arm64), of a 64-bit little-endian ELF executable (links
@@ -78,20 +98,20 @@ nodejs::provision() {
 	local target="${1}"
 	local cache_dir="${2}"
 	local mirror="${3:-${NODEJS_DEFAULT_MIRROR}}"
-	local platform here found="" probe=""
+	local platform here found="" probe="" probed_arch="" probed_version=""
 	platform="$(nodejs::target_platform)"
 	here="$(nodejs::platform)"
 	mkdir -p "${target}/bin"
 	if found="$(command -v node)" && probe="$(nodejs::probe "${found}")"; then
-		found="$(readlink -f "${found}")"
+		read -r probed_arch probed_version found <<<"${probe}"
 	else
 		# Say why one on PATH is passed over: a pinned download the user did not expect otherwise looks like a bug.
-		[[ -z "${found}" ]] || output::indent "Node.js $("${found}" --version 2>/dev/null || echo "at ${found}") on PATH is older than 22.19 or lacks process.execve: using the pinned v${NODEJS_VERSION}"
+		[[ -z "${found}" ]] || output::indent "Node.js $("${found}" --version 2>/dev/null || echo "at ${found}") on PATH is older than 22.19, lacks process.execve or is not a standalone executable: using the pinned v${NODEJS_VERSION}"
 		found=""
 	fi
 	NODEJS_BUILD_NODE="${target}/bin/node"
-	if [[ -n "${found}" && "$(nodejs::platform "${probe%% *}")" == "${platform}" ]]; then
-		output::indent "Using Node.js ${probe#* } found on PATH"
+	if [[ -n "${found}" && "$(nodejs::platform "${probed_arch}")" == "${platform}" ]]; then
+		output::indent "Using Node.js ${probed_version} found on PATH"
 		nodejs::place "${found}" "${target}/bin/node"
 		return 0
 	fi

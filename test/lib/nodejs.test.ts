@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,25 +58,47 @@ describe("nodejs::is_capable", () => {
 });
 
 describe("nodejs::probe", () => {
-  /** An ELF `node` built by this machine's cc: it answers `--version` with `version`, and fails at anything else. */
-  function versionOnlyElf(version: string): string {
+  /**
+   * An ELF `node` built by this machine's cc: it answers `--version` with `version`, and fails at anything else.
+   * `size` pads it (a sparse tail, which costs no disk) to look like Node.js itself, some 100 MB; unpadded it is
+   * the size of a version manager's launcher.
+   */
+  function versionOnlyElf(version: string, size?: number): string {
     const source = join(work, `version-only-${version}.c`);
-    const node = join(work, `version-only-${version}`);
+    const node = join(work, `version-only-${version}-${size ?? "small"}`);
     writeFileSync(source, `#include <stdio.h>\n#include <string.h>\nint main(int c, char **v) { if (c == 2 && !strcmp(v[1], "--version")) { puts("${version}"); return 0; } return 3; }\n`);
     execFileSync("cc", ["-o", node, source]);
+    if (size !== undefined) truncateSync(node, size);
     return node;
   }
+  const NODE_SIZE = 100 * 1024 * 1024;
+  const probe = (node: string) => nodejsSh(`nodejs::probe ${JSON.stringify(node)}`);
 
-  it("asks an ELF node only --version, and reads its architecture from its header: no V8 start", () => {
-    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v24.1.0"))}`).stdout).toBe(`${process.arch} v24.1.0\n`);
-    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v22.19.0"))}`).stdout).toBe(`${process.arch} v22.19.0\n`);
-    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v22.18.1"))}`).status).toBe(1);
-    expect(nodejsSh(`nodejs::probe ${JSON.stringify(versionOnlyElf("v20.19.0"))}`).status).toBe(1);
+  it("asks a Node.js executable only --version, and reads its architecture from its ELF header: no V8 start", () => {
+    for (const version of ["v24.1.0", "v23.11.0", "v22.19.0"]) {
+      const node = versionOnlyElf(version, NODE_SIZE);
+      expect(probe(node).stdout).toBe(`${process.arch} ${version} ${node}\n`);
+    }
   });
 
-  it("starts a node that is not an ELF executable (a shim script) and asks it directly", () => {
-    expect(nodejsSh(`nodejs::probe ${JSON.stringify(fakeNode("24.21.0", true))}`).stdout).toBe(`${process.arch} v${process.versions.node}\n`);
-    expect(nodejsSh(`nodejs::probe ${JSON.stringify(fakeNode("24.21.0", false))}`).status).toBe(1);
+  it("passes over versions without undici 8's floor or process.execve: 22.18, 23.0-23.10, 20", () => {
+    for (const version of ["v22.18.1", "v23.0.0", "v23.10.0", "v20.19.0"]) expect(probe(versionOnlyElf(version, NODE_SIZE)).status, version).toBe(1);
+  });
+
+  it("starts a node that is not a Node.js executable (a shim script, a small launcher) and asks it where it really is", () => {
+    // A script shim that execs this Node.js: the executable to copy is this Node.js, not the script.
+    expect(probe(fakeNode("24.21.0", true)).stdout).toBe(`${process.arch} v${process.versions.node} ${process.execPath}\n`);
+    expect(probe(fakeNode("24.21.0", false)).status).toBe(1);
+    // A small ELF launcher that answers --version but cannot run JavaScript is asked, and fails.
+    expect(probe(versionOnlyElf("v24.1.0")).status).toBe(1);
+  });
+
+  it("passes over a node whose executable is not Node.js itself (linked to a shared libnode)", () => {
+    // This Node.js, claiming to be a small executable: a copy of the script shim whose execPath is tiny.
+    const small = join(work, "small-node-shim");
+    writeFileSync(small, `#!/bin/bash\nexec ${JSON.stringify(process.execPath)} --require ${JSON.stringify(join(work, "small-exec-path.cjs"))} "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(work, "small-exec-path.cjs"), `Object.defineProperty(process, "execPath", { value: ${JSON.stringify(small)} });`);
+    expect(probe(small).status).toBe(1);
   });
 
   it.each([
@@ -136,6 +158,18 @@ describe("nodejs::install_pinned", () => {
 });
 
 describe("nodejs::provision", () => {
+  it("copies the Node.js a version manager's shim on PATH runs, not the shim", async () => {
+    const bin = join(work, "shim-bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "node"), `#!/bin/bash\nexec ${JSON.stringify(process.execPath)} "$@"\n`, { mode: 0o755 });
+    const target = join(work, "provisioned-from-shim");
+    const script = `set -euo pipefail; source lib/output.sh; source lib/nodejs.sh; nodejs::provision ${JSON.stringify(target)} ${JSON.stringify(join(work, "unused-cache"))} http://127.0.0.1:9`;
+    const result = await runScript("bash", ["-c", script], { PATH: `${bin}:${process.env.PATH}` }, undefined, REPO);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`Using Node.js v${process.versions.node} found on PATH`);
+    expect(digest(join(target, "bin/node"))).toBe(digest(process.execPath));
+  });
+
   it("says why a Node.js on PATH is passed over, naming its version, then uses the pinned one", async () => {
     const mirror = await serveDirectory(nodeMirror());
     const bin = join(work, "old-node-bin");
@@ -147,7 +181,7 @@ describe("nodejs::provision", () => {
       const script = `set -euo pipefail; source lib/output.sh; source lib/nodejs.sh; nodejs::provision ${JSON.stringify(target)} ${JSON.stringify(join(work, "node-cache"))} ${JSON.stringify(mirror.url)}`;
       const result = await runScript("bash", ["-c", script], { PATH: `${bin}:${process.env.PATH}` }, undefined, REPO);
       expect(result.status, result.stderr).toBe(0);
-      expect(result.stdout).toContain(`Node.js v20.19.0 on PATH is older than 22.19 or lacks process.execve: using the pinned v${pinnedNodeVersion()}`);
+      expect(result.stdout).toContain(`Node.js v20.19.0 on PATH is older than 22.19, lacks process.execve or is not a standalone executable: using the pinned v${pinnedNodeVersion()}`);
       expect(digest(join(target, "bin/node"))).toBe(digest(process.execPath));
     } finally {
       await mirror.close();
