@@ -14,6 +14,7 @@
  * The execpack child runs as bin/compile runs the install step: with its Node.js flags (lib/bootstrapper.sh,
  * BOOTSTRAPPER_INSTALL_NODE_FLAGS) and MALLOC_ARENA_MAX=2, but without a compile cache (as on a first build).
  * Run: npx tsx bench/fetch.ts [RUNS]    (RUNS defaults to 5; FETCH_BENCH_MIB=… changes the binary size;
+ *      FETCH_BENCH_FILES=1400 adds that many small files beside it, as a release bundling its assets does;
  *      FETCH_BENCH_NODE_FLAGS="--max-semi-space-size=1" runs the execpack child with those flags instead)
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -30,6 +31,7 @@ import { serveDirectory } from "../test/helpers/static-server.js";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 5);
 const BINARY_MIB = Number(process.env.FETCH_BENCH_MIB ?? 200);
+const FILES = Number(process.env.FETCH_BENCH_FILES ?? 0);
 const NODE_FLAGS = process.env.FETCH_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? installStepFlags();
 
 /** The flags bin/compile starts the install step with, from where it keeps them. */
@@ -96,7 +98,7 @@ function pad(text: string, width: number, left = false): string {
 }
 
 const fixture = await releaseFixture(
-  { binaryBytes: BINARY_MIB * 1024 ** 2, mix: { random: 0.25, words: 0.45, zeros: 0.3 } },
+  { binaryBytes: BINARY_MIB * 1024 ** 2, mix: { random: 0.25, words: 0.45, zeros: 0.3 }, files: FILES },
   (line) => console.log(line),
 );
 const workDir = mkdtempSync(join(tmpdir(), "execpack-bench-fetch-"));
@@ -136,7 +138,8 @@ try {
       return { wallMs: result.wallMs, peakKiB: result.peakKiB };
     },
   };
-  const cases = [execpack("zip"), bare, tools("zip"), execpack("tar.gz"), tools("tar.gz")];
+  // The bare program extracts one entry: beside other files it would not do the same work.
+  const cases = [execpack("zip"), ...(FILES ? [] : [bare]), tools("zip"), execpack("tar.gz"), tools("tar.gz")];
 
   const samples = new Map<string, Sample[]>(cases.map((item) => [item.name, []]));
   for (let run = 0; run <= RUNS; run += 1) {
@@ -151,7 +154,7 @@ try {
 
   const archiveSize = (format: "zip" | "tar.gz") => statSync(format === "zip" ? fixture.zip : fixture.tarGz).size;
   const flags = `, execpack with ${NODE_FLAGS.length ? NODE_FLAGS.join(" ") : "no flags"}`;
-  console.log(`\nfetch + extract of a ${mib(fixture.binaryBytes)} ELF from loopback, median of ${RUNS} runs, Node ${process.version}${flags}, ${GNU_TIME ? "peak RSS by GNU time" : "peak RSS of the execpack process only"}`);
+  console.log(`\nfetch + extract of a ${mib(fixture.binaryBytes)} ELF${FILES ? ` and ${FILES} small files` : ""} from loopback, median of ${RUNS} runs, Node ${process.version}${flags}, ${GNU_TIME ? "peak RSS by GNU time" : "peak RSS of the execpack process only"}`);
   console.log(`archives: zip ${mib(archiveSize("zip"))}, tar.gz ${mib(archiveSize("tar.gz"))}\n`);
   console.log(`${pad("case", 18, true)}${pad("wall ms", 10)}${pad("vs tools", 10)}${pad("download", 10)}${pad("extract", 10)}${pad("peak RSS", 11)}`);
   for (const item of cases) {

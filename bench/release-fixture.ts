@@ -8,7 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yazl from "yazl";
@@ -18,6 +18,11 @@ export interface FixtureSpec {
   binaryBytes: number;
   /** Shares of the padding, summing to 1: incompressible, word-like with repeats, zeros. */
   mix: { random: number; words: number; zeros: number };
+  /**
+   * Small files beside the binary (default none), 8-64 KiB of word-like text each, in 40 folders: a release that
+   * bundles a runtime's library or a web UI's assets.
+   */
+  files?: number;
 }
 
 export interface ReleaseFixture {
@@ -35,7 +40,7 @@ const BLOCK = 64 * 1024;
 
 export function fixtureName(spec: FixtureSpec): string {
   const { random, words, zeros } = spec.mix;
-  return `execpack-bench-release-v1-${spec.binaryBytes}-${random}-${words}-${zeros}`;
+  return `execpack-bench-release-v1-${spec.binaryBytes}-${random}-${words}-${zeros}${spec.files ? `-files-${spec.files}` : ""}`;
 }
 
 /** The archives for `spec`, from the cache in os.tmpdir() or generated now (a few seconds per 100 MB). */
@@ -55,6 +60,13 @@ export async function releaseFixture(spec: FixtureSpec, log: (line: string) => v
 
   const zip = new yazl.ZipFile();
   zip.addFile(binary, ENTRY, { mode: 0o100755, compress: true });
+  const vocabulary = Array.from({ length: 4096 }, () => randomBytes(3 + Math.floor(Math.random() * 14)));
+  for (let index = 0; index < (spec.files ?? 0); index++) {
+    const name = `${ENTRY_DIR}/share/${index % 40}/file-${index}.txt`;
+    mkdirSync(join(staging, ENTRY_DIR, "share", String(index % 40)), { recursive: true });
+    writeFileSync(join(staging, name), wordBlock(8192 + Math.floor(Math.random() * 57344), vocabulary));
+    zip.addFile(join(staging, name), name, { mode: 0o100644, compress: true });
+  }
   zip.end();
   await once(zip.outputStream.pipe(createWriteStream(join(staging, "release.zip"))), "close");
   execFileSync("tar", ["-czf", join(staging, "release.tar.gz"), "-C", staging, ENTRY_DIR]);

@@ -13058,7 +13058,7 @@ function readFetchMode(value) {
 
 // src/install/install.ts
 var import_node_crypto4 = require("node:crypto");
-var import_node_fs11 = require("node:fs");
+var import_node_fs12 = require("node:fs");
 var import_node_path14 = require("node:path");
 
 // src/fetch/download.ts
@@ -14653,7 +14653,7 @@ function isReleaseToken(token) {
 }
 
 // src/archive/extract.ts
-var import_node_fs9 = require("node:fs");
+var import_node_fs10 = require("node:fs");
 var import_promises10 = require("node:fs/promises");
 var import_node_path12 = require("node:path");
 var import_node_zlib3 = require("node:zlib");
@@ -14706,6 +14706,12 @@ function asArchiveError(error, format) {
 var import_promises7 = require("node:stream/promises");
 var READ_CHUNK = 256 * 1024;
 var INFLATE_CHUNK = 256 * 1024;
+var SMALL_FILE_BYTES = 1024 * 1024;
+async function concatAll(chunks) {
+  const parts = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts);
+}
 var COLLECT_EVERY_BYTES = 2 * 1024 * 1024;
 var FULL_COLLECTION_EVERY = 8;
 var writtenSinceCollection = 0;
@@ -14894,6 +14900,7 @@ function lastingName(entry, entries) {
 
 // src/archive/release-tree.ts
 var import_node_crypto3 = require("node:crypto");
+var import_node_fs7 = require("node:fs");
 var import_promises8 = require("node:fs/promises");
 var import_node_path7 = require("node:path");
 var ReleaseTree = class {
@@ -14904,6 +14911,8 @@ var ReleaseTree = class {
   /** First path segment of every kept file or link: one segment means a top folder to strip. */
   #tops = /* @__PURE__ */ new Set();
   #createdDirs = /* @__PURE__ */ new Set();
+  /** Archive paths written as regular files, even if forgotten since: with #createdDirs, all that is on disk before finish(). */
+  #written = /* @__PURE__ */ new Set();
   /** Archive paths left out (builds for other systems): a hard link to one is left out with it. */
   #forgotten = /* @__PURE__ */ new Set();
   /** Bytes of the files finished so far: with the entry being written, how much the release needs at least. */
@@ -14927,14 +14936,40 @@ var ReleaseTree = class {
   }
   /**
    * Writes one regular file; a later entry of the same path replaces it, as when tar extracts. `size` is what
-   * the archive declares for it, for the message when the disk fills up.
+   * the archive declares for it, for the message when the disk fills up. A file given whole, as a Buffer (at
+   * most SMALL_FILE_BYTES, byte-stream.ts), is written with synchronous calls; chunks are streamed.
    */
-  async file(path, mode, chunks, options2) {
+  async file(path, mode, content, options2) {
     this.#noteTop(path);
     this.#links.delete(path);
     const target = this.#absolute(path);
     await this.#mkdirs(import_node_path7.posix.dirname(path));
-    await this.#clear(path);
+    if (this.#written.has(path) || this.#createdDirs.has(path)) await this.#clear(path);
+    const written = Buffer.isBuffer(content) ? this.#writeWhole(target, mode, content, options2) : await this.#writeStreamed(target, mode, content, options2);
+    this.#written.add(path);
+    this.#files.add(path);
+    this.#bytes += written.size;
+    return written;
+  }
+  #writeWhole(target, mode, content, options2) {
+    let fd;
+    try {
+      fd = (0, import_node_fs7.openSync)(target, "wx", mode & 511);
+    } catch (error) {
+      throw this.#writeFailed(target, error, options2.size);
+    }
+    try {
+      for (let offset = 0; offset < content.length; ) offset += (0, import_node_fs7.writeSync)(fd, content, offset);
+      (0, import_node_fs7.fchmodSync)(fd, mode & 511);
+    } catch (error) {
+      throw this.#writeFailed(target, error, Math.max(content.length, options2.size ?? 0));
+    } finally {
+      (0, import_node_fs7.closeSync)(fd);
+    }
+    spent(content.length);
+    return { size: content.length, sha256: options2.hash ? (0, import_node_crypto3.createHash)("sha256").update(content).digest("hex") : void 0 };
+  }
+  async #writeStreamed(target, mode, chunks, options2) {
     const hash = options2.hash ? (0, import_node_crypto3.createHash)("sha256") : void 0;
     let size = 0;
     let handle;
@@ -14956,8 +14991,6 @@ var ReleaseTree = class {
     } finally {
       await handle.close();
     }
-    this.#files.add(path);
-    this.#bytes += size;
     return { size, sha256: hash?.digest("hex") };
   }
   /** Remembers a link; links are made by finish(), after every file is written. */
@@ -17619,11 +17652,11 @@ function xzUnavailable(cause) {
 var import_node_path10 = require("node:path");
 
 // src/archive/runnable.ts
-var import_node_fs7 = require("node:fs");
+var import_node_fs8 = require("node:fs");
 function assertExecutable(file) {
   let isFile = false;
   try {
-    isFile = (0, import_node_fs7.statSync)(file).isFile();
+    isFile = (0, import_node_fs8.statSync)(file).isFile();
   } catch {
   }
   if (!isFile) {
@@ -17633,7 +17666,7 @@ function assertExecutable(file) {
     });
   }
   try {
-    (0, import_node_fs7.accessSync)(file, import_node_fs7.constants.X_OK);
+    (0, import_node_fs8.accessSync)(file, import_node_fs8.constants.X_OK);
   } catch (cause) {
     throw new ExecpackError("boot.binary-not-executable", "The binary is not executable", {
       seen: [`file: ${escapeControl(file)}`],
@@ -17646,7 +17679,7 @@ function assertExecutable(file) {
 function isSharedLibraryFile(file) {
   let fd;
   try {
-    fd = (0, import_node_fs7.openSync)(file, "r");
+    fd = (0, import_node_fs8.openSync)(file, "r");
   } catch {
     return false;
   }
@@ -17654,16 +17687,16 @@ function isSharedLibraryFile(file) {
     const head = readAt(fd, 0, 64);
     const header3 = readElfHeader(head);
     if (!header3 || header3.type !== "shared" || header3.class !== 64 || header3.endianness !== "little") return false;
-    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs7.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
+    return isSharedLibraryElf(header3, readProgramHeaders(head, (0, import_node_fs8.fstatSync)(fd).size, (position, length) => readAt(fd, position, length)));
   } catch {
     return false;
   } finally {
-    (0, import_node_fs7.closeSync)(fd);
+    (0, import_node_fs8.closeSync)(fd);
   }
 }
 function readAt(fd, position, length) {
   const buffer = Buffer.alloc(length);
-  return buffer.subarray(0, (0, import_node_fs7.readSync)(fd, buffer, 0, length, position));
+  return buffer.subarray(0, (0, import_node_fs8.readSync)(fd, buffer, 0, length, position));
 }
 var DAMAGED = /* @__PURE__ */ new WeakSet();
 function isDamagedBinary(error) {
@@ -17681,7 +17714,7 @@ function wrongFormat(file, format, hint) {
   });
 }
 function assertRunnableFormat(file) {
-  const fd = (0, import_node_fs7.openSync)(file, "r");
+  const fd = (0, import_node_fs8.openSync)(file, "r");
   try {
     const bytes = readAt(fd, 0, 256);
     if (bytes[0] === 35 && bytes[1] === 33) return assertInterpreter(file, scriptInterpreter(bytes), "script");
@@ -17689,7 +17722,7 @@ function assertRunnableFormat(file) {
     if (!header3 || !isRunnableOn(header3, dynoArchitecture())) {
       throw wrongFormat(file, describeFile(bytes.subarray(0, 64)), "Point BINARY_URL at the Linux release for this architecture, or choose the entry with BINARY_NAME.");
     }
-    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs7.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
+    const program = readProgramHeaders(bytes.subarray(0, 64), (0, import_node_fs8.fstatSync)(fd).size, (position, length) => readAt(fd, position, length));
     if (program.truncated) {
       throw damaged(wrongFormat(file, `ELF ${dynoArchitecture()}, cut off: parts the kernel loads lie past its end`, "The release file is incomplete. Check BINARY_URL and BINARY_SHA256, and build again."));
     }
@@ -17701,7 +17734,7 @@ function assertRunnableFormat(file) {
     if (isExecpackError(error)) throw error;
     throw damaged(wrongFormat(file, `unreadable executable (${error.message})`, "The release file looks damaged. Check BINARY_URL and BINARY_SHA256, and build again."));
   } finally {
-    (0, import_node_fs7.closeSync)(fd);
+    (0, import_node_fs8.closeSync)(fd);
   }
 }
 function scriptInterpreter(bytes) {
@@ -17709,7 +17742,7 @@ function scriptInterpreter(bytes) {
   return line.replace(/^[ \t]+/, "").split(/[ \t]/)[0] ?? "";
 }
 function assertInterpreter(file, interpreter, kind) {
-  if (interpreter === void 0 || (0, import_node_fs7.existsSync)(interpreter)) return;
+  if (interpreter === void 0 || (0, import_node_fs8.existsSync)(interpreter)) return;
   const shown = JSON.stringify(interpreter);
   throw wrongFormat(
     file,
@@ -17948,7 +17981,8 @@ async function scanTarEntry(entry, job, previous) {
     scanned.leftOut = true;
     return scanned;
   }
-  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path), size: entry.size });
+  const content = entry.size <= SMALL_FILE_BYTES ? await concatAll(all) : all;
+  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), content, { hash: runnable && !isSharedLibrary(path), size: entry.size });
   return scanned;
 }
 function hardLinkTarget(linkpath) {
@@ -17980,7 +18014,7 @@ function tarDescription(entry, kind) {
 }
 
 // src/archive/zip.ts
-var import_node_fs8 = require("node:fs");
+var import_node_fs9 = require("node:fs");
 var import_node_zlib2 = require("node:zlib");
 var import_yauzl = __toESM(require_yauzl(), 1);
 async function extractFromZip(job) {
@@ -17990,47 +18024,51 @@ async function extractFromZip(job) {
   } catch (error) {
     throw asArchiveError(error, "zip");
   }
+  let archive;
   try {
+    const fd = (0, import_node_fs9.openSync)(job.archivePath, "r");
+    archive = { zip, fd, size: (0, import_node_fs9.fstatSync)(fd).size };
     if (zip.entryCount > job.maxEntries) throw tooManyEntries(job);
-    const entries = await scanZip(zip, job);
+    const entries = await scanZip(archive, job);
     await job.tree.create();
     const scanned = [];
-    for (const item of entries) scanned.push(await writeZipEntry(zip, item, job));
+    for (const item of entries) scanned.push(await writeZipEntry(archive, item, job));
     return await finishRelease(job, scanned, "zip");
   } catch (error) {
     throw asArchiveError(error, "zip");
   } finally {
     zip.close();
+    if (archive) (0, import_node_fs9.closeSync)(archive.fd);
   }
 }
-async function writeZipEntry(zip, item, job) {
+async function writeZipEntry(archive, item, job) {
   const { entry, zipEntry } = item;
   switch (entry.kind) {
     case "directory":
       await job.tree.directory(entry.path);
       return { entry };
     case "symlink":
-      job.tree.link("symlink", entry.path, await readZipHead(zip, zipEntry, 4096).then((bytes) => bytes.toString("utf8")));
+      job.tree.link("symlink", entry.path, await readZipHead(archive, zipEntry, 4096).then((bytes) => bytes.toString("utf8")));
       return { entry };
     case "file": {
       if (item.leftOut) {
         job.tree.forget(entry.path);
         return { entry, leftOut: true };
       }
-      const chunks = zipEntryData(zip, zipEntry, entry.path, job.archivePath);
+      const content = isSmall(zipEntry) ? smallEntryData(archive, zipEntry, entry.path) : zipEntryData(archive.zip, zipEntry, entry.path, job.archivePath);
       const hash = entry.runnable && !isSharedLibrary(entry.path);
-      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash, size: zipEntry.uncompressedSize }) };
+      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), content, { hash, size: zipEntry.uncompressedSize }) };
     }
     default:
       job.tree.forget(entry.path);
       return { entry, leftOut: true };
   }
 }
-async function scanZip(zip, job) {
+async function scanZip(archive, job) {
   const scanned = [];
   let declaredBytes = 0;
   let count = 0;
-  for await (const zipEntry of zip.eachEntry()) {
+  for await (const zipEntry of archive.zip.eachEntry()) {
     count += 1;
     if (count > job.maxEntries) throw tooManyEntries(job);
     const rawName = import_yauzl.default.getFileNameLowLevel(
@@ -18047,13 +18085,20 @@ async function scanZip(zip, job) {
     }
     const path = normalizeEntryPath(name2);
     if (path === "") continue;
-    scanned.push(await classifyZipEntry(zip, zipEntry, name2, job));
+    scanned.push(await classifyZipEntry(archive, zipEntry, name2, job));
+    dropRawFields(zipEntry);
   }
   return scanned;
 }
+var NO_BYTES = Buffer.alloc(0);
+function dropRawFields(zipEntry) {
+  const fields = zipEntry;
+  for (const key of Object.keys(fields)) if (Buffer.isBuffer(fields[key])) fields[key] = NO_BYTES;
+  zipEntry.extraFields = [];
+}
 var S_IFMT = 61440;
 var UNIX_HOSTS = /* @__PURE__ */ new Set([3, 19]);
-async function classifyZipEntry(zip, zipEntry, name2, job) {
+async function classifyZipEntry(archive, zipEntry, name2, job) {
   const path = normalizeEntryPath(name2);
   const unix = UNIX_HOSTS.has(zipEntry.versionMadeBy >> 8);
   const type = unix ? zipEntry.externalFileAttributes >>> 16 & S_IFMT : 0;
@@ -18062,7 +18107,7 @@ async function classifyZipEntry(zip, zipEntry, name2, job) {
   const isDirectory = name2.endsWith("/") || type === 16384 || (zipEntry.externalFileAttributes & 16) !== 0;
   if (isDirectory) return scanned({ path, kind: "directory", description: "directory", runnable: false });
   if (type === 40960) {
-    const target = (await readZipHead(zip, zipEntry, 1024)).toString("utf8");
+    const target = (await readZipHead(archive, zipEntry, 1024)).toString("utf8");
     return scanned({ path, kind: "symlink", description: `symlink to "${target}"`, runnable: false });
   }
   if (type !== 0 && type !== 32768) return scanned({ path, kind: "device", description: "device or pipe", runnable: false }, true);
@@ -18071,7 +18116,7 @@ async function classifyZipEntry(zip, zipEntry, name2, job) {
     const description2 = `compressed with unsupported method ${zipEntry.compressionMethod}`;
     return scanned({ path, kind: "file", description: description2, runnable: false }, true);
   }
-  const head = zipEntry.uncompressedSize === 0 ? Buffer.alloc(0) : await readZipHead(zip, zipEntry, ELF_HEADER_BYTES);
+  const head = zipEntry.uncompressedSize === 0 ? Buffer.alloc(0) : await readZipHead(archive, zipEntry, ELF_HEADER_BYTES);
   const header3 = readElfHeader(head);
   const runnable = header3 !== void 0 && isRunnableOn(header3, job.architecture);
   const description = describeFile(head);
@@ -18093,11 +18138,54 @@ async function* zipEntryData(zip, zipEntry, path, archivePath) {
   if (crc !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
 }
 function inflatedRange(path, start, length, deflated) {
-  const raw = (0, import_node_fs8.createReadStream)(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
+  const raw = (0, import_node_fs9.createReadStream)(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
   return deflated ? piped(raw, (0, import_node_zlib2.createInflateRaw)({ chunkSize: INFLATE_CHUNK })) : raw;
 }
-async function readZipHead(zip, zipEntry, length) {
-  const stream = await zip.openReadStreamPromise(zipEntry);
+function smallEntryData(archive, zipEntry, path) {
+  const data = inflateEntry(archive, zipEntry);
+  const expected = zipEntry.uncompressedSize;
+  if (data === void 0) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
+  if (data.length !== expected) throw new Error(`entry '${path}' holds ${data.length} bytes, the zip declares ${expected}`);
+  if ((0, import_node_zlib2.crc32)(data) !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
+  return data;
+}
+function isSmall(zipEntry) {
+  return zipEntry.compressedSize <= SMALL_FILE_BYTES && zipEntry.uncompressedSize <= SMALL_FILE_BYTES;
+}
+function inflateEntry(archive, zipEntry, prefix = zipEntry.compressedSize) {
+  const header3 = readAt2(archive, zipEntry.relativeOffsetOfLocalHeader, 30);
+  const signature = header3.readUInt32LE(0);
+  if (signature !== 67324752) throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
+  const start = zipEntry.relativeOffsetOfLocalHeader + 30 + header3.readUInt16LE(26) + header3.readUInt16LE(28);
+  if (start + zipEntry.compressedSize > archive.size) {
+    throw new Error(`file data overflows file bounds: ${start} + ${zipEntry.compressedSize} > ${archive.size}`);
+  }
+  const raw = readAt2(archive, start, Math.min(prefix, zipEntry.compressedSize));
+  if (zipEntry.compressionMethod !== 8 || raw.length === 0) return raw;
+  try {
+    const finishFlush = raw.length < zipEntry.compressedSize ? import_node_zlib2.constants.Z_SYNC_FLUSH : import_node_zlib2.constants.Z_FINISH;
+    const data = (0, import_node_zlib2.inflateRawSync)(raw, { maxOutputLength: Math.max(1, zipEntry.uncompressedSize), finishFlush });
+    spent(raw.length);
+    return data;
+  } catch (error) {
+    if (error.code === "ERR_BUFFER_TOO_LARGE") return void 0;
+    throw error;
+  }
+}
+function readAt2(archive, position, length) {
+  const bytes = Buffer.alloc(length);
+  for (let offset = 0; offset < length; ) {
+    const read = (0, import_node_fs9.readSync)(archive.fd, bytes, offset, length - offset, position + offset);
+    if (read === 0) throw new Error("unexpected EOF");
+    offset += read;
+  }
+  return bytes;
+}
+var HEAD_PREFIX_BYTES = 8 * 1024;
+async function readZipHead(archive, zipEntry, length) {
+  const prefix = inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES);
+  if (prefix !== void 0 && (prefix.length >= length || zipEntry.compressedSize <= HEAD_PREFIX_BYTES)) return prefix.subarray(0, length);
+  const stream = await archive.zip.openReadStreamPromise(zipEntry);
   const { head } = await peek(stream, length);
   stream.destroy();
   return head.subarray(0, length);
@@ -18134,7 +18222,7 @@ async function extractRelease(options2) {
     const format = detectFormat(head);
     if (format === void 0) throw notAnArchive(job, head, options2.contentType, (await (0, import_promises10.stat)(job.archivePath)).size);
     if (format === "zip") return await extractFromZip(job);
-    return await extractInOnePass(job, format, head, (0, import_node_fs9.createReadStream)(job.archivePath, { highWaterMark: READ_CHUNK }));
+    return await extractInOnePass(job, format, head, (0, import_node_fs10.createReadStream)(job.archivePath, { highWaterMark: READ_CHUNK }));
   } catch (error) {
     await job.tree.discard();
     throw error;
@@ -18217,7 +18305,7 @@ function startsWith2(bytes, prefix) {
 }
 
 // src/archive/libraries.ts
-var import_node_fs10 = require("node:fs");
+var import_node_fs11 = require("node:fs");
 var import_node_path13 = require("node:path");
 var PT_LOAD2 = 1;
 var PT_DYNAMIC2 = 2;
@@ -18233,7 +18321,7 @@ function stackLibraryFolders(machine = "x86_64") {
 function readLdSoConf(file, depth) {
   let text;
   try {
-    text = (0, import_node_fs10.readFileSync)(file, "utf8");
+    text = (0, import_node_fs11.readFileSync)(file, "utf8");
   } catch {
     return [];
   }
@@ -18246,7 +18334,7 @@ function readLdSoConf(file, depth) {
       const pattern = include[1];
       const dir = import_node_path13.posix.dirname(pattern);
       const suffix = import_node_path13.posix.basename(pattern).replace(/^\*/, "");
-      const names = (0, import_node_fs10.existsSync)(dir) ? (0, import_node_fs10.readdirSync)(dir).filter((name2) => name2.endsWith(suffix)).sort() : [];
+      const names = (0, import_node_fs11.existsSync)(dir) ? (0, import_node_fs11.readdirSync)(dir).filter((name2) => name2.endsWith(suffix)).sort() : [];
       for (const name2 of names) folders.push(...readLdSoConf(import_node_path13.posix.join(dir, name2), depth + 1));
     } else if (line.startsWith("/")) {
       folders.push(line);
@@ -18275,18 +18363,18 @@ function checkLibraries(root, programs, stackFolders = stackLibraryFolders()) {
     const ownFolders = dynamic.runpath.length > 0 ? own(dynamic.runpath) : own(dynamic.rpath);
     for (const library of dynamic.needed) {
       if (library.includes("/")) continue;
-      if (ownFolders.some((folder) => (0, import_node_fs10.existsSync)(import_node_path13.posix.join(folder, library)))) {
-        const inside = ownFolders.map((folder) => import_node_path13.posix.join(folder, library)).find((path) => (0, import_node_fs10.existsSync)(path) && path.startsWith(`${root}/`));
+      if (ownFolders.some((folder) => (0, import_node_fs11.existsSync)(import_node_path13.posix.join(folder, library)))) {
+        const inside = ownFolders.map((folder) => import_node_path13.posix.join(folder, library)).find((path) => (0, import_node_fs11.existsSync)(path) && path.startsWith(`${root}/`));
         if (inside) follow2(import_node_path13.posix.relative(root, inside));
         continue;
       }
-      const bundled = releaseFolders.find((folder) => (0, import_node_fs10.existsSync)(import_node_path13.posix.join(root, folder, library)));
+      const bundled = releaseFolders.find((folder) => (0, import_node_fs11.existsSync)(import_node_path13.posix.join(root, folder, library)));
       if (bundled !== void 0) {
         used.add(bundled);
         follow2(import_node_path13.posix.join(bundled, library));
         continue;
       }
-      if (stackFolders.some((folder) => (0, import_node_fs10.existsSync)(import_node_path13.posix.join(folder, library)))) continue;
+      if (stackFolders.some((folder) => (0, import_node_fs11.existsSync)(import_node_path13.posix.join(folder, library)))) continue;
       const programsNeeding = missing.get(library) ?? [];
       if (!programsNeeding.includes(neededBy)) programsNeeding.push(neededBy);
       missing.set(library, programsNeeding);
@@ -18299,7 +18387,7 @@ function libraryFolders(root) {
   const walk = (relative2, depth) => {
     let names;
     try {
-      names = (0, import_node_fs10.readdirSync)(import_node_path13.posix.join(root, relative2));
+      names = (0, import_node_fs11.readdirSync)(import_node_path13.posix.join(root, relative2));
     } catch {
       return;
     }
@@ -18308,7 +18396,7 @@ function libraryFolders(root) {
     for (const name2 of names.sort()) {
       const path = relative2 === "" ? name2 : `${relative2}/${name2}`;
       try {
-        if ((0, import_node_fs10.statSync)(import_node_path13.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
+        if ((0, import_node_fs11.statSync)(import_node_path13.posix.join(root, path)).isDirectory()) walk(path, depth + 1);
       } catch {
       }
     }
@@ -18319,14 +18407,14 @@ function libraryFolders(root) {
 function readDynamic(file) {
   let fd;
   try {
-    fd = (0, import_node_fs10.openSync)(file, "r");
+    fd = (0, import_node_fs11.openSync)(file, "r");
   } catch {
     return void 0;
   }
   try {
     const read = (position, length) => {
       const buffer = Buffer.alloc(length);
-      return buffer.subarray(0, (0, import_node_fs10.readSync)(fd, buffer, 0, length, position));
+      return buffer.subarray(0, (0, import_node_fs11.readSync)(fd, buffer, 0, length, position));
     };
     const head = read(0, 64);
     const header3 = readElfHeader(head);
@@ -18370,7 +18458,7 @@ function readDynamic(file) {
   } catch {
     return void 0;
   } finally {
-    (0, import_node_fs10.closeSync)(fd);
+    (0, import_node_fs11.closeSync)(fd);
   }
 }
 function debianPackageGuess(library) {
@@ -18406,8 +18494,8 @@ var CachedArchiveUnusable = class extends Error {
 async function installOnce(options2) {
   const { settings, paths, cacheDir } = options2;
   const log = options2.log ?? detail;
-  onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => (0, import_node_fs11.mkdirSync)(cacheDir, { recursive: true }));
-  onDisk({ directory: paths.root, what: "the release's directory" }, () => (0, import_node_fs11.mkdirSync)(paths.root, { recursive: true }));
+  onDisk({ directory: cacheDir, what: "the download cache's directory" }, () => (0, import_node_fs12.mkdirSync)(cacheDir, { recursive: true }));
+  onDisk({ directory: paths.root, what: "the release's directory" }, () => (0, import_node_fs12.mkdirSync)(paths.root, { recursive: true }));
   const stagings = [];
   const extractOptions = (downloadUrl, archivePath, contentType) => {
     const staging = (0, import_node_path14.join)(paths.root, `staging.${(0, import_node_crypto4.randomBytes)(6).toString("hex")}`);
@@ -18427,7 +18515,7 @@ async function installOnce(options2) {
     const singleFile = SINGLE_FILE_FORMATS.includes(extracted.format);
     const name2 = singleFile ? installedName(extracted.entry, extracted.format, downloadUrl) : (0, import_node_path14.basename)(extracted.path);
     const path = singleFile ? name2 : extracted.path;
-    if (singleFile && name2 !== extracted.path) (0, import_node_fs11.renameSync)((0, import_node_path14.join)(extracted.root, extracted.path), (0, import_node_path14.join)(extracted.root, name2));
+    if (singleFile && name2 !== extracted.path) (0, import_node_fs12.renameSync)((0, import_node_path14.join)(extracted.root, extracted.path), (0, import_node_path14.join)(extracted.root, name2));
     const executables2 = singleFile ? [name2] : extracted.executables;
     const libraries = checkLibraries(extracted.root, executables2, stackLibraryFolders(dynoArchitecture()));
     const manifest = {
@@ -18458,8 +18546,8 @@ async function installOnce(options2) {
     }
     throw error;
   } finally {
-    for (const staging of stagings) (0, import_node_fs11.rmSync)(staging, { recursive: true, force: true });
-    (0, import_node_fs11.rmSync)(downloadPath(cacheDir), { force: true });
+    for (const staging of stagings) (0, import_node_fs12.rmSync)(staging, { recursive: true, force: true });
+    (0, import_node_fs12.rmSync)(downloadPath(cacheDir), { force: true });
   }
 }
 function missingLibraries(missing) {
@@ -18475,33 +18563,33 @@ function installInPlace(stagedRoot, paths, manifest) {
   const pending = `${paths.manifest}.${(0, import_node_crypto4.randomBytes)(6).toString("hex")}.tmp`;
   try {
     onDisk(where, () => {
-      (0, import_node_fs11.mkdirSync)((0, import_node_path14.dirname)(paths.manifest), { recursive: true });
-      (0, import_node_fs11.writeFileSync)(pending, `${JSON.stringify(manifest, null, 2)}
+      (0, import_node_fs12.mkdirSync)((0, import_node_path14.dirname)(paths.manifest), { recursive: true });
+      (0, import_node_fs12.writeFileSync)(pending, `${JSON.stringify(manifest, null, 2)}
 `);
     });
     onDisk({ directory: (0, import_node_path14.dirname)(paths.binaryDir), what: "the release" }, () => replaceDirectory(stagedRoot, paths.binaryDir));
-    onDisk(where, () => (0, import_node_fs11.renameSync)(pending, paths.manifest));
+    onDisk(where, () => (0, import_node_fs12.renameSync)(pending, paths.manifest));
   } finally {
-    (0, import_node_fs11.rmSync)(pending, { force: true });
+    (0, import_node_fs12.rmSync)(pending, { force: true });
   }
 }
 function replaceDirectory(source2, destination) {
   const previous = `${destination}.previous.${(0, import_node_crypto4.randomBytes)(6).toString("hex")}`;
-  (0, import_node_fs11.mkdirSync)((0, import_node_path14.dirname)(destination), { recursive: true });
+  (0, import_node_fs12.mkdirSync)((0, import_node_path14.dirname)(destination), { recursive: true });
   let moved = false;
   try {
-    (0, import_node_fs11.renameSync)(destination, previous);
+    (0, import_node_fs12.renameSync)(destination, previous);
     moved = true;
   } catch (error) {
     if (error.code !== "ENOENT") throw error;
   }
   try {
-    (0, import_node_fs11.renameSync)(source2, destination);
+    (0, import_node_fs12.renameSync)(source2, destination);
   } catch (error) {
-    if (moved) (0, import_node_fs11.renameSync)(previous, destination);
+    if (moved) (0, import_node_fs12.renameSync)(previous, destination);
     throw error;
   }
-  if (moved) (0, import_node_fs11.rmSync)(previous, { recursive: true, force: true });
+  if (moved) (0, import_node_fs12.rmSync)(previous, { recursive: true, force: true });
 }
 function releaseFileName(url) {
   try {
@@ -18637,15 +18725,15 @@ function commandsDir(paths) {
 }
 
 // src/install/commands.ts
-var import_node_fs12 = require("node:fs");
+var import_node_fs13 = require("node:fs");
 var import_node_path16 = require("node:path");
 function writeCommandLaunchers(paths, manifest) {
   const folder = commandsDir(paths);
   onDisk({ directory: paths.root, what: "the command launchers" }, () => {
-    (0, import_node_fs12.rmSync)(folder, { recursive: true, force: true });
-    (0, import_node_fs12.mkdirSync)(folder, { recursive: true });
+    (0, import_node_fs13.rmSync)(folder, { recursive: true, force: true });
+    (0, import_node_fs13.mkdirSync)(folder, { recursive: true });
     const launcher = (0, import_node_path16.relative)(folder, (0, import_node_path16.join)(paths.root, "bin", "execpack"));
-    for (const name2 of Object.keys(manifest.commands ?? { [manifest.name]: manifest.name })) (0, import_node_fs12.symlinkSync)(launcher, (0, import_node_path16.join)(folder, name2));
+    for (const name2 of Object.keys(manifest.commands ?? { [manifest.name]: manifest.name })) (0, import_node_fs13.symlinkSync)(launcher, (0, import_node_path16.join)(folder, name2));
   });
 }
 

@@ -16,6 +16,23 @@ export const READ_CHUNK = 256 * 1024;
 export const INFLATE_CHUNK = 256 * 1024;
 
 /**
+ * Files up to this size are read, inflated and written whole, with synchronous calls (release-tree.ts,
+ * zip.ts, tar.ts). Streamed, each file waited on a dozen thread-pool round trips (open, read, inflate, close on
+ * the archive's side; lstat, open, write, chmod, close on the release's): a release of 1,400 small files beside
+ * its binary (a bundled runtime's library, a web UI's assets) took 4.8 s from a zip where `curl` + `unzip` take
+ * 1.5, and 2.2 s with this (FETCH_BENCH_FILES=1400 FETCH_BENCH_MIB=10 npx tsx bench/fetch.ts). Larger files
+ * stream, so inflating (in the thread pool), hashing and writing overlap. At most this much is held at once.
+ */
+export const SMALL_FILE_BYTES = 1024 * 1024;
+
+/** Everything `chunks` yields, as one Buffer (for a file of at most SMALL_FILE_BYTES). */
+export async function concatAll(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+/**
  * Bytes written between two young-generation collections, when the process may ask for them (bin/compile
  * starts the install step with --expose-gc). A spent chunk's memory is outside V8's heap and is freed only
  * when its small JavaScript object is collected, and the young generation (1 MB in bin/compile) fills with

@@ -10,6 +10,7 @@
  * release. Devices and pipes are never created. Anything else refuses the whole archive.
  */
 import { createHash } from "node:crypto";
+import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { link, lstat, mkdir, open, readlink, rm, symlink, unlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { spent } from "./byte-stream.js";
@@ -50,6 +51,8 @@ export class ReleaseTree {
   /** First path segment of every kept file or link: one segment means a top folder to strip. */
   readonly #tops = new Set<string>();
   readonly #createdDirs = new Set<string>();
+  /** Archive paths written as regular files, even if forgotten since: with #createdDirs, all that is on disk before finish(). */
+  readonly #written = new Set<string>();
   /** Archive paths left out (builds for other systems): a hard link to one is left out with it. */
   readonly #forgotten = new Set<string>();
   /** Bytes of the files finished so far: with the entry being written, how much the release needs at least. */
@@ -77,14 +80,44 @@ export class ReleaseTree {
 
   /**
    * Writes one regular file; a later entry of the same path replaces it, as when tar extracts. `size` is what
-   * the archive declares for it, for the message when the disk fills up.
+   * the archive declares for it, for the message when the disk fills up. A file given whole, as a Buffer (at
+   * most SMALL_FILE_BYTES, byte-stream.ts), is written with synchronous calls; chunks are streamed.
    */
-  async file(path: string, mode: number, chunks: AsyncIterable<Uint8Array>, options: { hash: boolean; size?: number }): Promise<WrittenFile> {
+  async file(path: string, mode: number, content: Buffer | AsyncIterable<Uint8Array>, options: { hash: boolean; size?: number }): Promise<WrittenFile> {
     this.#noteTop(path);
     this.#links.delete(path);
     const target = this.#absolute(path);
     await this.#mkdirs(posix.dirname(path));
-    await this.#clear(path);
+    // Only a path this tree wrote or made a folder of can be taken: the staging folder started empty, and
+    // links come last. A new path needs no lstat.
+    if (this.#written.has(path) || this.#createdDirs.has(path)) await this.#clear(path);
+    const written = Buffer.isBuffer(content) ? this.#writeWhole(target, mode, content, options) : await this.#writeStreamed(target, mode, content, options);
+    this.#written.add(path);
+    this.#files.add(path);
+    this.#bytes += written.size;
+    return written;
+  }
+
+  #writeWhole(target: string, mode: number, content: Buffer, options: { hash: boolean; size?: number }): WrittenFile {
+    let fd: number;
+    try {
+      fd = openSync(target, "wx", mode & 0o777);
+    } catch (error) {
+      throw this.#writeFailed(target, error, options.size);
+    }
+    try {
+      for (let offset = 0; offset < content.length; ) offset += writeSync(fd, content, offset);
+      fchmodSync(fd, mode & 0o777); // the umask took bits from open's mode; the archive's mode is meant
+    } catch (error) {
+      throw this.#writeFailed(target, error, Math.max(content.length, options.size ?? 0));
+    } finally {
+      closeSync(fd);
+    }
+    spent(content.length);
+    return { size: content.length, sha256: options.hash ? createHash("sha256").update(content).digest("hex") : undefined };
+  }
+
+  async #writeStreamed(target: string, mode: number, chunks: AsyncIterable<Uint8Array>, options: { hash: boolean; size?: number }): Promise<WrittenFile> {
     const hash = options.hash ? createHash("sha256") : undefined;
     let size = 0;
     let handle;
@@ -106,8 +139,6 @@ export class ReleaseTree {
     } finally {
       await handle.close();
     }
-    this.#files.add(path);
-    this.#bytes += size;
     return { size, sha256: hash?.digest("hex") };
   }
 

@@ -8,7 +8,7 @@ import { Parser } from "tar/parse";
 import type { ReadEntry } from "tar/read-entry";
 import { asArchiveError, bounded, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
 import type { ArchiveEntry, ArchiveFormat, ExtractResult, Job, Scanned } from "./types.js";
-import { peek } from "./byte-stream.js";
+import { SMALL_FILE_BYTES, concatAll, peek } from "./byte-stream.js";
 import { isSharedLibrary, noLinuxBinary, requireRunnable } from "./choose-binary.js";
 import { decompressed } from "./decompress.js";
 import type { StreamedFormat } from "./decompress.js";
@@ -189,7 +189,8 @@ async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknow
     scanned.leftOut = true;
     return scanned;
   }
-  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), all, { hash: runnable && !isSharedLibrary(path), size: entry.size });
+  const content = entry.size <= SMALL_FILE_BYTES ? await concatAll(all) : all; // node-tar yields exactly entry.size bytes
+  scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), content, { hash: runnable && !isSharedLibrary(path), size: entry.size });
   return scanned;
 }
 

@@ -2,13 +2,13 @@
  * zip: the central directory lists every entry, so each is classified from its first bytes, then every entry
  * that can be used on the dyno is written into the release tree, inflated here and checked against its CRC-32.
  */
-import { createReadStream } from "node:fs";
-import { crc32, createInflateRaw } from "node:zlib";
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
+import { constants as zlibConstants, crc32, createInflateRaw, inflateRawSync } from "node:zlib";
 import yauzl from "yauzl";
 import type { Entry as ZipEntry, ZipFile } from "yauzl";
 import { asArchiveError, normalizeEntryPath, refuseUnsafePath, tooLarge, tooManyEntries } from "./safety.js";
 import type { ArchiveEntry, ExtractResult, Job, Scanned } from "./types.js";
-import { INFLATE_CHUNK, READ_CHUNK, peek, piped } from "./byte-stream.js";
+import { INFLATE_CHUNK, READ_CHUNK, SMALL_FILE_BYTES, peek, piped, spent } from "./byte-stream.js";
 import { isSharedLibrary } from "./choose-binary.js";
 import { ELF_HEADER_BYTES, describeFile, isRunnableOn, readElfHeader } from "./elf.js";
 import { finishRelease, installedMode, runsElsewhere } from "./release.js";
@@ -31,38 +31,50 @@ export async function extractFromZip(job: Job): Promise<ExtractResult> {
   } catch (error) {
     throw asArchiveError(error, "zip");
   }
+  let archive: Archive | undefined;
   try {
+    // The archive again, for the small entries read with synchronous calls (smallEntryData).
+    const fd = openSync(job.archivePath, "r");
+    archive = { zip, fd, size: fstatSync(fd).size };
     if (zip.entryCount > job.maxEntries) throw tooManyEntries(job);
-    const entries = await scanZip(zip, job);
+    const entries = await scanZip(archive, job);
     await job.tree.create();
     const scanned: Scanned[] = [];
-    for (const item of entries) scanned.push(await writeZipEntry(zip, item, job));
+    for (const item of entries) scanned.push(await writeZipEntry(archive, item, job));
     return await finishRelease(job, scanned, "zip");
   } catch (error) {
     throw asArchiveError(error, "zip");
   } finally {
     zip.close();
+    if (archive) closeSync(archive.fd);
   }
 }
 
+/** The open zip: yauzl's reader of its central directory and streams, and a descriptor for synchronous reads. */
+interface Archive {
+  zip: ZipFile;
+  fd: number;
+  size: number;
+}
+
 /** Writes one entry into the release tree, in archive order (the last of one path wins), or leaves it out. */
-async function writeZipEntry(zip: ZipFile, item: ZipScanned, job: Job): Promise<Scanned> {
+async function writeZipEntry(archive: Archive, item: ZipScanned, job: Job): Promise<Scanned> {
   const { entry, zipEntry } = item;
   switch (entry.kind) {
     case "directory":
       await job.tree.directory(entry.path);
       return { entry };
     case "symlink":
-      job.tree.link("symlink", entry.path, await readZipHead(zip, zipEntry, 4096).then((bytes) => bytes.toString("utf8")));
+      job.tree.link("symlink", entry.path, await readZipHead(archive, zipEntry, 4096).then((bytes) => bytes.toString("utf8")));
       return { entry };
     case "file": {
       if (item.leftOut) {
         job.tree.forget(entry.path);
         return { entry, leftOut: true };
       }
-      const chunks = zipEntryData(zip, zipEntry, entry.path, job.archivePath);
+      const content = isSmall(zipEntry) ? smallEntryData(archive, zipEntry, entry.path) : zipEntryData(archive.zip, zipEntry, entry.path, job.archivePath);
       const hash = entry.runnable && !isSharedLibrary(entry.path);
-      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), chunks, { hash, size: zipEntry.uncompressedSize }) };
+      return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), content, { hash, size: zipEntry.uncompressedSize }) };
     }
     default:
       job.tree.forget(entry.path);
@@ -70,11 +82,11 @@ async function writeZipEntry(zip: ZipFile, item: ZipScanned, job: Job): Promise<
   }
 }
 
-async function scanZip(zip: ZipFile, job: Job): Promise<ZipScanned[]> {
+async function scanZip(archive: Archive, job: Job): Promise<ZipScanned[]> {
   const scanned: ZipScanned[] = [];
   let declaredBytes = 0;
   let count = 0;
-  for await (const zipEntry of zip.eachEntry()) {
+  for await (const zipEntry of archive.zip.eachEntry()) {
     count += 1;
     if (count > job.maxEntries) throw tooManyEntries(job);
     const rawName = yauzl.getFileNameLowLevel(
@@ -92,15 +104,32 @@ async function scanZip(zip: ZipFile, job: Job): Promise<ZipScanned[]> {
     }
     const path = normalizeEntryPath(name);
     if (path === "") continue;
-    scanned.push(await classifyZipEntry(zip, zipEntry, name, job));
+    scanned.push(await classifyZipEntry(archive, zipEntry, name, job));
+    dropRawFields(zipEntry);
   }
   return scanned;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * An entry's name, comment and extra fields are views of a buffer yauzl allocated from Node's shared pool, and
+ * each one kept a pool slab alive: a zip of 1,400 entries held 47 MB of them until the extraction ended (a
+ * heap snapshot of bench/fetch.ts's child). Once classified, nothing reads them again (reading and inflating an
+ * entry takes its offsets, sizes, method and flags), so they are dropped.
+ */
+function dropRawFields(zipEntry: ZipEntry): void {
+  // Every Buffer field (the raw name, comment and extra field, and, with decodeStrings: false, the name and the
+  // comment and its alias, which are the same views), whatever yauzl's version calls them.
+  const fields = zipEntry as unknown as Record<string, unknown>;
+  for (const key of Object.keys(fields)) if (Buffer.isBuffer(fields[key])) fields[key] = NO_BYTES;
+  zipEntry.extraFields = [];
 }
 
 const S_IFMT = 0o170000;
 const UNIX_HOSTS = new Set([3, 19]); // "version made by" hosts whose attributes hold a Unix mode: Unix, OS X
 
-async function classifyZipEntry(zip: ZipFile, zipEntry: ZipEntry, name: string, job: Job): Promise<ZipScanned> {
+async function classifyZipEntry(archive: Archive, zipEntry: ZipEntry, name: string, job: Job): Promise<ZipScanned> {
   const path = normalizeEntryPath(name);
   const unix = UNIX_HOSTS.has(zipEntry.versionMadeBy >> 8);
   const type = unix ? (zipEntry.externalFileAttributes >>> 16) & S_IFMT : 0;
@@ -109,7 +138,7 @@ async function classifyZipEntry(zip: ZipFile, zipEntry: ZipEntry, name: string, 
   const isDirectory = name.endsWith("/") || type === 0o040000 || (zipEntry.externalFileAttributes & 0x10) !== 0;
   if (isDirectory) return scanned({ path, kind: "directory", description: "directory", runnable: false });
   if (type === 0o120000) {
-    const target = (await readZipHead(zip, zipEntry, 1024)).toString("utf8");
+    const target = (await readZipHead(archive, zipEntry, 1024)).toString("utf8");
     return scanned({ path, kind: "symlink", description: `symlink to "${target}"`, runnable: false });
   }
   // A file written on Windows, or by a tool that left the mode out, has no type bits: a regular file.
@@ -119,7 +148,7 @@ async function classifyZipEntry(zip: ZipFile, zipEntry: ZipEntry, name: string, 
     const description = `compressed with unsupported method ${zipEntry.compressionMethod}`;
     return scanned({ path, kind: "file", description, runnable: false }, true);
   }
-  const head = zipEntry.uncompressedSize === 0 ? Buffer.alloc(0) : await readZipHead(zip, zipEntry, ELF_HEADER_BYTES);
+  const head = zipEntry.uncompressedSize === 0 ? Buffer.alloc(0) : await readZipHead(archive, zipEntry, ELF_HEADER_BYTES);
   const header = readElfHeader(head);
   const runnable = header !== undefined && isRunnableOn(header, job.architecture);
   const description = describeFile(head);
@@ -157,8 +186,77 @@ function inflatedRange(path: string, start: number, length: number, deflated: bo
   return deflated ? piped(raw, createInflateRaw({ chunkSize: INFLATE_CHUNK })) : raw;
 }
 
-async function readZipHead(zip: ZipFile, zipEntry: ZipEntry, length: number): Promise<Buffer> {
-  const stream = await zip.openReadStreamPromise(zipEntry);
+/**
+ * An entry of at most SMALL_FILE_BYTES, compressed and not, whole: read and inflated with synchronous calls, and
+ * checked like zipEntryData's (its local header's signature and bounds as yauzl checks them, the size and the
+ * CRC-32 the central directory declares). Inflating stops at the declared size, so a bomb costs nothing.
+ */
+function smallEntryData(archive: Archive, zipEntry: ZipEntry, path: string): Buffer {
+  const data = inflateEntry(archive, zipEntry);
+  const expected = zipEntry.uncompressedSize;
+  if (data === undefined) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
+  if (data.length !== expected) throw new Error(`entry '${path}' holds ${data.length} bytes, the zip declares ${expected}`);
+  if (crc32(data) !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
+  return data;
+}
+
+function isSmall(zipEntry: ZipEntry): boolean {
+  return zipEntry.compressedSize <= SMALL_FILE_BYTES && zipEntry.uncompressedSize <= SMALL_FILE_BYTES;
+}
+
+/**
+ * An entry's bytes, unchecked, or (`prefix`) what its first `prefix` compressed bytes inflate to, read and
+ * inflated with synchronous calls; undefined when they inflate to more than the entry declares.
+ */
+function inflateEntry(archive: Archive, zipEntry: ZipEntry, prefix = zipEntry.compressedSize): Buffer | undefined {
+  const header = readAt(archive, zipEntry.relativeOffsetOfLocalHeader, 30);
+  const signature = header.readUInt32LE(0);
+  if (signature !== 0x04034b50) throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
+  const start = zipEntry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+  if (start + zipEntry.compressedSize > archive.size) {
+    throw new Error(`file data overflows file bounds: ${start} + ${zipEntry.compressedSize} > ${archive.size}`);
+  }
+  const raw = readAt(archive, start, Math.min(prefix, zipEntry.compressedSize));
+  if (zipEntry.compressionMethod !== 8 || raw.length === 0) return raw; // no data inflates to none
+  try {
+    // A prefix ends mid-stream: a sync flush gives what it holds instead of an "unexpected end of file".
+    const finishFlush = raw.length < zipEntry.compressedSize ? zlibConstants.Z_SYNC_FLUSH : zlibConstants.Z_FINISH;
+    const data = inflateRawSync(raw, { maxOutputLength: Math.max(1, zipEntry.uncompressedSize), finishFlush });
+    // Counted like written chunks, so the heads of thousands of entries, read before anything is written, are
+    // freed as they go instead of some 55 MB of them waiting for V8 to notice (byte-stream.ts).
+    spent(raw.length);
+    return data;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") return undefined;
+    throw error;
+  }
+}
+
+function readAt(archive: Archive, position: number, length: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  for (let offset = 0; offset < length; ) {
+    const read = readSync(archive.fd, bytes, offset, length - offset, position + offset);
+    if (read === 0) throw new Error("unexpected EOF");
+    offset += read;
+  }
+  return bytes;
+}
+
+/**
+ * Compressed bytes inflated for an entry's head: plenty for the 4 KiB a symlink's target may take, and at most
+ * some 8 MB of output however the bytes were made (deflate's ratio is at most 1032:1).
+ */
+const HEAD_PREFIX_BYTES = 8 * 1024;
+
+/**
+ * The first `length` bytes of an entry, unchecked (it may be left out), from its first few compressed bytes,
+ * read and inflated with synchronous calls; when those do not hold `length` bytes (or inflate to more than the
+ * entry declares), through yauzl's stream, stopped as soon as they are there.
+ */
+async function readZipHead(archive: Archive, zipEntry: ZipEntry, length: number): Promise<Buffer> {
+  const prefix = inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES);
+  if (prefix !== undefined && (prefix.length >= length || zipEntry.compressedSize <= HEAD_PREFIX_BYTES)) return prefix.subarray(0, length);
+  const stream = await archive.zip.openReadStreamPromise(zipEntry);
   const { head } = await peek(stream, length);
   stream.destroy(); // only the head is needed; yauzl stops reading and inflating
   return head.subarray(0, length);

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -185,6 +186,29 @@ describe("extractBinary installs the Linux binary", () => {
   it("takes the last of duplicate tar entries, as tar does", async () => {
     await expectInstalled(await extract(tar([file("app", OTHER_ELF), file("app", ELF)])), "app");
   });
+
+  it.each([
+    ["a zip", (entries: Entry[]) => zip(entries)],
+    ["a tar.gz", (entries: Entry[]) => tarGz(entries)],
+  ])("installs every file of %s of many small ones and large ones, with its bytes and mode, whichever way each is read", async (_format, build) => {
+    // Small files are read and written whole with synchronous calls, files over 1 MiB are streamed (byte-stream.ts).
+    const large = Buffer.concat([ELF, Buffer.alloc(3 * 1024 * 1024, "large file ")]);
+    const entries: Entry[] = [
+      file("app", large),
+      ...Array.from({ length: 300 }, (_, index) => file(`share/${index % 7}/f${index}.txt`, `file ${index} `.repeat(index + 1), index % 3 === 0 ? 0o755 : 0o644)),
+      file("share/big.dat", Buffer.alloc(2 * 1024 * 1024 + 7, 7)),
+      file("share/empty", ""),
+    ];
+    const result = await extract(await build(entries));
+    expect(result.entry).toBe("app");
+    expect(result).toMatchObject({ size: large.length, sha256: sha256(large), files: 303 });
+    for (const entry of entries) {
+      if (!("content" in entry)) continue;
+      const path = join(result.root, entry.path);
+      expect(sha256(await readFile(path)), entry.path).toBe(sha256(Buffer.from(entry.content))); // toEqual on MBs of Buffer is slow
+      if (entry.path !== "app") expect((await stat(path)).mode & 0o777, entry.path).toBe(entry.mode ?? 0o644);
+    }
+  });
 });
 
 describe("BINARY_NAME", () => {
@@ -339,15 +363,30 @@ describe("extractBinary refuses", () => {
     ["a truncated zip", async () => cut(await zip([file("app", ELF)]), 0.6)],
     ["a truncated tar.xz", () => cut(tarXz([file("app", ELF)]), 0.6)],
     ["a zip with a damaged entry", async () => damage(await zip([file("app", ELF)]), 200)],
+    ["a zip with a damaged entry over 1 MiB, which is streamed", async () => damage(await zip([file("app", BIG_ELF)]), 200)],
     ["a tar.gz with damaged data", () => damage(tarGz([file("app", ELF)]), 60)],
   ])("%s as corrupt", async (_case, build) => {
     await expectRefusal(await build(), {}, { code: "archive.corrupt", words: ["damaged", "reason:", "BINARY_URL"] });
   });
 
-  it("a stored zip entry whose bytes changed after its header, by its CRC-32", async () => {
+  it.each([
+    ["", ELF],
+    [" over 1 MiB, which is streamed", BIG_ELF],
+  ])("a stored zip entry%s whose bytes changed after its header, by its CRC-32", async (_size, binary) => {
     // Stored, not deflated: nothing but the CRC-32 can notice. The ELF header (offset 33) stays intact.
-    const archive = damage(await zip([file("app", ELF)], { compress: false }), 33 + 200);
+    const archive = damage(await zip([file("app", binary)], { compress: false }), 33 + 200);
     await expectRefusal(archive, {}, { code: "archive.corrupt", words: ["damaged", "entry 'app' fails its CRC-32 check"] });
+  });
+
+  it.each([
+    // Over the 8 KiB whose head is read first, so the lie is found where the entry is written.
+    ["", Buffer.concat([ELF, randomBytes(64 * 1024)])],
+    [" over 1 MiB, which is streamed", BIG_ELF],
+  ])("a zip entry%s that inflates to more than its central directory declares", async (_size, binary) => {
+    const archive = await zip([file("app", binary)]);
+    const central = archive.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    archive.writeUInt32LE(binary.length - 10, central + 24); // the uncompressed size the central directory declares
+    await expectRefusal(archive, {}, { code: "archive.corrupt", words: ["damaged", "holds more than"] });
   });
 
   it("a tar.xz when xz is not installed", async () => {
@@ -361,6 +400,9 @@ describe("extractBinary refuses", () => {
     }
   });
 });
+
+/** Over SMALL_FILE_BYTES (byte-stream.ts): read and inflated as a stream, not whole. */
+const BIG_ELF = Buffer.concat([ELF, Buffer.alloc(2 * 1024 * 1024, "padding ")]);
 
 function cut(bytes: Buffer, fraction: number): Buffer {
   return bytes.subarray(0, Math.floor(bytes.length * fraction));
