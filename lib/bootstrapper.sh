@@ -30,7 +30,6 @@ bootstrapper::install() {
 #   --max-opt=2              Maglev, V8's mid-tier compiler, at most, never TurboFan: TurboFan's own code pages
 #                            (file-backed, counted in RSS) and working memory were some 4 MB of the peak, and the
 #                            hot loops here are zlib's, OpenSSL's and the kernel's: no slower (bench/fetch.ts).
-# shellcheck disable=SC2034 # read by bin/compile and bin/build, which source this file
 readonly BOOTSTRAPPER_INSTALL_NODE_FLAGS=(--max-semi-space-size=1 --expose-gc --liftoff-only --max-opt=2)
 
 # Runs a bootstrapper command (<node> <bundle> ARGS...). Its own failures are explained by the bootstrapper
@@ -52,11 +51,17 @@ bootstrapper::run() {
 # itself, so it holds when the slug moves from /tmp/build_<id> to /app), and src/boot/boot-fetch.ts points the
 # boot's fetch at it: some 20 ms less at every start (bench/boot-fetch.ts). Node.js checks each entry against
 # the bundle's content and its own version and flags, and compiles afresh when one does not match: so this runs
-# with the flags the boot starts the fetch with (the install step's, src/install/node-flags.ts).
+# with the flags the boot starts the fetch with (the install step's, src/install/node-flags.ts). A Node.js
+# before 24.12 (one found on PATH) keys its cache by the bundle's absolute path instead: it would find nothing
+# once the slug moved to /app and write entries of its own into the slug at every boot, so it gets no cache.
 # A failure costs only that speed, so it is not the build's.
 bootstrapper::warm_boot_fetch() {
 	local node="${1}"
 	local slug_dir="${2}"
+	local version
+	version="$("${node}" --version 2>/dev/null)" || return 0
+	[[ "${version}" =~ ^v([0-9]+)\.([0-9]+)\. ]] || return 0
+	((BASH_REMATCH[1] > 24 || (BASH_REMATCH[1] == 24 && BASH_REMATCH[2] >= 12))) || return 0
 	NODE_COMPILE_CACHE="${slug_dir}/compile-cache" NODE_COMPILE_CACHE_PORTABLE=1 \
 		"${node}" "${BOOTSTRAPPER_INSTALL_NODE_FLAGS[@]}" "${slug_dir}/bootstrapper/boot-fetch.cjs" --compile-cache-only >/dev/null 2>&1 || rm -rf "${slug_dir}/compile-cache"
 }

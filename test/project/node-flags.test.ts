@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { INSTALL_NODE_FLAGS } from "../../src/install/node-flags.js";
+import { pinnedNodeVersion } from "../e2e/helpers/node-mirror.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -19,6 +20,7 @@ describe("the install step's Node.js flags", () => {
   });
 
   it("are accepted by this Node.js, the pinned release's version", () => {
+    expect(process.versions.node).toBe(pinnedNodeVersion());
     expect(execFileSync(process.execPath, [...INSTALL_NODE_FLAGS, "-p", "typeof gc"], { encoding: "utf8" }).trim()).toBe("function");
   });
 });
