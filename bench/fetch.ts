@@ -8,8 +8,8 @@
  *   bare Node.js zip          bench/fetch-bare.cjs: node:http, one inflate, no checks, for the zip only: what
  *                             Node.js's own start and I/O cost, whatever the code (the least at small sizes)
  * and prints medians of wall time, the ratio against curl + the extractor (targets: ≤ 1.2x at 10 MiB, ≤ 1.0x
- * from 60 MiB), execpack's download and extract phases (a tar.gz is extracted while it downloads: its "download" holds both), and peak
- * RSS (GNU time's %M: the largest process of the case).
+ * from 60 MiB), execpack's download and extract phases (a tar.gz is extracted while it downloads: its
+ * "download" holds both), and peak RSS (GNU time's %M: the largest process of the case).
  * `sync` runs before every case so no case pays for the previous one's dirty pages.
  * The execpack child runs as bin/compile runs the install step: with its Node.js flags (lib/bootstrapper.sh,
  * BOOTSTRAPPER_INSTALL_NODE_FLAGS) and MALLOC_ARENA_MAX=2, but without a compile cache (as on a first build).
