@@ -15040,14 +15040,19 @@ var ReleaseTree = class {
     } catch (error) {
       throw this.#writeFailed(target, error, options2.size);
     }
+    let failure;
     try {
       for (let offset = 0; offset < content.length; ) offset += (0, import_node_fs7.writeSync)(fd, content, offset);
       (0, import_node_fs7.fchmodSync)(fd, mode & 511);
     } catch (error) {
-      throw this.#writeFailed(target, error, Math.max(content.length, options2.size ?? 0));
-    } finally {
-      (0, import_node_fs7.closeSync)(fd);
+      failure = error;
     }
+    try {
+      (0, import_node_fs7.closeSync)(fd);
+    } catch (error) {
+      failure ??= error;
+    }
+    if (failure !== void 0) throw this.#writeFailed(target, failure, Math.max(content.length, options2.size ?? 0));
     spent(content.length);
     return { size: content.length, sha256: options2.hash ? (0, import_node_crypto3.createHash)("sha256").update(content).digest("hex") : void 0 };
   }
@@ -15069,7 +15074,9 @@ var ReleaseTree = class {
         });
         spent(chunk.length);
       }
-      await handle.chmod(mode & 511);
+      await handle.chmod(mode & 511).catch((error) => {
+        throw this.#writeFailed(target, error, size);
+      });
     } finally {
       await handle.close();
     }
@@ -17908,7 +17915,7 @@ async function scanTar(chunks, job, format) {
     }
     reading.add(entry);
     const after = previous;
-    const task = scanTarEntry(entry, job, after).finally(() => reading.delete(entry));
+    const task = untilAborted(scanTarEntry(entry, job, after, abort.signal), abort.signal).finally(() => reading.delete(entry));
     previous = task.catch(() => void 0);
     task.catch(fail);
     tasks.push(task);
@@ -17930,7 +17937,7 @@ async function scanTar(chunks, job, format) {
     throw abort.signal.reason;
   }
 }
-async function scanTarEntry(entry, job, previous) {
+async function scanTarEntry(entry, job, previous, signal) {
   refuseUnsafePath(entry.path);
   const path = normalizeEntryPath(entry.path);
   if (entry.size > job.maxTotalBytes) throw tooLarge(job, `entry "${path}" declares ${formatBytes(entry.size)}`);
@@ -17940,6 +17947,7 @@ async function scanTarEntry(entry, job, previous) {
     if (path === "") return void 0;
     const scanned2 = { entry: { path, kind, description: tarDescription(entry, kind), runnable: false } };
     await previous;
+    signal.throwIfAborted();
     if (kind === "directory") await job.tree.directory(path);
     else if (kind === "symlink") job.tree.link("symlink", path, entry.linkpath ?? "");
     else if (kind === "hardlink") job.tree.link("hardlink", path, hardLinkTarget(entry.linkpath ?? ""));
@@ -17955,6 +17963,7 @@ async function scanTarEntry(entry, job, previous) {
   const description = describeFile(head.subarray(0, ELF_HEADER_BYTES));
   const scanned = { entry: { path, kind, description, runnable } };
   await previous;
+  signal.throwIfAborted();
   if (runsElsewhere(header3, description, job)) {
     entry.resume();
     job.tree.forget(path);
@@ -17962,8 +17971,17 @@ async function scanTarEntry(entry, job, previous) {
     return scanned;
   }
   const content = entry.size <= SMALL_FILE_BYTES ? await concatAll(all) : all;
+  signal.throwIfAborted();
   scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), content, { hash: runnable && !isSharedLibrary(path), size: entry.size });
   return scanned;
+}
+function untilAborted(task, signal) {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    task.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 function hardLinkTarget(linkpath) {
   refuseUnsafePath(linkpath);
@@ -17999,15 +18017,16 @@ var import_node_zlib2 = require("node:zlib");
 var import_yauzl = __toESM(require_yauzl(), 1);
 async function extractFromZip(job) {
   let zip;
+  let fd;
   try {
-    zip = await import_yauzl.default.openPromise(job.archivePath, { autoClose: false, decodeStrings: false, validateEntrySizes: true });
+    fd = (0, import_node_fs8.openSync)(job.archivePath, "r");
+    zip = await import_yauzl.default.fromFdPromise(fd, { autoClose: false, decodeStrings: false, validateEntrySizes: true });
   } catch (error) {
+    if (fd !== void 0) (0, import_node_fs8.closeSync)(fd);
     throw asArchiveError(error, "zip");
   }
-  let archive;
   try {
-    const fd = (0, import_node_fs8.openSync)(job.archivePath, "r");
-    archive = { zip, fd, size: (0, import_node_fs8.fstatSync)(fd).size };
+    const archive = { zip, fd, size: zip.fileSize };
     if (zip.entryCount > job.maxEntries) throw tooManyEntries(job);
     const entries = await scanZip(archive, job);
     await job.tree.create();
@@ -18018,7 +18037,6 @@ async function extractFromZip(job) {
     throw asArchiveError(error, "zip");
   } finally {
     zip.close();
-    if (archive) (0, import_node_fs8.closeSync)(archive.fd);
   }
 }
 async function writeZipEntry(archive, item, job) {
@@ -18035,7 +18053,7 @@ async function writeZipEntry(archive, item, job) {
         job.tree.forget(entry.path);
         return { entry, leftOut: true };
       }
-      const content = isSmall(zipEntry) ? smallEntryData(archive, zipEntry, entry.path) : zipEntryData(archive.zip, zipEntry, entry.path, job.archivePath);
+      const content = isSmall(zipEntry) ? smallEntryData(archive, zipEntry, entry.path) : zipEntryData(archive, zipEntry, entry.path);
       const hash = entry.runnable && !isSharedLibrary(entry.path);
       return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), content, { hash, size: zipEntry.uncompressedSize }) };
     }
@@ -18102,12 +18120,12 @@ async function classifyZipEntry(archive, zipEntry, name2, job) {
   const description = describeFile(head);
   return scanned({ path, kind: "file", description, runnable }, runsElsewhere(header3, description, job));
 }
-async function* zipEntryData(zip, zipEntry, path, archivePath) {
-  const { fileDataStart } = await zip.readLocalFileHeaderPromise(zipEntry, { minimal: true });
+async function* zipEntryData(archive, zipEntry, path) {
+  const { fileDataStart } = await archive.zip.readLocalFileHeaderPromise(zipEntry, { minimal: true });
   const expected = zipEntry.uncompressedSize;
   let size = 0;
   let crc = 0;
-  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archivePath, fileDataStart, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
+  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archive.fd, fileDataStart, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
   for await (const chunk of chunks) {
     size += chunk.length;
     if (size > expected) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
@@ -18117,8 +18135,8 @@ async function* zipEntryData(zip, zipEntry, path, archivePath) {
   if (size !== expected) throw new Error(`entry '${path}' holds ${size} bytes, the zip declares ${expected}`);
   if (crc !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
 }
-function inflatedRange(path, start, length, deflated) {
-  const raw = (0, import_node_fs8.createReadStream)(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
+function inflatedRange(fd, start, length, deflated) {
+  const raw = (0, import_node_fs8.createReadStream)("", { fd, autoClose: false, start, end: start + length - 1, highWaterMark: READ_CHUNK });
   return deflated ? piped(raw, (0, import_node_zlib2.createInflateRaw)({ chunkSize: INFLATE_CHUNK })) : raw;
 }
 function smallEntryData(archive, zipEntry, path) {
@@ -18132,7 +18150,7 @@ function smallEntryData(archive, zipEntry, path) {
 function isSmall(zipEntry) {
   return zipEntry.compressedSize <= SMALL_FILE_BYTES && zipEntry.uncompressedSize <= SMALL_FILE_BYTES;
 }
-function inflateEntry(archive, zipEntry, prefix = zipEntry.compressedSize) {
+function inflateEntry(archive, zipEntry, prefix = zipEntry.compressedSize, limit = zipEntry.uncompressedSize) {
   const header3 = readAt2(archive, zipEntry.relativeOffsetOfLocalHeader, 30);
   const signature = header3.readUInt32LE(0);
   if (signature !== 67324752) throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
@@ -18144,7 +18162,7 @@ function inflateEntry(archive, zipEntry, prefix = zipEntry.compressedSize) {
   if (zipEntry.compressionMethod !== 8 || raw.length === 0) return raw;
   try {
     const finishFlush = raw.length < zipEntry.compressedSize ? import_node_zlib2.constants.Z_SYNC_FLUSH : import_node_zlib2.constants.Z_FINISH;
-    const data = (0, import_node_zlib2.inflateRawSync)(raw, { maxOutputLength: Math.max(1, zipEntry.uncompressedSize), finishFlush });
+    const data = (0, import_node_zlib2.inflateRawSync)(raw, { maxOutputLength: Math.max(1, Math.min(zipEntry.uncompressedSize, limit)), finishFlush });
     spent(raw.length);
     return data;
   } catch (error) {
@@ -18161,9 +18179,11 @@ function readAt2(archive, position, length) {
   }
   return bytes;
 }
-var HEAD_PREFIX_BYTES = 8 * 1024;
+var HEAD_PREFIX_BYTES = 4 * 1024;
+var HEAD_LIMIT_BYTES = 64 * 1024;
 async function readZipHead(archive, zipEntry, length) {
-  const prefix = inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES);
+  const readable = !zipEntry.isEncrypted() && (zipEntry.compressionMethod === 0 || zipEntry.compressionMethod === 8);
+  const prefix = readable ? inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES, HEAD_LIMIT_BYTES) : void 0;
   if (prefix !== void 0 && (prefix.length >= length || zipEntry.compressedSize <= HEAD_PREFIX_BYTES)) return prefix.subarray(0, length);
   const stream = await archive.zip.openReadStreamPromise(zipEntry);
   const { head } = await peek(stream, length);
@@ -18682,11 +18702,18 @@ async function runMain(command) {
   };
   process.on("uncaughtException", onStray);
   process.on("unhandledRejection", onStray);
+  process.exitCode = INTERNAL_ERROR_STATUS;
+  const onDrained = () => {
+    process.exitCode = reportFailure(new Error("the command stopped with work unfinished: it waited for something that will never happen"));
+  };
+  process.once("beforeExit", onDrained);
   try {
     const status = await command();
     process.exitCode = status ?? 0;
   } catch (error) {
     process.exitCode = reportFailure(error);
+  } finally {
+    process.off("beforeExit", onDrained);
   }
 }
 function reportFailure(error) {

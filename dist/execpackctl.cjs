@@ -558,11 +558,18 @@ async function runMain(command) {
   };
   process.on("uncaughtException", onStray);
   process.on("unhandledRejection", onStray);
+  process.exitCode = INTERNAL_ERROR_STATUS;
+  const onDrained = () => {
+    process.exitCode = reportFailure(new Error("the command stopped with work unfinished: it waited for something that will never happen"));
+  };
+  process.once("beforeExit", onDrained);
   try {
     const status = await command();
     process.exitCode = status ?? 0;
   } catch (error) {
     process.exitCode = reportFailure(error);
+  } finally {
+    process.off("beforeExit", onDrained);
   }
 }
 function reportFailure(error) {

@@ -58,10 +58,7 @@ bootstrapper::run() {
 bootstrapper::warm_boot_fetch() {
 	local node="${1}"
 	local slug_dir="${2}"
-	local version
-	version="$("${node}" --version 2>/dev/null)" || return 0
-	[[ "${version}" =~ ^v([0-9]+)\.([0-9]+)\. ]] || return 0
-	((BASH_REMATCH[1] > 24 || (BASH_REMATCH[1] == 24 && BASH_REMATCH[2] >= 12))) || return 0
+	nodejs::version_at_least "$("${node}" --version 2>/dev/null)" 24 12 || return 0
 	NODE_COMPILE_CACHE="${slug_dir}/compile-cache" NODE_COMPILE_CACHE_PORTABLE=1 \
 		"${node}" "${BOOTSTRAPPER_INSTALL_NODE_FLAGS[@]}" "${slug_dir}/bootstrapper/boot-fetch.cjs" --compile-cache-only >/dev/null 2>&1 || rm -rf "${slug_dir}/compile-cache"
 }

@@ -54,6 +54,15 @@ nodejs::version_is_capable() {
 	((major >= 24 || (major == 23 && minor >= 11) || (major == 22 && minor >= 19)))
 }
 
+# Succeeds when a version as `node --version` prints it (v24.21.0) is <major>.<minor> or later.
+nodejs::version_at_least() {
+	local version="${1}"
+	local major="${2}"
+	local minor="${3}"
+	[[ "${version}" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]] || return 1
+	((BASH_REMATCH[1] > major || (BASH_REMATCH[1] == major && BASH_REMATCH[2] >= minor)))
+}
+
 # Prints the architecture, as Node.js names it (x64, arm64), of a 64-bit little-endian ELF executable (links
 # followed); fails for any other file. Bytes 0-5 of the header: the magic, the class (2: 64-bit), the byte
 # order (1: little-endian); bytes 18-19: e_machine (62: x86-64, 183: AArch64).

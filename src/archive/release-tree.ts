@@ -105,14 +105,19 @@ export class ReleaseTree {
     } catch (error) {
       throw this.#writeFailed(target, error, options.size);
     }
+    let failure: unknown;
     try {
       for (let offset = 0; offset < content.length; ) offset += writeSync(fd, content, offset);
       fchmodSync(fd, mode & 0o777); // the umask took bits from open's mode; the archive's mode is meant
     } catch (error) {
-      throw this.#writeFailed(target, error, Math.max(content.length, options.size ?? 0));
-    } finally {
-      closeSync(fd);
+      failure = error;
     }
+    try {
+      closeSync(fd); // a file system may report a full disk only here
+    } catch (error) {
+      failure ??= error;
+    }
+    if (failure !== undefined) throw this.#writeFailed(target, failure, Math.max(content.length, options.size ?? 0));
     spent(content.length);
     return { size: content.length, sha256: options.hash ? createHash("sha256").update(content).digest("hex") : undefined };
   }
@@ -135,7 +140,9 @@ export class ReleaseTree {
         });
         spent(chunk.length);
       }
-      await handle.chmod(mode & 0o777); // the umask took bits from open's mode; the archive's mode is meant
+      await handle.chmod(mode & 0o777).catch((error: unknown) => { // the umask took bits from open's mode
+        throw this.#writeFailed(target, error, size);
+      });
     } finally {
       await handle.close();
     }

@@ -134,7 +134,7 @@ async function scanTar(chunks: AsyncIterable<Buffer>, job: Job, format: ArchiveF
     }
     reading.add(entry);
     const after = previous;
-    const task = scanTarEntry(entry, job, after).finally(() => reading.delete(entry));
+    const task = untilAborted(scanTarEntry(entry, job, after, abort.signal), abort.signal).finally(() => reading.delete(entry));
     previous = task.catch(() => undefined);
     task.catch(fail);
     tasks.push(task);
@@ -158,7 +158,11 @@ async function scanTar(chunks: AsyncIterable<Buffer>, job: Job, format: ArchiveF
   }
 }
 
-async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknown>): Promise<Scanned | undefined> {
+/**
+ * One entry, written once the entries before it are (`previous`). When the archive failed meanwhile (`signal`),
+ * its entries were destroyed, and reading one would wait forever: the entry gives up instead, writing nothing.
+ */
+async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknown>, signal: AbortSignal): Promise<Scanned | undefined> {
   refuseUnsafePath(entry.path);
   const path = normalizeEntryPath(entry.path);
   if (entry.size > job.maxTotalBytes) throw tooLarge(job, `entry "${path}" declares ${formatBytes(entry.size)}`);
@@ -168,6 +172,7 @@ async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknow
     if (path === "") return undefined; // the archive's own root, "./"
     const scanned: Scanned = { entry: { path, kind, description: tarDescription(entry, kind), runnable: false } };
     await previous;
+    signal.throwIfAborted();
     if (kind === "directory") await job.tree.directory(path);
     else if (kind === "symlink") job.tree.link("symlink", path, entry.linkpath ?? "");
     else if (kind === "hardlink") job.tree.link("hardlink", path, hardLinkTarget(entry.linkpath ?? ""));
@@ -183,6 +188,7 @@ async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknow
   const description = describeFile(head.subarray(0, ELF_HEADER_BYTES));
   const scanned: Scanned = { entry: { path, kind, description, runnable } };
   await previous;
+  signal.throwIfAborted();
   if (runsElsewhere(header, description, job)) {
     entry.resume(); // discards the rest of the entry
     job.tree.forget(path);
@@ -190,8 +196,23 @@ async function scanTarEntry(entry: ReadEntry, job: Job, previous: Promise<unknow
     return scanned;
   }
   const content = entry.size <= SMALL_FILE_BYTES ? await concatAll(all) : all; // node-tar yields exactly entry.size bytes
+  signal.throwIfAborted();
   scanned.written = await job.tree.file(path, installedMode(entry.mode, runnable), content, { hash: runnable && !isSharedLibrary(path), size: entry.size });
   return scanned;
+}
+
+/**
+ * `task`, or the archive's failure as soon as there is one. A destroyed entry's stream never answers a read that
+ * starts after it was destroyed (minipass), so a task in the middle of a file would otherwise wait forever, and
+ * the extraction with it; it stops at that read, having written nothing more.
+ */
+function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    task.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** A hard link names another entry by its archive path: refused like any entry path when it could escape. */

@@ -2,7 +2,7 @@
  * zip: the central directory lists every entry, so each is classified from its first bytes, then every entry
  * that can be used on the dyno is written into the release tree, inflated here and checked against its CRC-32.
  */
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readSync } from "node:fs";
 import { constants as zlibConstants, crc32, createInflateRaw, inflateRawSync } from "node:zlib";
 import yauzl from "yauzl";
 import type { Entry as ZipEntry, ZipFile } from "yauzl";
@@ -24,18 +24,20 @@ interface ZipScanned {
 }
 
 export async function extractFromZip(job: Job): Promise<ExtractResult> {
+  // One descriptor for all of it: yauzl reads the central directory through it, small entries are read from it
+  // with synchronous calls and large ones streamed from it, so the file cannot change between them.
   let zip: ZipFile;
+  let fd: number | undefined;
   try {
+    fd = openSync(job.archivePath, "r");
     // decodeStrings: false so that names are checked here and an escaping name gets its own error.
-    zip = await yauzl.openPromise(job.archivePath, { autoClose: false, decodeStrings: false, validateEntrySizes: true });
+    zip = await yauzl.fromFdPromise(fd, { autoClose: false, decodeStrings: false, validateEntrySizes: true });
   } catch (error) {
+    if (fd !== undefined) closeSync(fd);
     throw asArchiveError(error, "zip");
   }
-  let archive: Archive | undefined;
   try {
-    // The archive again, for the small entries read with synchronous calls (smallEntryData).
-    const fd = openSync(job.archivePath, "r");
-    archive = { zip, fd, size: fstatSync(fd).size };
+    const archive: Archive = { zip, fd, size: zip.fileSize };
     if (zip.entryCount > job.maxEntries) throw tooManyEntries(job);
     const entries = await scanZip(archive, job);
     await job.tree.create();
@@ -45,12 +47,11 @@ export async function extractFromZip(job: Job): Promise<ExtractResult> {
   } catch (error) {
     throw asArchiveError(error, "zip");
   } finally {
-    zip.close();
-    if (archive) closeSync(archive.fd);
+    zip.close(); // and the descriptor with it: yauzl's reader owns it from here
   }
 }
 
-/** The open zip: yauzl's reader of its central directory and streams, and a descriptor for synchronous reads. */
+/** The open zip: yauzl's reader of its central directory, on the descriptor every entry is read from. */
 interface Archive {
   zip: ZipFile;
   fd: number;
@@ -72,7 +73,7 @@ async function writeZipEntry(archive: Archive, item: ZipScanned, job: Job): Prom
         job.tree.forget(entry.path);
         return { entry, leftOut: true };
       }
-      const content = isSmall(zipEntry) ? smallEntryData(archive, zipEntry, entry.path) : zipEntryData(archive.zip, zipEntry, entry.path, job.archivePath);
+      const content = isSmall(zipEntry) ? smallEntryData(archive, zipEntry, entry.path) : zipEntryData(archive, zipEntry, entry.path);
       const hash = entry.runnable && !isSharedLibrary(entry.path);
       return { entry, written: await job.tree.file(entry.path, installedMode(item.mode, entry.runnable), content, { hash, size: zipEntry.uncompressedSize }) };
     }
@@ -160,13 +161,13 @@ async function classifyZipEntry(archive: Archive, zipEntry: ZipEntry, name: stri
  * (yauzl checks neither the CRC nor, through this path, the size). The deflated range is read and inflated
  * here rather than by yauzl's openReadStream, whose 64 KiB reads and 16 KiB inflate chunks cannot be sized.
  */
-async function* zipEntryData(zip: ZipFile, zipEntry: ZipEntry, path: string, archivePath: string): AsyncGenerator<Buffer> {
+async function* zipEntryData(archive: Archive, zipEntry: ZipEntry, path: string): AsyncGenerator<Buffer> {
   // Checks the local header's signature and finds where the data starts (the header's own fields are ignored).
-  const { fileDataStart } = await zip.readLocalFileHeaderPromise(zipEntry, { minimal: true });
+  const { fileDataStart } = await archive.zip.readLocalFileHeaderPromise(zipEntry, { minimal: true });
   const expected = zipEntry.uncompressedSize;
   let size = 0;
   let crc = 0;
-  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archivePath, fileDataStart, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
+  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archive.fd, fileDataStart, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
   for await (const chunk of chunks) {
     size += chunk.length;
     if (size > expected) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
@@ -178,11 +179,11 @@ async function* zipEntryData(zip: ZipFile, zipEntry: ZipEntry, path: string, arc
 }
 
 /**
- * `length` bytes of the file from `start`, inflated (raw deflate) when `deflated`; stopping early releases both
- * (a file stream destroys itself when a loop over it stops).
+ * `length` bytes of the archive from `start` (read by position, so streams share the descriptor, which stays
+ * open), inflated (raw deflate) when `deflated`; stopping early releases both.
  */
-function inflatedRange(path: string, start: number, length: number, deflated: boolean): AsyncIterable<Buffer> {
-  const raw = createReadStream(path, { start, end: start + length - 1, highWaterMark: READ_CHUNK });
+function inflatedRange(fd: number, start: number, length: number, deflated: boolean): AsyncIterable<Buffer> {
+  const raw = createReadStream("", { fd, autoClose: false, start, end: start + length - 1, highWaterMark: READ_CHUNK });
   return deflated ? piped(raw, createInflateRaw({ chunkSize: INFLATE_CHUNK })) : raw;
 }
 
@@ -206,9 +207,9 @@ function isSmall(zipEntry: ZipEntry): boolean {
 
 /**
  * An entry's bytes, unchecked, or (`prefix`) what its first `prefix` compressed bytes inflate to, read and
- * inflated with synchronous calls; undefined when they inflate to more than the entry declares.
+ * inflated with synchronous calls; undefined when they inflate to more than the entry declares, or than `limit`.
  */
-function inflateEntry(archive: Archive, zipEntry: ZipEntry, prefix = zipEntry.compressedSize): Buffer | undefined {
+function inflateEntry(archive: Archive, zipEntry: ZipEntry, prefix = zipEntry.compressedSize, limit = zipEntry.uncompressedSize): Buffer | undefined {
   const header = readAt(archive, zipEntry.relativeOffsetOfLocalHeader, 30);
   const signature = header.readUInt32LE(0);
   if (signature !== 0x04034b50) throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
@@ -221,7 +222,7 @@ function inflateEntry(archive: Archive, zipEntry: ZipEntry, prefix = zipEntry.co
   try {
     // A prefix ends mid-stream: a sync flush gives what it holds instead of an "unexpected end of file".
     const finishFlush = raw.length < zipEntry.compressedSize ? zlibConstants.Z_SYNC_FLUSH : zlibConstants.Z_FINISH;
-    const data = inflateRawSync(raw, { maxOutputLength: Math.max(1, zipEntry.uncompressedSize), finishFlush });
+    const data = inflateRawSync(raw, { maxOutputLength: Math.max(1, Math.min(zipEntry.uncompressedSize, limit)), finishFlush });
     // Counted like written chunks, so the heads of thousands of entries, read before anything is written, are
     // freed as they go instead of some 55 MB of them waiting for V8 to notice (byte-stream.ts).
     spent(raw.length);
@@ -243,18 +244,21 @@ function readAt(archive: Archive, position: number, length: number): Buffer {
 }
 
 /**
- * Compressed bytes inflated for an entry's head: plenty for the 4 KiB a symlink's target may take, and at most
- * some 8 MB of output however the bytes were made (deflate's ratio is at most 1032:1).
+ * An entry's head is inflated from its first 4 KiB of compressed bytes (enough for the 4 KiB a symlink's target
+ * may take), into at most 64 KiB: a file of zeros would otherwise inflate to megabytes for 64 bytes of header.
  */
-const HEAD_PREFIX_BYTES = 8 * 1024;
+const HEAD_PREFIX_BYTES = 4 * 1024;
+const HEAD_LIMIT_BYTES = 64 * 1024;
 
 /**
  * The first `length` bytes of an entry, unchecked (it may be left out), from its first few compressed bytes,
- * read and inflated with synchronous calls; when those do not hold `length` bytes (or inflate to more than the
- * entry declares), through yauzl's stream, stopped as soon as they are there.
+ * read and inflated with synchronous calls. Through yauzl's stream, stopped as soon as they are there, when
+ * those bytes do not hold `length` (or inflate past the limit), and for an entry execpack cannot read (encrypted,
+ * another method), so yauzl refuses it as it always did.
  */
 async function readZipHead(archive: Archive, zipEntry: ZipEntry, length: number): Promise<Buffer> {
-  const prefix = inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES);
+  const readable = !zipEntry.isEncrypted() && (zipEntry.compressionMethod === 0 || zipEntry.compressionMethod === 8);
+  const prefix = readable ? inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES, HEAD_LIMIT_BYTES) : undefined;
   if (prefix !== undefined && (prefix.length >= length || zipEntry.compressedSize <= HEAD_PREFIX_BYTES)) return prefix.subarray(0, length);
   const stream = await archive.zip.openReadStreamPromise(zipEntry);
   const { head } = await peek(stream, length);

@@ -21,11 +21,21 @@ export async function runMain(command: () => Promise<number | void> | number | v
   };
   process.on("uncaughtException", onStray);
   process.on("unhandledRejection", onStray);
+  // A command still waiting when nothing is left to wake it (a promise that never settles) would otherwise end
+  // the process with status 0: a build that "succeeded" with nothing installed. Until the command settles, the
+  // status is a bug's, and the loop running dry says so.
+  process.exitCode = INTERNAL_ERROR_STATUS;
+  const onDrained = (): void => {
+    process.exitCode = reportFailure(new Error("the command stopped with work unfinished: it waited for something that will never happen"));
+  };
+  process.once("beforeExit", onDrained);
   try {
     const status = await command();
     process.exitCode = status ?? 0;
   } catch (error) {
     process.exitCode = reportFailure(error);
+  } finally {
+    process.off("beforeExit", onDrained);
   }
 }
 

@@ -389,6 +389,21 @@ describe("extractBinary refuses", () => {
     await expectRefusal(archive, {}, { code: "archive.corrupt", words: ["damaged", "holds more than"] });
   });
 
+  it("a tar.gz whose small file cannot be written while the next entry is already read: refused, never a hang", async () => {
+    // "top/a" is a folder (top/a/b) and then a file: the write fails while node-tar has moved on to the 600 KB
+    // entry, which the failure destroys; the extraction must end with the error, not wait on that entry.
+    const archive = tarGz([file("top/a/b", "x"), file("top/pad", Buffer.alloc(100 * 1024, 1)), file("top/a", "y"), file("top/big", Buffer.alloc(600 * 1024, 2)), file("top/app", ELF)]);
+    await expectRefusal(archive, {}, { code: "archive.unsafe-entry", words: ["both a folder and a file"] });
+  }, 20_000);
+
+  it("a zip symlink compressed with a method execpack cannot read: refused, not linked to its raw bytes", async () => {
+    const archive = await zip([file("app", ELF), { path: "current", symlink: "app" }]);
+    const central = archive.lastIndexOf(Buffer.from("current")) - 46; // the central directory's record, name last
+    expect(archive.readUInt32LE(central)).toBe(0x02014b50);
+    archive.writeUInt16LE(12, central + 10); // bzip2, in the central directory, which is what is read
+    await expectRefusal(archive, {}, { code: "archive.corrupt", words: ["unsupported compression method: 12"] });
+  });
+
   it("a tar.xz when xz is not installed", async () => {
     const archive = tarXz([file("app", ELF)]);
     const path = process.env.PATH;

@@ -36,6 +36,19 @@ describe("runMain", () => {
     expect(result.stderr).not.toContain("hunter2");
   });
 
+  it("a command that waits for what never comes (the loop runs dry): internal error, status 70, never 0", () => {
+    const result = runCommand("drained", "void runMain(() => new Promise(() => {}));");
+    expect(result.status, result.stderr).toBe(70);
+    expect(result.stderr).toContain("execpack: internal error [internal.error]");
+    expect(result.stderr).toContain("the command stopped with work unfinished");
+  });
+
+  it("a command that ends normally exits with its status, and one that returns nothing with 0", () => {
+    expect(runCommand("returns-3", "void runMain(async () => 3);").status).toBe(3);
+    const done = runCommand("returns-nothing", "void runMain(async () => { await new Promise((resolve) => setTimeout(resolve, 5)); });");
+    expect([done.status, done.stderr]).toEqual([0, ""]);
+  });
+
   it("an ExecpackError prints its code and hint, no stack, status 1", () => {
     const result = runCommand("expected", "void runMain(() => { throw new ExecpackError('config.missing-binary-url', 'BINARY_URL is not set', { hint: 'set it' }); });");
     expect(result.status).toBe(1);

@@ -20,7 +20,7 @@ import { installRelease } from "../../src/install/install.js";
 import { slugPaths } from "../../src/install/slug.js";
 import type { SlugPaths } from "../../src/install/slug.js";
 import { helloElf } from "../helpers/elf-binary.js";
-import { file, tarGz } from "../helpers/release-archives.js";
+import { file, tarGz, zip } from "../helpers/release-archives.js";
 import { serveDirectory } from "../helpers/static-server.js";
 import type { StaticServer } from "../helpers/static-server.js";
 import { CAN_MOUNT_TMPFS, mountTmpfs, remount, unmount } from "../helpers/tmpfs.js";
@@ -41,6 +41,10 @@ describe.skipIf(!CAN_MOUNT_TMPFS)("disk errors while installing the release, on 
     writeFileSync(join(releases, "small_linux_amd64.tar.gz"), tarGz([file("small/small", helloElf())]));
     // Random bytes do not compress: a 3 MB tree in a 3 MB archive, which a 2 MB disk cannot hold.
     writeFileSync(join(releases, "big_linux_amd64.tar.gz"), tarGz([file("big/big", helloElf()), file("big/share/data.bin", randomBytes(3 * 1024 * 1024), 0o644)]));
+    // The same 3 MB as 15 small files, which are written whole with synchronous calls (archive/byte-stream.ts).
+    const smallFiles = [file("many/many", helloElf()), ...Array.from({ length: 15 }, (_, index) => file(`many/share/${index}.bin`, randomBytes(200 * 1024), 0o644))];
+    writeFileSync(join(releases, "many_linux_amd64.tar.gz"), tarGz(smallFiles));
+    writeFileSync(join(releases, "many_linux_amd64.zip"), await zip(smallFiles));
     server = await serveDirectory(releases);
     paths = slugPaths(join(disk, "app"));
     // The previous build's release, which no failure below may touch.
@@ -88,6 +92,15 @@ describe.skipIf(!CAN_MOUNT_TMPFS)("disk errors while installing the release, on 
     expect(text).toMatch(/free: \d/);
     expect(text).not.toMatch(/connection|network|retry/i);
     expect(server.requests.length - before).toBe(1); // never fetched again, never retried
+    expectPreviousReleaseIntact();
+  });
+
+  it.each(["many_linux_amd64.tar.gz", "many_linux_amd64.zip"])("%s, small files that do not fit, is install.disk-full as well, the previous release intact", async (asset) => {
+    const error = await failure(asset);
+    const text = formatError(error);
+    expect(error.code, text).toBe("install.disk-full");
+    expect(text).toContain('could not write the release (at "many/share/');
+    expect(text).toMatch(/needed: at least \d+\.\d MiB/);
     expectPreviousReleaseIntact();
   });
 

@@ -31,7 +31,7 @@ describe("bootstrapper::warm_boot_fetch", () => {
   ])("with Node.js %s leaves a compile cache in the slug: %s", (version, cached) => {
     const slug = join(work, `slug-${version}`);
     mkdirSync(slug, { recursive: true });
-    const script = `set -euo pipefail; source lib/output.sh; source lib/bootstrapper.sh; bootstrapper::warm_boot_fetch ${JSON.stringify(fakeNode(version))} ${JSON.stringify(slug)}`;
+    const script = `set -euo pipefail; source lib/output.sh; source lib/nodejs.sh; source lib/bootstrapper.sh; bootstrapper::warm_boot_fetch ${JSON.stringify(fakeNode(version))} ${JSON.stringify(slug)}`;
     const result = spawnSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8", env: { PATH: process.env.PATH } });
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(join(slug, "compile-cache/entry"))).toBe(cached);
