@@ -40,6 +40,8 @@ nodejs::probe() {
 if (!((major > 22 || (major === 22 && minor >= 19)) && typeof process.execve === "function")) process.exit(1);
 console.log(process.arch, process.version, process.execPath)' 2>/dev/null)" || return 1
 	read -r arch version executable <<<"${answer}"
+	# For an architecture a dyno has (a 32-bit node may run on a 64-bit build machine).
+	[[ "${arch}" == x64 || "${arch}" == arm64 ]] || return 1
 	# Where it really is must be Node.js itself: a `node` linked to a shared libnode (a distribution's package)
 	# would not start from the slug, which holds the executable alone.
 	(($(stat --format %s -- "${executable}" 2>/dev/null || echo 0) > NODEJS_MIN_EXECUTABLE_BYTES)) || return 1
@@ -115,7 +117,7 @@ nodejs::provision() {
 		read -r probed_arch probed_version found <<<"${probe}"
 	else
 		# Say why one on PATH is passed over: a pinned download the user did not expect otherwise looks like a bug.
-		[[ -z "${found}" ]] || output::indent "Node.js $("${found}" --version 2>/dev/null || echo "at ${found}") on PATH is older than 22.19, lacks process.execve or is not a standalone executable: using the pinned v${NODEJS_VERSION}"
+		[[ -z "${found}" ]] || output::indent "Node.js $("${found}" --version 2>/dev/null || echo "at ${found}") on PATH is older than 22.19, lacks process.execve, or is not a standalone x64 or arm64 executable: using the pinned v${NODEJS_VERSION}"
 		found=""
 	fi
 	NODEJS_BUILD_NODE="${target}/bin/node"

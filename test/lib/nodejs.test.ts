@@ -93,6 +93,15 @@ describe("nodejs::probe", () => {
     expect(probe(versionOnlyElf("v24.1.0")).status).toBe(1);
   });
 
+  it("passes over a node for an architecture no dyno has (a 32-bit node on this machine), without an error line", () => {
+    const shim = join(work, "ia32-node");
+    writeFileSync(join(work, "ia32-arch.cjs"), 'Object.defineProperty(process, "arch", { value: "ia32" });');
+    writeFileSync(shim, `#!/bin/bash\nexec ${JSON.stringify(process.execPath)} --require ${JSON.stringify(join(work, "ia32-arch.cjs"))} "$@"\n`, { mode: 0o755 });
+    const result = probe(shim);
+    expect([result.status, result.stdout]).toEqual([1, ""]);
+    expect(result.stderr).not.toContain("unsupported-architecture");
+  });
+
   it("passes over a node whose executable is not Node.js itself (linked to a shared libnode)", () => {
     // This Node.js, claiming to be a small executable: a copy of the script shim whose execPath is tiny.
     const small = join(work, "small-node-shim");
@@ -181,7 +190,7 @@ describe("nodejs::provision", () => {
       const script = `set -euo pipefail; source lib/output.sh; source lib/nodejs.sh; nodejs::provision ${JSON.stringify(target)} ${JSON.stringify(join(work, "node-cache"))} ${JSON.stringify(mirror.url)}`;
       const result = await runScript("bash", ["-c", script], { PATH: `${bin}:${process.env.PATH}` }, undefined, REPO);
       expect(result.status, result.stderr).toBe(0);
-      expect(result.stdout).toContain(`Node.js v20.19.0 on PATH is older than 22.19, lacks process.execve or is not a standalone executable: using the pinned v${pinnedNodeVersion()}`);
+      expect(result.stdout).toContain(`Node.js v20.19.0 on PATH is older than 22.19, lacks process.execve, or is not a standalone x64 or arm64 executable: using the pinned v${pinnedNodeVersion()}`);
       expect(digest(join(target, "bin/node"))).toBe(digest(process.execPath));
     } finally {
       await mirror.close();
