@@ -41,6 +41,11 @@ bootstrapper::run() {
 	if ((status > 128)); then
 		output::error "internal.crashed" "execpack: internal error: the install step died with signal $(kill -l "${status}" 2>/dev/null || echo "$((status - 128))") (status ${status})" \
 			"Nothing was installed. If the build ran out of memory, retry it; otherwise this is a bug in execpack. Please report it with the lines above: https://github.com/execpack/execpack/issues"
+	elif ((status != 0 && status != 1 && status != 70)); then
+		# Not a status of execpack's (1: an error it explained; 70: a bug it reported): Node.js itself did not
+		# start the step, as a Node.js found on PATH that answers --version but cannot run JavaScript would.
+		output::error "internal.crashed" "execpack: internal error: the install step's Node.js exited with status ${status} before execpack ran" \
+			"Nothing was installed. The Node.js is ${1}: if the build said it uses a Node.js found on PATH, that one may not run here (remove it from PATH, and the build installs the pinned one); otherwise please report it with the lines above: https://github.com/execpack/execpack/issues"
 	fi
 	return "${status}"
 }

@@ -1,5 +1,5 @@
 /**
- * lib/bootstrapper.sh's warm-up of the boot-time fetch's V8 code cache (BINARY_FETCH=boot): made only by a
+ * lib/bootstrapper.sh: how the install step's end is reported, and the warm-up of the boot-time fetch's V8 code cache (BINARY_FETCH=boot): made only by a
  * Node.js whose compile cache is portable (24.12 and later), since an older one's cache, keyed by the build's
  * absolute path, would miss once the slug moves and be rewritten into the slug at every boot.
  */
@@ -35,5 +35,31 @@ describe("bootstrapper::warm_boot_fetch", () => {
     const result = spawnSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8", env: { PATH: process.env.PATH } });
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(join(slug, "compile-cache/entry"))).toBe(cached);
+  });
+});
+
+describe("bootstrapper::run", () => {
+  const run = (command: string) =>
+    spawnSync("bash", ["-c", 'set -euo pipefail; source lib/output.sh; source lib/bootstrapper.sh; status=0; bootstrapper::run bash -c "$STEP" || status=$?; echo "status $status"'], {
+      cwd: REPO, encoding: "utf8", env: { PATH: process.env.PATH, STEP: command },
+    });
+
+  it.each([["exit 0", 0], ["exit 1", 1], ["exit 70", 70]])("passes execpack's own status on without a word of its own: %s", (command, status) => {
+    const result = run(command);
+    expect(result.stdout).toContain(`status ${status}`);
+    expect(result.stdout + result.stderr).not.toContain("internal.crashed");
+  });
+
+  it("says when Node.js itself did not start the step (a status that is not execpack's), naming the Node.js", () => {
+    const result = run("exit 3");
+    expect(result.stdout).toContain("status 3");
+    expect(result.stdout + result.stderr).toContain("the install step's Node.js exited with status 3 before execpack ran [internal.crashed]");
+    expect(result.stdout + result.stderr).toContain("The Node.js is bash: if the build said it uses a Node.js found on PATH");
+  });
+
+  it("says a signal killed the step", () => {
+    const result = run("kill -ABRT $$");
+    expect(result.stdout).toContain("status 134");
+    expect(result.stdout + result.stderr).toContain("the install step died with signal ABRT (status 134) [internal.crashed]");
   });
 });
