@@ -153,7 +153,11 @@ describe("a Cloud Native Buildpack that builds after execpack (Heroku Fir)", () 
       buildpackLayers: [cnb.layersDir],
       processes: cnb.processes(),
       appDir: cnb.appDir,
-      env: { PATH: makeStackPath(workDir), HOME: join(workDir, "home"), CNB_APP_DIR: cnb.appDir, PORT: "5123", PROBE_REPORT: reportFile, ...RUNTIME_CONFIG },
+      env: {
+        PATH: makeStackPath(workDir), HOME: join(workDir, "home"), CNB_APP_DIR: cnb.appDir, PORT: "5123", PROBE_REPORT: reportFile,
+        TMPDIR: workDir, // the exec.d step's records stay in the test's folder
+        ...RUNTIME_CONFIG,
+      },
       command: ["probe-admin", "check", "--exit", "6"],
     });
     const [code] = (await once(child, "exit")) as [number | null];
