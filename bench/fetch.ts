@@ -11,13 +11,14 @@
  * from 60 MiB), execpack's download and extract phases (a tar.gz is extracted while it downloads: its
  * "download" holds both), and peak RSS (GNU time's %M: the largest process of the case).
  * `sync` runs before every case so no case pays for the previous one's dirty pages.
- * The execpack child runs as bin/compile runs the install step: with its Node.js flags (lib/bootstrapper.sh,
- * BOOTSTRAPPER_INSTALL_NODE_FLAGS) and MALLOC_ARENA_MAX=2, but without a compile cache (as on a first build).
+ * The execpack child runs as bin/compile runs the install step: with its Node.js flags and two malloc arenas
+ * (src/install/node-flags.ts, which a test holds equal to lib/bootstrapper.sh's), but without a compile cache
+ * (as on a first build).
  * Run: npx tsx bench/fetch.ts [RUNS]    (RUNS defaults to 5; FETCH_BENCH_MIB=… changes the binary size;
  *      FETCH_BENCH_FILES=1400 adds that many small files beside it, as a release bundling its assets does;
  *      FETCH_BENCH_NODE_FLAGS="--max-semi-space-size=1" runs the execpack child with those flags instead)
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -26,19 +27,14 @@ import * as esbuild from "esbuild";
 // @ts-expect-error: a plain ES module of the build scripts, without types
 import { BUNDLE_OPTIONS, MODULE_URL_BANNER } from "../lib/bundle-options.mjs";
 import { GNU_TIME, median, mib, releaseFixture } from "./release-fixture.js";
+import { INSTALL_MALLOC_ARENA_MAX, INSTALL_NODE_FLAGS } from "../src/install/node-flags.js";
 import { serveDirectory } from "../test/helpers/static-server.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RUNS = Number(process.argv[2] ?? 5);
 const BINARY_MIB = Number(process.env.FETCH_BENCH_MIB ?? 200);
 const FILES = Number(process.env.FETCH_BENCH_FILES ?? 0);
-const NODE_FLAGS = process.env.FETCH_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? installStepFlags();
-
-/** The flags bin/compile starts the install step with, from where it keeps them. */
-function installStepFlags(): string[] {
-  const script = 'source lib/bootstrapper.sh && printf "%s\\n" "${BOOTSTRAPPER_INSTALL_NODE_FLAGS[@]}"';
-  return execFileSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8" }).split("\n").filter(Boolean);
-}
+const NODE_FLAGS = process.env.FETCH_BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [...INSTALL_NODE_FLAGS];
 
 interface Sample {
   wallMs: number;
@@ -110,7 +106,7 @@ try {
     format,
     run: async (scratch) => {
       const url = `${server.url}/${basename(format === "zip" ? fixture.zip : fixture.tarGz)}`;
-      const result = await timed(process.execPath, [...NODE_FLAGS, runner, url, scratch], scratch, { ...process.env, MALLOC_ARENA_MAX: "2" });
+      const result = await timed(process.execPath, [...NODE_FLAGS, runner, url, scratch], scratch, { ...process.env, MALLOC_ARENA_MAX: INSTALL_MALLOC_ARENA_MAX });
       const report = JSON.parse(result.stdout) as { downloadMs: number; extractMs: number; maxRssKiB: number; size: number };
       if (report.size !== fixture.binaryBytes) throw new Error(`installed ${report.size} bytes, expected ${fixture.binaryBytes}`);
       return { wallMs: result.wallMs, peakKiB: result.peakKiB ?? report.maxRssKiB, downloadMs: report.downloadMs, extractMs: report.extractMs };

@@ -19,9 +19,9 @@ bootstrapper::install() {
 	output::indent "Installed ${#bundles[@]} bundles from the buildpack's dist/"
 }
 
-# The Node.js flags of the install step (bin/compile, bin/build; bench/fetch.ts reads them from here), and of
-# the boot-time fetch, whose process src/install/node-flags.ts starts with the same list (a test holds the two
-# equal). Both run under MALLOC_ARENA_MAX=2 besides: two malloc arenas instead of one per thread, a few MB. Measured with
+# The Node.js flags of the install step (bin/compile, bin/build), and of the boot-time fetch and bench/fetch.ts,
+# whose processes src/install/node-flags.ts starts with the same list (a test holds the two equal). All run under
+# MALLOC_ARENA_MAX=2 besides: two malloc arenas instead of one per thread, a few MB. Measured with
 # bench/compile-memory.ts (peak RSS for a 500 MB archive) and bench/fetch.ts (time):
 #   --max-semi-space-size=1  a 1 MB young generation returns spent stream buffers early: 167 -> 120 MB, faster.
 #   --expose-gc              lets the extraction collect every few MiB it writes (src/archive/byte-stream.ts).

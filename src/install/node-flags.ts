@@ -1,7 +1,8 @@
 /**
  * The Node.js flags of a process that downloads and extracts a release: the build's install step (bin/compile
  * and bin/build keep the same list as BOOTSTRAPPER_INSTALL_NODE_FLAGS in lib/bootstrapper.sh, which says why
- * each is there; test/project/node-flags.test.ts holds the two equal) and the boot-time fetch's child process.
+ * each is there; test/project/node-flags.test.ts holds the two equal), the boot-time fetch's child process and
+ * bench/fetch.ts's.
  * In short: a 1 MB young generation, collections the extraction may ask for (archive/byte-stream.ts), undici's
  * WebAssembly parser left to Liftoff, and no TurboFan: less memory, and no slower (bench/compile-memory.ts,
  * bench/fetch.ts, bench/boot-fetch.ts).
