@@ -30,8 +30,8 @@ nodejs::probe() {
 	local executable arch version
 	executable="$(readlink -f -- "${node}")" || return 1
 	if arch="$(nodejs::elf_arch "${executable}")" && (($(stat --format %s -- "${executable}") > NODEJS_MIN_EXECUTABLE_BYTES)) &&
-		version="$("${executable}" --version 2>/dev/null)" && [[ "${version}" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
-		nodejs::version_is_capable "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" || return 1
+		version="$("${executable}" --version 2>/dev/null)" && [[ "${version}" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+		nodejs::version_is_capable "${version}" || return 1
 		echo "${arch} ${version} ${executable}"
 		return 0
 	fi
@@ -48,12 +48,12 @@ console.log(process.arch, process.version, process.execPath)' 2>/dev/null)" || r
 	echo "${answer}"
 }
 
-# Succeeds for a Node.js version (major, minor) that has undici 8's floor (22.19) and process.execve (22.15 on
-# the 22 line; 23.11 on the next, which 23.0-23.10 lack).
+# Succeeds for a Node.js version (v24.21.0) that has undici 8's floor (22.19) and process.execve (22.15 on the
+# 22 line; 23.11 on the next, which 23.0-23.10 lack).
 nodejs::version_is_capable() {
-	local major="${1}"
-	local minor="${2}"
-	((major >= 24 || (major == 23 && minor >= 11) || (major == 22 && minor >= 19)))
+	local version="${1}"
+	nodejs::version_at_least "${version}" 23 11 ||
+		{ nodejs::version_at_least "${version}" 22 19 && ! nodejs::version_at_least "${version}" 23 0; }
 }
 
 # Succeeds when a version as `node --version` prints it (v24.21.0) is <major>.<minor> or later.
@@ -65,12 +65,12 @@ nodejs::version_at_least() {
 	((BASH_REMATCH[1] > major || (BASH_REMATCH[1] == major && BASH_REMATCH[2] >= minor)))
 }
 
-# Prints the architecture, as Node.js names it (x64, arm64), of a 64-bit little-endian ELF executable (links
-# followed); fails for any other file. Bytes 0-5 of the header: the magic, the class (2: 64-bit), the byte
+# Prints the architecture, as Node.js names it (x64, arm64), of a 64-bit little-endian ELF executable (od
+# follows links); fails for any other file. Bytes 0-5 of the header: the magic, the class (2: 64-bit), the byte
 # order (1: little-endian); bytes 18-19: e_machine (62: x86-64, 183: AArch64).
 nodejs::elf_arch() {
 	local header
-	header="$(od -An -tx1 -N20 -- "$(readlink -f -- "${1}")" 2>/dev/null | tr -d ' \n')" || return 1
+	header="$(od -An -tx1 -N20 -- "${1}" 2>/dev/null | tr -d ' \n')" || return 1
 	case "${header}" in
 		7f454c460201????????????????????????3e00) echo x64 ;;
 		7f454c460201????????????????????????b700) echo arm64 ;;
