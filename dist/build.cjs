@@ -12653,10 +12653,10 @@ var require_yauzl = __commonJS({
       while (i < extraFieldBuffer.length - 3) {
         var headerId = extraFieldBuffer.readUInt16LE(i + 0);
         var dataSize = extraFieldBuffer.readUInt16LE(i + 2);
-        var dataStart = i + 4;
-        var dataEnd = dataStart + dataSize;
+        var dataStart2 = i + 4;
+        var dataEnd = dataStart2 + dataSize;
         if (dataEnd > extraFieldBuffer.length) throw new Error("extra field length exceeds extra field buffer size");
-        var dataBuffer = extraFieldBuffer.subarray(dataStart, dataEnd);
+        var dataBuffer = extraFieldBuffer.subarray(dataStart2, dataEnd);
         extraFields.push({
           id: headerId,
           data: dataBuffer
@@ -18141,36 +18141,26 @@ async function classifyZipEntry(archive, zipEntry, name2, job) {
   return scanned({ path, kind: "file", description, runnable }, runsElsewhere(header3, description, job));
 }
 async function* zipEntryData(archive, zipEntry, path) {
-  const { fileDataStart } = await archive.zip.readLocalFileHeaderPromise(zipEntry, { minimal: true });
-  const expected = zipEntry.uncompressedSize;
+  const start = dataStart(archive, zipEntry);
   let size = 0;
   let crc = 0;
-  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archive.fd, fileDataStart, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
+  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archive.fd, start, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
   for await (const chunk of chunks) {
     size += chunk.length;
-    if (size > expected) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
+    if (size > zipEntry.uncompressedSize) throw moreThanDeclared(zipEntry, path);
     crc = (0, import_node_zlib2.crc32)(chunk, crc);
     yield chunk;
   }
-  if (size !== expected) throw new Error(`entry '${path}' holds ${size} bytes, the zip declares ${expected}`);
+  checkWhole(zipEntry, path, size, crc);
+}
+function moreThanDeclared(zipEntry, path) {
+  return new Error(`entry '${path}' holds more than the ${zipEntry.uncompressedSize} bytes the zip declares`);
+}
+function checkWhole(zipEntry, path, size, crc) {
+  if (size !== zipEntry.uncompressedSize) throw new Error(`entry '${path}' holds ${size} bytes, the zip declares ${zipEntry.uncompressedSize}`);
   if (crc !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
 }
-function inflatedRange(fd, start, length, deflated) {
-  const raw = (0, import_node_fs9.createReadStream)("", { fd, autoClose: false, start, end: start + length - 1, highWaterMark: READ_CHUNK });
-  return deflated ? piped(raw, (0, import_node_zlib2.createInflateRaw)({ chunkSize: INFLATE_CHUNK })) : raw;
-}
-function smallEntryData(archive, zipEntry, path) {
-  const data = inflateEntry(archive, zipEntry);
-  const expected = zipEntry.uncompressedSize;
-  if (data === void 0) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
-  if (data.length !== expected) throw new Error(`entry '${path}' holds ${data.length} bytes, the zip declares ${expected}`);
-  if ((0, import_node_zlib2.crc32)(data) !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
-  return data;
-}
-function isSmall(zipEntry) {
-  return zipEntry.compressedSize <= SMALL_FILE_BYTES && zipEntry.uncompressedSize <= SMALL_FILE_BYTES;
-}
-function inflateEntry(archive, zipEntry, prefix = zipEntry.compressedSize, limit = zipEntry.uncompressedSize) {
+function dataStart(archive, zipEntry) {
   const header3 = readAt2(archive, zipEntry.relativeOffsetOfLocalHeader, 30);
   const signature = header3.readUInt32LE(0);
   if (signature !== 67324752) throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
@@ -18178,13 +18168,27 @@ function inflateEntry(archive, zipEntry, prefix = zipEntry.compressedSize, limit
   if (start + zipEntry.compressedSize > archive.size) {
     throw new Error(`file data overflows file bounds: ${start} + ${zipEntry.compressedSize} > ${archive.size}`);
   }
-  const raw = readAt2(archive, start, Math.min(prefix, zipEntry.compressedSize));
+  return start;
+}
+function inflatedRange(fd, start, length, deflated) {
+  const raw = (0, import_node_fs9.createReadStream)("", { fd, autoClose: false, start, end: start + length - 1, highWaterMark: READ_CHUNK });
+  return deflated ? piped(raw, (0, import_node_zlib2.createInflateRaw)({ chunkSize: INFLATE_CHUNK })) : raw;
+}
+function smallEntryData(archive, zipEntry, path) {
+  const data = inflateEntry(archive, zipEntry);
+  if (data === void 0) throw moreThanDeclared(zipEntry, path);
+  checkWhole(zipEntry, path, data.length, (0, import_node_zlib2.crc32)(data));
+  return data;
+}
+function isSmall(zipEntry) {
+  return zipEntry.compressedSize <= SMALL_FILE_BYTES && zipEntry.uncompressedSize <= SMALL_FILE_BYTES;
+}
+function inflateEntry(archive, zipEntry, prefix = zipEntry.compressedSize, limit = zipEntry.uncompressedSize) {
+  const raw = readAt2(archive, dataStart(archive, zipEntry), Math.min(prefix, zipEntry.compressedSize));
   if (zipEntry.compressionMethod !== 8 || raw.length === 0) return raw;
   try {
     const finishFlush = raw.length < zipEntry.compressedSize ? import_node_zlib2.constants.Z_SYNC_FLUSH : import_node_zlib2.constants.Z_FINISH;
-    const data = (0, import_node_zlib2.inflateRawSync)(raw, { maxOutputLength: Math.max(1, Math.min(zipEntry.uncompressedSize, limit)), finishFlush });
-    spent(raw.length);
-    return data;
+    return (0, import_node_zlib2.inflateRawSync)(raw, { maxOutputLength: Math.max(1, Math.min(zipEntry.uncompressedSize, limit)), finishFlush });
   } catch (error) {
     if (error.code === "ERR_BUFFER_TOO_LARGE") return void 0;
     throw error;
@@ -18204,6 +18208,7 @@ var HEAD_LIMIT_BYTES = 64 * 1024;
 async function readZipHead(archive, zipEntry, length) {
   const readable = !zipEntry.isEncrypted() && (zipEntry.compressionMethod === 0 || zipEntry.compressionMethod === 8);
   const prefix = readable ? inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES, HEAD_LIMIT_BYTES) : void 0;
+  if (readable) spent(Math.min(HEAD_PREFIX_BYTES, zipEntry.compressedSize));
   if (prefix !== void 0 && (prefix.length >= length || zipEntry.compressedSize <= HEAD_PREFIX_BYTES)) return prefix.subarray(0, length);
   const stream = await archive.zip.openReadStreamPromise(zipEntry);
   const { head } = await peek(stream, length);

@@ -162,20 +162,42 @@ async function classifyZipEntry(archive: Archive, zipEntry: ZipEntry, name: stri
  * here rather than by yauzl's openReadStream, whose 64 KiB reads and 16 KiB inflate chunks cannot be sized.
  */
 async function* zipEntryData(archive: Archive, zipEntry: ZipEntry, path: string): AsyncGenerator<Buffer> {
-  // Checks the local header's signature and finds where the data starts (the header's own fields are ignored).
-  const { fileDataStart } = await archive.zip.readLocalFileHeaderPromise(zipEntry, { minimal: true });
-  const expected = zipEntry.uncompressedSize;
+  const start = dataStart(archive, zipEntry);
   let size = 0;
   let crc = 0;
-  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archive.fd, fileDataStart, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
+  const chunks = zipEntry.compressedSize === 0 ? [] : inflatedRange(archive.fd, start, zipEntry.compressedSize, zipEntry.compressionMethod === 8);
   for await (const chunk of chunks) {
     size += chunk.length;
-    if (size > expected) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
+    if (size > zipEntry.uncompressedSize) throw moreThanDeclared(zipEntry, path);
     crc = crc32(chunk, crc);
     yield chunk;
   }
-  if (size !== expected) throw new Error(`entry '${path}' holds ${size} bytes, the zip declares ${expected}`);
+  checkWhole(zipEntry, path, size, crc);
+}
+
+function moreThanDeclared(zipEntry: ZipEntry, path: string): Error {
+  return new Error(`entry '${path}' holds more than the ${zipEntry.uncompressedSize} bytes the zip declares`);
+}
+
+/** An entry's bytes, all read (`size` of them, with their CRC-32), against what the central directory declares. */
+function checkWhole(zipEntry: ZipEntry, path: string, size: number, crc: number): void {
+  if (size !== zipEntry.uncompressedSize) throw new Error(`entry '${path}' holds ${size} bytes, the zip declares ${zipEntry.uncompressedSize}`);
   if (crc !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
+}
+
+/**
+ * Where an entry's data starts, after its local header, whose signature and bounds are checked as yauzl checks
+ * them (the header's own sizes are ignored: the central directory's are the ones used).
+ */
+function dataStart(archive: Archive, zipEntry: ZipEntry): number {
+  const header = readAt(archive, zipEntry.relativeOffsetOfLocalHeader, 30);
+  const signature = header.readUInt32LE(0);
+  if (signature !== 0x04034b50) throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
+  const start = zipEntry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+  if (start + zipEntry.compressedSize > archive.size) {
+    throw new Error(`file data overflows file bounds: ${start} + ${zipEntry.compressedSize} > ${archive.size}`);
+  }
+  return start;
 }
 
 /**
@@ -189,15 +211,12 @@ function inflatedRange(fd: number, start: number, length: number, deflated: bool
 
 /**
  * An entry of at most SMALL_FILE_BYTES, compressed and not, whole: read and inflated with synchronous calls, and
- * checked like zipEntryData's (its local header's signature and bounds as yauzl checks them, the size and the
- * CRC-32 the central directory declares). Inflating stops at the declared size, so a bomb costs nothing.
+ * checked like zipEntryData's. Inflating stops at the declared size, so a bomb costs nothing.
  */
 function smallEntryData(archive: Archive, zipEntry: ZipEntry, path: string): Buffer {
   const data = inflateEntry(archive, zipEntry);
-  const expected = zipEntry.uncompressedSize;
-  if (data === undefined) throw new Error(`entry '${path}' holds more than the ${expected} bytes the zip declares`);
-  if (data.length !== expected) throw new Error(`entry '${path}' holds ${data.length} bytes, the zip declares ${expected}`);
-  if (crc32(data) !== zipEntry.crc32) throw new Error(`entry '${path}' fails its CRC-32 check`);
+  if (data === undefined) throw moreThanDeclared(zipEntry, path);
+  checkWhole(zipEntry, path, data.length, crc32(data));
   return data;
 }
 
@@ -210,23 +229,12 @@ function isSmall(zipEntry: ZipEntry): boolean {
  * inflated with synchronous calls; undefined when they inflate to more than the entry declares, or than `limit`.
  */
 function inflateEntry(archive: Archive, zipEntry: ZipEntry, prefix = zipEntry.compressedSize, limit = zipEntry.uncompressedSize): Buffer | undefined {
-  const header = readAt(archive, zipEntry.relativeOffsetOfLocalHeader, 30);
-  const signature = header.readUInt32LE(0);
-  if (signature !== 0x04034b50) throw new Error(`invalid local file header signature: 0x${signature.toString(16)}`);
-  const start = zipEntry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
-  if (start + zipEntry.compressedSize > archive.size) {
-    throw new Error(`file data overflows file bounds: ${start} + ${zipEntry.compressedSize} > ${archive.size}`);
-  }
-  const raw = readAt(archive, start, Math.min(prefix, zipEntry.compressedSize));
+  const raw = readAt(archive, dataStart(archive, zipEntry), Math.min(prefix, zipEntry.compressedSize));
   if (zipEntry.compressionMethod !== 8 || raw.length === 0) return raw; // no data inflates to none
   try {
     // A prefix ends mid-stream: a sync flush gives what it holds instead of an "unexpected end of file".
     const finishFlush = raw.length < zipEntry.compressedSize ? zlibConstants.Z_SYNC_FLUSH : zlibConstants.Z_FINISH;
-    const data = inflateRawSync(raw, { maxOutputLength: Math.max(1, Math.min(zipEntry.uncompressedSize, limit)), finishFlush });
-    // Counted like written chunks, so the heads of thousands of entries, read before anything is written, are
-    // freed as they go instead of some 55 MB of them waiting for V8 to notice (byte-stream.ts).
-    spent(raw.length);
-    return data;
+    return inflateRawSync(raw, { maxOutputLength: Math.max(1, Math.min(zipEntry.uncompressedSize, limit)), finishFlush });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") return undefined;
     throw error;
@@ -259,6 +267,10 @@ const HEAD_LIMIT_BYTES = 64 * 1024;
 async function readZipHead(archive: Archive, zipEntry: ZipEntry, length: number): Promise<Buffer> {
   const readable = !zipEntry.isEncrypted() && (zipEntry.compressionMethod === 0 || zipEntry.compressionMethod === 8);
   const prefix = readable ? inflateEntry(archive, zipEntry, HEAD_PREFIX_BYTES, HEAD_LIMIT_BYTES) : undefined;
+  // Counted like written chunks (the entry's own file counts when it is written), so the heads of thousands of
+  // entries, read before anything is written, are freed as they go instead of some 55 MB of them waiting for V8
+  // to notice (byte-stream.ts).
+  if (readable) spent(Math.min(HEAD_PREFIX_BYTES, zipEntry.compressedSize));
   if (prefix !== undefined && (prefix.length >= length || zipEntry.compressedSize <= HEAD_PREFIX_BYTES)) return prefix.subarray(0, length);
   const stream = await archive.zip.openReadStreamPromise(zipEntry);
   const { head } = await peek(stream, length);
